@@ -1,0 +1,58 @@
+# meridian: the two commands a newcomer needs are `make run` and `make test`.
+# Each installs what it needs on a Debian/Ubuntu machine when it is missing.
+
+CARGO   ?= cargo
+BIN     := target/release/meridian
+CONFIG  ?= zones/demo.yaml
+GEO_DB  := geoip/demo.mmdb
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test check build deps-run deps-test fmt clippy unit
+
+## run: build and serve the demo (DNS on 127.0.0.1:5300, admin on 127.0.0.1:8053)
+run: deps-run build $(GEO_DB)
+	mkdir -p var
+	$(BIN) run -c $(CONFIG)
+
+## test: everything CI runs: formatting, lints, unit and integration tests
+test: deps-test fmt clippy
+	$(CARGO) test --locked
+
+## check: validate the demo configuration, its zone files and database
+check: build $(GEO_DB)
+	$(BIN) check -c $(CONFIG)
+
+build:
+	$(CARGO) build --release --locked
+
+$(GEO_DB): geoip/demo.csv | build
+	$(BIN) geoip build geoip/demo.csv -o $(GEO_DB)
+
+fmt:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --all-targets --locked -- -D warnings
+
+# Tools the tests drive: dig (bind9-dnsutils), kdig (knot-dnsutils),
+# mmdblookup (mmdb-bin).
+TEST_TOOLS := dig:bind9-dnsutils kdig:knot-dnsutils mmdblookup:mmdb-bin
+RUN_TOOLS  := dig:bind9-dnsutils
+
+define install_missing
+	@missing=""; for pair in $(1); do \
+	  cmd=$${pair%%:*}; pkg=$${pair#*:}; \
+	  command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+endef
+
+deps-run:
+	$(call install_missing,$(RUN_TOOLS))
+
+deps-test:
+	$(call install_missing,$(TEST_TOOLS))

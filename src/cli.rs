@@ -1,0 +1,292 @@
+//! The command line (SPEC section 1): `run`, `check`, `geoip build`,
+//! `geoip lookup`. Maps every outcome to an exit code: 0 success, 1 invalid
+//! input (configuration, zone files, databases, sockets), 2 usage.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use arc_swap::ArcSwap;
+use clap::{Parser, Subcommand, ValueEnum};
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use crate::state;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "meridian",
+    version,
+    about = "Authoritative DNS server for global server load balancing"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve DNS (and the admin API) from a configuration file.
+    Run {
+        /// Configuration file.
+        #[arg(short, long, default_value = "meridian.yaml")]
+        config: PathBuf,
+        /// Log format on stderr.
+        #[arg(long, value_enum, default_value_t = LogFormat::Human)]
+        log_format: LogFormat,
+    },
+    /// Validate a configuration, its zone files and its GeoIP database.
+    Check {
+        /// Configuration file.
+        #[arg(short, long, default_value = "meridian.yaml")]
+        config: PathBuf,
+    },
+    /// Build or query GeoIP databases.
+    #[command(subcommand)]
+    Geoip(GeoipCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum GeoipCommand {
+    /// Compile a CSV of networks into a MaxMind DB file (SPEC 2.5).
+    Build {
+        /// CSV: network,country,continent,latitude,longitude[,subdivision,asn]
+        csv: PathBuf,
+        /// Where to write the database.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Print what a database holds for an address, and the matched network.
+    Lookup {
+        /// The database to read.
+        #[arg(long, conflicts_with = "config", required_unless_present = "config")]
+        db: Option<PathBuf>,
+        /// Read the database named by this configuration's `geoip.database`.
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+        /// IPv4 or IPv6 address.
+        ip: std::net::IpAddr,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+/// Parse the command line and run; never returns an error, only exit codes.
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version print and succeed; usage errors exit 2.
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match cli.command {
+        Command::Check { config } => check(&config),
+        Command::Geoip(GeoipCommand::Build { csv, output }) => {
+            match crate::geo::build::build_file(&csv, &output) {
+                Ok(summary) => {
+                    println!("wrote {}: {summary}", output.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Geoip(GeoipCommand::Lookup { db, config, ip }) => geoip_lookup(db, config, ip),
+        Command::Run { config, log_format } => {
+            init_logging(log_format);
+            match serve(&config) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    error!("{e:#}");
+                    eprintln!("meridian: {e:#}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+    }
+}
+
+fn check(path: &Path) -> ExitCode {
+    match state::load(path, 1) {
+        Ok(snap) => {
+            println!("{}: ok: {}", path.display(), snap.summary());
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            for e in &errors.0 {
+                eprintln!("{e}");
+            }
+            eprintln!(
+                "{}: {} error(s); configuration not valid",
+                path.display(),
+                errors.0.len()
+            );
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn geoip_lookup(db: Option<PathBuf>, config: Option<PathBuf>, ip: std::net::IpAddr) -> ExitCode {
+    let path = match (db, config) {
+        (Some(db), _) => db,
+        (None, Some(config)) => match crate::config::load(&config) {
+            Ok(c) => match c.geoip {
+                Some(g) => g.database,
+                None => {
+                    eprintln!("{}: has no geoip.database", config.display());
+                    return ExitCode::from(1);
+                }
+            },
+            Err(errors) => {
+                eprintln!("{errors}");
+                return ExitCode::from(1);
+            }
+        },
+        (None, None) => {
+            eprintln!("give --db FILE or -c CONFIG");
+            return ExitCode::from(2);
+        }
+    };
+    let db = match crate::geo::lookup::GeoDb::open(&path) {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    match db.lookup(ip) {
+        Ok(found) => {
+            println!("{ip}");
+            println!("{found}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    // hickory logs per query at info; keep it quiet unless asked.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,hickory_proto=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn serve(path: &Path) -> anyhow::Result<()> {
+    let snap = state::load(path, 1).map_err(|errors| {
+        for e in &errors.0 {
+            error!("{e}");
+        }
+        anyhow::anyhow!(
+            "{}: configuration not valid ({} error(s)): {}",
+            path.display(),
+            errors.0.len(),
+            errors
+                .0
+                .first()
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        )
+    })?;
+    info!("loaded {}: {}", path.display(), snap.summary());
+    let dns = snap.config.dns.clone();
+    let threads = std::thread::available_parallelism().map_or(2, usize::from);
+    let bound = crate::dns::bind(&dns.listen, threads)?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let shared = Arc::new(ArcSwap::from_pointee(snap));
+        let shutdown = CancellationToken::new();
+        let dns_task = tokio::spawn(crate::dns::serve(
+            bound,
+            shared.clone(),
+            dns.tcp_idle_timeout,
+            shutdown.clone(),
+        ));
+        tokio::spawn(reload_on_sighup(path.to_path_buf(), shared.clone()));
+        wait_for_termination().await?;
+        info!("shutting down");
+        shutdown.cancel();
+        match tokio::time::timeout(std::time::Duration::from_secs(5), dns_task).await {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(e))) => Err(anyhow::Error::from(e).context("DNS listeners")),
+            Ok(Err(e)) => Err(anyhow::Error::from(e).context("DNS task")),
+            Err(_) => {
+                warn!("DNS listeners did not stop within 5s");
+                Ok(())
+            }
+        }
+    })
+}
+
+async fn wait_for_termination() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+    tokio::select! {
+        _ = term.recv() => {}
+        r = tokio::signal::ctrl_c() => r.context("waiting for SIGINT")?,
+    }
+    Ok(())
+}
+
+/// SIGHUP: load the configuration again and swap it in if it is valid; on
+/// any error keep serving the old one and log every error.
+async fn reload_on_sighup(path: PathBuf, shared: Arc<ArcSwap<state::Snapshot>>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        warn!("cannot install SIGHUP handler; reload by signal disabled");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        let generation = shared.load().generation + 1;
+        let p = path.clone();
+        match tokio::task::spawn_blocking(move || state::load(&p, generation)).await {
+            Ok(Ok(snap)) => {
+                info!(
+                    generation,
+                    "reloaded {}: {}",
+                    path.display(),
+                    snap.summary()
+                );
+                shared.store(Arc::new(snap));
+            }
+            Ok(Err(errors)) => {
+                for e in &errors.0 {
+                    error!("reload: {e}");
+                }
+                error!(
+                    "reload of {} failed with {} error(s); still serving generation {}",
+                    path.display(),
+                    errors.0.len(),
+                    generation - 1
+                );
+            }
+            Err(e) => error!("reload task failed: {e}"),
+        }
+    }
+}

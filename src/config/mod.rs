@@ -1,0 +1,57 @@
+//! The YAML configuration (SPEC section 2): parsing, validation and the
+//! validated model. Owns every rule about what a valid configuration is;
+//! never opens sockets or reads zone files or GeoIP databases.
+//!
+//! The YAML is read into a located tree (`tree`), which `validate` walks
+//! into the model, collecting every error on the way rather than stopping
+//! at the first.
+
+mod duration;
+mod error;
+pub mod model;
+mod tree;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+pub use duration::{DurationError, format_duration, parse_duration};
+pub use error::{ConfigError, ConfigErrors};
+pub use model::*;
+
+use std::path::Path;
+
+/// Read and validate the configuration at `path`, reporting every error found.
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        file: path.to_path_buf(),
+        line: 0,
+        column: 0,
+        path: String::new(),
+        message: format!("cannot read: {e}"),
+    })?;
+    parse(&text, path)
+}
+
+/// Validate configuration `text` that was read from `source` (used for
+/// error positions and to resolve relative paths).
+///
+/// On failure every error found is returned, in file order. A YAML syntax
+/// error is reported alone, since nothing after it can be trusted.
+pub fn parse(text: &str, source: &Path) -> Result<Config, ConfigErrors> {
+    let mut root = tree::parse_yaml(text).map_err(|(loc, message)| ConfigError {
+        file: source.to_path_buf(),
+        line: loc.line,
+        column: loc.column,
+        path: String::new(),
+        message,
+    })?;
+    let mut diag = tree::Diag::new(source.to_path_buf());
+    tree::report_duplicate_keys(&mut root, "", &mut diag);
+    let config = validate::build(&tree::Field::root(&root), source, &mut diag);
+    if diag.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigErrors(diag.into_sorted()))
+    }
+}

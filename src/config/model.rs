@@ -1,0 +1,206 @@
+//! The validated configuration: every name resolved to an index, every
+//! default applied, every path made absolute relative to the config file.
+//!
+//! Nothing here is parsed or checked; `config::load` builds these types only
+//! from input it has already validated, so code that consumes a `Config` may
+//! rely on the invariants written on each field.
+
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use hickory_proto::rr::Name;
+use ipnet::IpNet;
+
+/// Index into `Config::regions`.
+pub type RegionId = usize;
+/// Index into `Config::monitors`.
+pub type MonitorId = usize;
+/// Index into `Config::geo_maps`.
+pub type MapId = usize;
+
+/// A position in a source file (1-based; 0 means unknown).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Loc {
+    pub line: u64,
+    pub column: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The configuration file as given on the command line.
+    pub source: PathBuf,
+    pub dns: DnsConfig,
+    pub admin: Option<AdminConfig>,
+    /// Absolute or relative to the config file's directory (already joined).
+    pub state_file: Option<PathBuf>,
+    pub geoip: Option<GeoipConfig>,
+    /// In config order.
+    pub regions: Vec<Region>,
+    pub monitors: Vec<Monitor>,
+    pub geo_maps: Vec<GeoMap>,
+    pub zones: Vec<Zone>,
+}
+
+#[derive(Clone, Debug)]
+pub struct DnsConfig {
+    /// UDP and TCP are served on each. Default `["127.0.0.1:5300"]`.
+    pub listen: Vec<SocketAddr>,
+    /// 512..=65535, default 1232.
+    pub max_udp_payload: u16,
+    /// Idle timeout of a TCP connection between queries, default 10s.
+    pub tcp_idle_timeout: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct AdminConfig {
+    pub listen: SocketAddr,
+    pub token_env: Option<String>,
+    /// Joined to the config file's directory.
+    pub token_file: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug)]
+pub struct GeoipConfig {
+    /// Joined to the config file's directory.
+    pub database: PathBuf,
+    /// Honour EDNS Client Subnet, default true.
+    pub ecs: bool,
+    /// Where `geoip.database` is written, for errors opening the database.
+    pub loc: Loc,
+}
+
+#[derive(Clone, Debug)]
+pub struct Region {
+    pub name: String,
+    /// (latitude, longitude) in degrees; latitude in -90..=90, longitude in -180..=180.
+    pub location: Option<(f64, f64)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MonitorKind {
+    Http,
+    Https,
+    Tcp,
+}
+
+#[derive(Clone, Debug)]
+pub struct Monitor {
+    pub name: String,
+    pub kind: MonitorKind,
+    /// Default 80 for http, 443 for https; required for tcp.
+    pub port: u16,
+    /// Default "/". Always starts with '/'.
+    pub path: String,
+    pub host: Option<String>,
+    /// Empty means any 2xx or 3xx.
+    pub expect_status: Vec<u16>,
+    pub expect_body: Option<String>,
+    /// Default 5s.
+    pub interval: Duration,
+    /// Default 2s; never longer than `interval`.
+    pub timeout: Duration,
+    /// >= 1, default 3.
+    pub rise: u32,
+    /// >= 1, default 3.
+    pub fall: u32,
+    /// Default true (https only).
+    pub tls_verify: bool,
+}
+
+/// One entry of a region list: regions that share traffic by weight.
+pub type Tier = Vec<RegionId>;
+
+#[derive(Clone, Debug)]
+pub enum MapDefault {
+    Nearest,
+    Tiers(Vec<Tier>),
+}
+
+#[derive(Clone, Debug)]
+pub struct GeoMap {
+    pub name: String,
+    /// In config order; the most specific network wins at lookup.
+    pub nets: Vec<(IpNet, Vec<Tier>)>,
+    /// Keys upper-cased: "JP" or a subdivision "US-CA".
+    pub countries: Vec<(String, Vec<Tier>)>,
+    /// Keys upper-cased: AF AN AS EU NA OC SA.
+    pub continents: Vec<(String, Vec<Tier>)>,
+    /// Default `Nearest` when absent.
+    pub default: MapDefault,
+}
+
+#[derive(Clone, Debug)]
+pub struct Zone {
+    /// Fully qualified, e.g. `gslb.example.`
+    pub origin: Name,
+    /// Joined to the config file's directory.
+    pub file: PathBuf,
+    pub services: Vec<Service>,
+    /// Where `zones[i]` starts, for errors found later (zone file problems).
+    pub loc: Loc,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Policy {
+    Geo(MapId),
+    Nearest,
+    Weighted,
+    Failover,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AllDown {
+    ServeAll,
+    Servfail,
+}
+
+#[derive(Clone, Debug)]
+pub struct Service {
+    /// The key as written ("www", "@", "api.v2").
+    pub label: String,
+    /// Fully qualified owner name: label joined to the zone origin.
+    pub name: Name,
+    /// Default 30.
+    pub ttl: u32,
+    pub policy: Policy,
+    /// >= 1, default 1.
+    pub max_answers: usize,
+    /// Default ServeAll.
+    pub all_down: AllDown,
+    /// In config order (the failover order). At least one; each region at most once.
+    pub pools: Vec<Pool>,
+    /// Where the service key is, for errors found later (static records clash).
+    pub loc: Loc,
+    /// Key path, e.g. `zones[0].services.www`.
+    pub path: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Pool {
+    pub region: RegionId,
+    /// 0..=1000, default 100.
+    pub weight: u16,
+    pub monitor: Option<MonitorId>,
+    /// >= 1, default 1.
+    pub min_healthy: usize,
+    /// At least one; at most one `Endpoint::Name`, and then no addresses.
+    pub endpoints: Vec<Endpoint>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    V4(Ipv4Addr),
+    V6(Ipv6Addr),
+    /// Answered as CNAME; fully qualified.
+    Name(Name),
+}
+
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    pub target: Target,
+    /// 0..=1000, default 100.
+    pub weight: u16,
+    /// `host:port` the monitor connects to instead of `address:port`.
+    pub probe: Option<String>,
+}

@@ -1,0 +1,572 @@
+//! The YAML document as a generic tree whose every node and key keeps its
+//! line and column, and the small toolkit `validate` uses to walk it: typed
+//! accessors that report a wrong type instead of failing, a `MapWalker` that
+//! hands out known keys and reports unknown ones, and `Diag`, which collects
+//! every error. Owns YAML syntax and duplicate keys; knows nothing about
+//! what the keys mean.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_saphyr::{DuplicateKeyPolicy, MessageFormatter, Spanned, UserMessageFormatter};
+
+use super::duration::parse_duration;
+use super::error::ConfigError;
+use super::model::Loc;
+
+/// One YAML node and where it starts.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Node {
+    pub(crate) kind: Kind,
+    pub(crate) loc: Loc,
+}
+
+/// A YAML node's value. Plain scalars are typed the YAML 1.2 way (`NO` and
+/// `yes` stay strings, `true`/`false` are booleans); quoted scalars are
+/// always strings, so `ttl: "30"` is a string.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Kind {
+    Null,
+    Bool(bool),
+    Int(i128),
+    Float(f64),
+    Str(String),
+    Seq(Vec<Node>),
+    Map(Vec<(Key, Node)>),
+}
+
+/// A mapping key: always read as the text written (`10:` is the key "10").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Key {
+    pub(crate) name: String,
+    pub(crate) loc: Loc,
+}
+
+impl Kind {
+    /// "a string", "an integer", ... for "expected X, found Y" messages.
+    pub(crate) const fn describe(&self) -> &'static str {
+        match self {
+            Self::Null => "nothing (null)",
+            Self::Bool(_) => "a boolean",
+            Self::Int(_) => "an integer",
+            Self::Float(_) => "a number with a fraction",
+            Self::Str(_) => "a string",
+            Self::Seq(_) => "a list",
+            Self::Map(_) => "a map",
+        }
+    }
+}
+
+fn loc_of(location: serde_saphyr::Location) -> Loc {
+    Loc {
+        line: location.line(),
+        column: location.column(),
+    }
+}
+
+impl<'de> Deserialize<'de> for Kind {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(KindVisitor)
+    }
+}
+
+struct KindVisitor;
+
+impl<'de> Visitor<'de> for KindVisitor {
+    type Value = Kind;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any YAML value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Kind, E> {
+        Ok(Kind::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Kind, E> {
+        Ok(Kind::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Kind, D::Error> {
+        Kind::deserialize(deserializer)
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Kind, E> {
+        Ok(Kind::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Kind, E> {
+        Ok(Kind::Int(v.into()))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Kind, E> {
+        Ok(Kind::Int(v.into()))
+    }
+
+    fn visit_i128<E>(self, v: i128) -> Result<Kind, E> {
+        Ok(Kind::Int(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Kind, E> {
+        Ok(Kind::Float(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Kind, E> {
+        Ok(Kind::Str(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Kind, E> {
+        Ok(Kind::Str(v))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Kind, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Spanned<Kind>>()? {
+            items.push(Node {
+                kind: item.value,
+                loc: loc_of(item.referenced),
+            });
+        }
+        Ok(Kind::Seq(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Kind, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(key) = map.next_key::<Spanned<String>>()? {
+            let value = map.next_value::<Spanned<Kind>>()?;
+            entries.push((
+                Key {
+                    name: key.value,
+                    loc: loc_of(key.referenced),
+                },
+                Node {
+                    kind: value.value,
+                    loc: loc_of(value.referenced),
+                },
+            ));
+        }
+        Ok(Kind::Map(entries))
+    }
+
+    fn visit_bytes<E: de::Error>(self, _v: &[u8]) -> Result<Kind, E> {
+        Err(E::custom("binary values are not supported"))
+    }
+}
+
+/// Parses `text` into a located tree. A YAML syntax error is the one error
+/// returned: nothing after it can be trusted. Duplicate keys are passed
+/// through here and reported by [`report_duplicate_keys`].
+pub(crate) fn parse_yaml(text: &str) -> Result<Node, (Loc, String)> {
+    let mut options = serde_saphyr::Options::default();
+    // YAML 1.2 booleans: a region or country written `NO` stays a string.
+    options.strict_booleans = true;
+    // `007` and `1_000` stay as written rather than becoming numbers.
+    options.leading_zero_numbers_as_strings = true;
+    options.underscored_numbers_as_strings = true;
+    // We report duplicates ourselves, with their key path and every one of them.
+    options.duplicate_keys = DuplicateKeyPolicy::PassThrough;
+    options.with_snippet = false;
+    match serde_saphyr::from_str_with_options::<Spanned<Kind>>(text, options) {
+        Ok(root) => Ok(Node {
+            kind: root.value,
+            loc: loc_of(root.referenced),
+        }),
+        Err(e) => {
+            let loc = e.location().map(loc_of).unwrap_or_default();
+            let message = UserMessageFormatter.format_message(e.without_snippet());
+            Err((loc, format!("invalid YAML: {message}")))
+        }
+    }
+}
+
+/// Reports every key that appears twice in one mapping, at the second
+/// occurrence, and removes the later copies so that the rest of the checks
+/// see the first one only.
+pub(crate) fn report_duplicate_keys(node: &mut Node, path: &str, diag: &mut Diag) {
+    match &mut node.kind {
+        Kind::Seq(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                report_duplicate_keys(item, &index_path(path, i), diag);
+            }
+        }
+        Kind::Map(entries) => {
+            let mut seen: Vec<(String, Loc)> = Vec::new();
+            entries.retain(|(key, _)| {
+                if let Some((_, first)) = seen.iter().find(|(name, _)| *name == key.name) {
+                    diag.error(
+                        key.loc,
+                        &key_path(path, &key.name),
+                        format!(
+                            "duplicate key {:?} (first at line {}); each key may appear once",
+                            key.name, first.line
+                        ),
+                    );
+                    false
+                } else {
+                    seen.push((key.name.clone(), key.loc));
+                    true
+                }
+            });
+            for (key, value) in entries.iter_mut() {
+                report_duplicate_keys(value, &key_path(path, &key.name), diag);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `parent.key`, with the key quoted when it holds anything but
+/// `[A-Za-z0-9_@-]` (`geo_maps.world.nets."10.0.0.0/8"`).
+pub(crate) fn key_path(parent: &str, key: &str) -> String {
+    let plain = !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'@');
+    let key: Cow<'_, str> = if plain {
+        key.into()
+    } else {
+        format!("{key:?}").into()
+    };
+    if parent.is_empty() {
+        key.into_owned()
+    } else {
+        format!("{parent}.{key}")
+    }
+}
+
+/// `parent[i]`.
+pub(crate) fn index_path(parent: &str, i: usize) -> String {
+    format!("{parent}[{i}]")
+}
+
+/// Collects every error of one load.
+#[derive(Debug)]
+pub(crate) struct Diag {
+    file: PathBuf,
+    errors: Vec<ConfigError>,
+}
+
+impl Diag {
+    pub(crate) fn new(file: PathBuf) -> Self {
+        Self {
+            file,
+            errors: Vec::new(),
+        }
+    }
+
+    pub(crate) fn error(&mut self, loc: Loc, path: &str, message: impl Into<String>) {
+        self.errors.push(ConfigError {
+            file: self.file.clone(),
+            line: loc.line,
+            column: loc.column,
+            path: path.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    /// The errors in file order (stable for errors at one position).
+    pub(crate) fn into_sorted(mut self) -> Vec<ConfigError> {
+        self.errors.sort_by_key(|e| (e.line, e.column));
+        self.errors
+    }
+}
+
+/// A node reached by a key path, with the position to blame when something
+/// required inside it is missing (its key, or the node itself).
+#[derive(Clone, Debug)]
+pub(crate) struct Field<'a> {
+    pub(crate) node: &'a Node,
+    pub(crate) path: String,
+    pub(crate) anchor: Loc,
+}
+
+impl<'a> Field<'a> {
+    pub(crate) fn root(node: &'a Node) -> Self {
+        Self {
+            node,
+            path: String::new(),
+            anchor: node.loc,
+        }
+    }
+
+    pub(crate) const fn loc(&self) -> Loc {
+        self.node.loc
+    }
+
+    /// Reports `message` at this node's value.
+    pub(crate) fn error(&self, diag: &mut Diag, message: impl Into<String>) {
+        diag.error(self.node.loc, &self.path, message);
+    }
+
+    fn wrong_type(&self, diag: &mut Diag, expected: &str) {
+        let found = self.node.kind.describe();
+        let shown = match &self.node.kind {
+            Kind::Str(s) => format!(" ({s:?})"),
+            Kind::Int(i) => format!(" ({i})"),
+            Kind::Float(x) => format!(" ({x})"),
+            Kind::Bool(b) => format!(" ({b})"),
+            _ => String::new(),
+        };
+        self.error(diag, format!("expected {expected}, found {found}{shown}"));
+    }
+
+    /// A string. A plain integer is accepted as its decimal text, since
+    /// names such as `1` are legal; anything else is a type error.
+    pub(crate) fn string(&self, diag: &mut Diag) -> Option<String> {
+        match &self.node.kind {
+            Kind::Str(s) => Some(s.clone()),
+            Kind::Int(i) => Some(i.to_string()),
+            _ => {
+                self.wrong_type(diag, "a string");
+                None
+            }
+        }
+    }
+
+    /// A non-empty string.
+    pub(crate) fn nonempty_string(&self, diag: &mut Diag) -> Option<String> {
+        let s = self.string(diag)?;
+        if s.trim().is_empty() {
+            self.error(diag, "must not be empty");
+            return None;
+        }
+        Some(s)
+    }
+
+    pub(crate) fn boolean(&self, diag: &mut Diag) -> Option<bool> {
+        if let Kind::Bool(b) = self.node.kind {
+            Some(b)
+        } else {
+            self.wrong_type(diag, "a boolean (true or false)");
+            None
+        }
+    }
+
+    /// An integer within `range`, converted to `T`.
+    pub(crate) fn int_in<T: TryFrom<i128>>(
+        &self,
+        diag: &mut Diag,
+        range: RangeInclusive<i128>,
+    ) -> Option<T> {
+        let Kind::Int(v) = self.node.kind else {
+            self.wrong_type(diag, "an integer");
+            return None;
+        };
+        if !range.contains(&v) {
+            let (lo, hi) = (*range.start(), *range.end());
+            // Ranges that end at a type's maximum are open-ended to operators.
+            let message = if hi >= i128::from(u32::MAX) {
+                if v < lo {
+                    format!("{v} is too small; it must be at least {lo}")
+                } else {
+                    format!("{v} is too large")
+                }
+            } else {
+                format!("{v} is outside {lo}..={hi}")
+            };
+            self.error(diag, message);
+            return None;
+        }
+        match T::try_from(v) {
+            Ok(t) => Some(t),
+            Err(_) => {
+                self.error(diag, format!("{v} is out of range"));
+                None
+            }
+        }
+    }
+
+    /// A number (integer or with a fraction) within `range`.
+    pub(crate) fn float_in(&self, diag: &mut Diag, range: RangeInclusive<f64>) -> Option<f64> {
+        let v = match self.node.kind {
+            Kind::Int(i) => i as f64,
+            Kind::Float(x) => x,
+            _ => {
+                self.wrong_type(diag, "a number");
+                return None;
+            }
+        };
+        if !range.contains(&v) {
+            self.error(
+                diag,
+                format!("{v} is outside {}..={}", range.start(), range.end()),
+            );
+            return None;
+        }
+        Some(v)
+    }
+
+    /// A duration such as `500ms`, `5s` or `1m30s`; zero is refused unless
+    /// `zero_ok`.
+    pub(crate) fn duration(&self, diag: &mut Diag, zero_ok: bool) -> Option<Duration> {
+        let text = match &self.node.kind {
+            Kind::Str(s) => s,
+            Kind::Int(i) => {
+                self.error(
+                    diag,
+                    format!(
+                        "expected a duration, found the integer {i} with no unit; \
+                         write e.g. {i}s or {i}ms (units: ms, s, m, h)"
+                    ),
+                );
+                return None;
+            }
+            _ => {
+                self.wrong_type(diag, "a duration such as 500ms, 5s or 1m");
+                return None;
+            }
+        };
+        match parse_duration(text) {
+            Ok(d) if d.is_zero() && !zero_ok => {
+                self.error(diag, format!("{text:?} is zero; it must be longer than 0"));
+                None
+            }
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.error(diag, e.to_string());
+                None
+            }
+        }
+    }
+
+    /// The items of a list, each with its indexed path.
+    pub(crate) fn seq(&self, diag: &mut Diag) -> Option<Vec<Self>> {
+        let Kind::Seq(items) = &self.node.kind else {
+            self.wrong_type(diag, "a list");
+            return None;
+        };
+        Some(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, node)| Field {
+                    node,
+                    path: index_path(&self.path, i),
+                    anchor: node.loc,
+                })
+                .collect(),
+        )
+    }
+
+    /// The entries of a map whose keys are names chosen by the operator
+    /// (regions, monitors, services...). A null value counts as an empty map.
+    pub(crate) fn entries(&self, diag: &mut Diag) -> Option<Vec<(&'a Key, Self)>> {
+        let entries: &'a [(Key, Node)] = match &self.node.kind {
+            Kind::Map(entries) => entries,
+            Kind::Null => &[],
+            _ => {
+                self.wrong_type(diag, "a map");
+                return None;
+            }
+        };
+        Some(
+            entries
+                .iter()
+                .map(|(key, node)| {
+                    (
+                        key,
+                        Field {
+                            node,
+                            path: key_path(&self.path, &key.name),
+                            anchor: key.loc,
+                        },
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    /// A map with a fixed set of keys: unknown keys are reported now, known
+    /// ones are handed out by the returned walker. A null value counts as an
+    /// empty map.
+    pub(crate) fn map(
+        &self,
+        diag: &mut Diag,
+        allowed: &'static [&'static str],
+    ) -> Option<MapWalker<'a>> {
+        let entries = self.entries(diag)?;
+        for (key, field) in &entries {
+            if !allowed.contains(&key.name.as_str()) {
+                diag.error(
+                    key.loc,
+                    &field.path,
+                    format!(
+                        "unknown key {:?} (allowed: {})",
+                        key.name,
+                        allowed.join(", ")
+                    ),
+                );
+            }
+        }
+        Some(MapWalker {
+            entries,
+            allowed,
+            path: self.path.clone(),
+            anchor: self.anchor,
+        })
+    }
+}
+
+/// Hands out the known keys of one map (see [`Field::map`]).
+#[derive(Debug)]
+pub(crate) struct MapWalker<'a> {
+    entries: Vec<(&'a Key, Field<'a>)>,
+    allowed: &'static [&'static str],
+    path: String,
+    anchor: Loc,
+}
+
+impl<'a> MapWalker<'a> {
+    /// The value of `key`, or `None` when it is absent or null.
+    pub(crate) fn get(&self, key: &str) -> Option<Field<'a>> {
+        debug_assert!(self.allowed.contains(&key), "{key} not declared as allowed");
+        self.entries
+            .iter()
+            .find(|(k, _)| k.name == key)
+            .filter(|(_, f)| f.node.kind != Kind::Null)
+            .map(|(_, f)| f.clone())
+    }
+
+    /// The value of `key`, reporting it as missing (at the map's key) when
+    /// it is absent. A null value is returned, so that the type check names it.
+    pub(crate) fn require(&self, diag: &mut Diag, key: &str) -> Option<Field<'a>> {
+        debug_assert!(self.allowed.contains(&key), "{key} not declared as allowed");
+        let found = self
+            .entries
+            .iter()
+            .find(|(k, _)| k.name == key)
+            .map(|(_, f)| f.clone());
+        if found.is_none() {
+            diag.error(
+                self.anchor,
+                &self.path,
+                format!("missing required key {key:?}"),
+            );
+        }
+        found
+    }
+
+    /// Where the key of `key` is written, if present.
+    pub(crate) fn key_loc(&self, key: &str) -> Option<Loc> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k.name == key)
+            .map(|(k, _)| k.loc)
+    }
+
+    pub(crate) fn path(&self) -> &str {
+        &self.path
+    }
+
+    pub(crate) const fn anchor(&self) -> Loc {
+        self.anchor
+    }
+}

@@ -1,0 +1,1266 @@
+//! Turns the located YAML tree into the validated [`Config`]: applies every
+//! default, checks every value and cross-reference, resolves names to
+//! indices and joins paths to the config file's directory. Every problem is
+//! pushed into a [`Diag`] and the walk goes on, so one run reports them all.
+//! Never reads the files the configuration names (zone files, GeoIP
+//! databases, token files).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hickory_proto::rr::Name;
+use ipnet::IpNet;
+
+use super::duration::format_duration;
+use super::model::{
+    AdminConfig, AllDown, Config, DnsConfig, Endpoint, GeoMap, GeoipConfig, Loc, MapDefault,
+    Monitor, MonitorId, MonitorKind, Policy, Pool, Region, RegionId, Service, Target, Tier, Zone,
+};
+use super::tree::{Diag, Field, Key, Kind, key_path};
+
+/// Defaults, shared with the documentation (docs/configuration.md).
+const DEFAULT_LISTEN: &str = "127.0.0.1:5300";
+const DEFAULT_MAX_UDP_PAYLOAD: u16 = 1232;
+const DEFAULT_TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+const DEFAULT_RISE_FALL: u32 = 3;
+const DEFAULT_TTL: u32 = 30;
+const MAX_TTL: i128 = 86_400;
+const MAX_ANSWERS: i128 = 16;
+const MAX_WEIGHT: i128 = 1000;
+const DEFAULT_WEIGHT: u16 = 100;
+
+const CONTINENTS: [&str; 7] = ["AF", "AN", "AS", "EU", "NA", "OC", "SA"];
+
+/// Builds the model from the tree rooted at `root`. Returns a `Config` even
+/// when errors were found (with placeholders where values were bad); the
+/// caller must check `diag` first.
+pub(crate) fn build(root: &Field<'_>, source: &Path, diag: &mut Diag) -> Config {
+    let base = source
+        .parent()
+        .unwrap_or_else(|| Path::new(""))
+        .to_path_buf();
+    let mut config = Config {
+        source: source.to_path_buf(),
+        dns: default_dns(),
+        admin: None,
+        state_file: None,
+        geoip: None,
+        regions: Vec::new(),
+        monitors: Vec::new(),
+        geo_maps: Vec::new(),
+        zones: Vec::new(),
+    };
+    let Some(top) = root.map(
+        diag,
+        &[
+            "dns",
+            "admin",
+            "state_file",
+            "geoip",
+            "regions",
+            "monitors",
+            "geo_maps",
+            "zones",
+        ],
+    ) else {
+        return config;
+    };
+    if let Some(f) = top.get("dns") {
+        config.dns = dns(&f, diag);
+    }
+    config.admin = top.get("admin").and_then(|f| admin(&f, &base, diag));
+    config.state_file = top
+        .get("state_file")
+        .and_then(|f| file_path(&f, &base, diag));
+    config.geoip = top.get("geoip").and_then(|f| geoip(&f, &base, diag));
+    if let Some(f) = top.get("regions") {
+        config.regions = regions(&f, diag);
+    }
+    if let Some(f) = top.get("monitors") {
+        config.monitors = monitors(&f, diag);
+    }
+    let names = Names {
+        regions: config.regions.iter().map(|r| r.name.as_str()).collect(),
+        monitors: config.monitors.iter().map(|m| m.name.as_str()).collect(),
+        maps: Vec::new(),
+    };
+    if let Some(f) = top.get("geo_maps") {
+        config.geo_maps = geo_maps(&f, &names, diag);
+    }
+    let names = Names {
+        maps: config.geo_maps.iter().map(|m| m.name.as_str()).collect(),
+        ..names
+    };
+    if let Some(f) = top.require(diag, "zones") {
+        config.zones = zones(&f, &base, &names, &config, diag);
+    }
+    config
+}
+
+/// The names declared so far, for resolving references.
+struct Names<'c> {
+    regions: Vec<&'c str>,
+    monitors: Vec<&'c str>,
+    maps: Vec<&'c str>,
+}
+
+impl Names<'_> {
+    fn region(&self, diag: &mut Diag, loc: Loc, path: &str, name: &str) -> Option<RegionId> {
+        resolve(diag, loc, path, name, "region", "regions", &self.regions)
+    }
+}
+
+/// Looks `name` up in `known`, reporting `unknown region "x" (regions: a, b)`.
+fn resolve(
+    diag: &mut Diag,
+    loc: Loc,
+    path: &str,
+    name: &str,
+    what: &str,
+    plural: &str,
+    known: &[&str],
+) -> Option<usize> {
+    let found = known.iter().position(|k| *k == name);
+    if found.is_none() {
+        let list = if known.is_empty() {
+            format!("no {plural} are defined")
+        } else {
+            format!("{plural}: {}", known.join(", "))
+        };
+        diag.error(loc, path, format!("unknown {what} {name:?} ({list})"));
+    }
+    found
+}
+
+/// Region, monitor and map names: non-empty, `[A-Za-z0-9_-]`.
+fn check_name(diag: &mut Diag, key: &Key, path: &str, what: &str) {
+    let ok = !key.name.is_empty()
+        && key
+            .name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !ok {
+        diag.error(
+            key.loc,
+            path,
+            format!(
+                "{what} name {:?} must be non-empty and hold only letters, digits, '-' and '_'",
+                key.name
+            ),
+        );
+    }
+}
+
+fn default_dns() -> DnsConfig {
+    DnsConfig {
+        listen: vec![SocketAddr::from((Ipv4Addr::LOCALHOST, 5300))],
+        max_udp_payload: DEFAULT_MAX_UDP_PAYLOAD,
+        tcp_idle_timeout: DEFAULT_TCP_IDLE_TIMEOUT,
+    }
+}
+
+fn dns(f: &Field<'_>, diag: &mut Diag) -> DnsConfig {
+    let mut dns = default_dns();
+    let Some(m) = f.map(diag, &["listen", "max_udp_payload", "tcp_idle_timeout"]) else {
+        return dns;
+    };
+    if let Some(f) = m.get("listen") {
+        dns.listen = listen_list(&f, diag);
+    }
+    if let Some(f) = m.get("max_udp_payload") {
+        dns.max_udp_payload = f
+            .int_in(diag, 512..=65535)
+            .unwrap_or(DEFAULT_MAX_UDP_PAYLOAD);
+    }
+    if let Some(f) = m.get("tcp_idle_timeout") {
+        dns.tcp_idle_timeout = f.duration(diag, false).unwrap_or(DEFAULT_TCP_IDLE_TIMEOUT);
+    }
+    dns
+}
+
+/// `dns.listen`: a list of `ip:port` (a single string is accepted too).
+fn listen_list(f: &Field<'_>, diag: &mut Diag) -> Vec<SocketAddr> {
+    let items = if matches!(f.node.kind, Kind::Str(_)) {
+        vec![f.clone()]
+    } else {
+        let Some(items) = f.seq(diag) else {
+            return Vec::new();
+        };
+        items
+    };
+    if items.is_empty() {
+        f.error(
+            diag,
+            format!("must list at least one address (default {DEFAULT_LISTEN})"),
+        );
+    }
+    let mut out: Vec<SocketAddr> = Vec::new();
+    for item in &items {
+        let Some(addr) = socket_addr(item, diag) else {
+            continue;
+        };
+        if out.contains(&addr) {
+            item.error(diag, format!("{addr} is listed twice"));
+        } else {
+            out.push(addr);
+        }
+    }
+    out
+}
+
+/// An `ip:port` listen address.
+fn socket_addr(f: &Field<'_>, diag: &mut Diag) -> Option<SocketAddr> {
+    let text = f.string(diag)?;
+    match text.parse::<SocketAddr>() {
+        Ok(addr) => Some(addr),
+        Err(_) => {
+            f.error(
+                diag,
+                format!(
+                    "{text:?} is not an address and port; write ip:port, \
+                     e.g. 127.0.0.1:5300 or [::1]:5300"
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// A path, joined to the config file's directory unless absolute.
+fn file_path(f: &Field<'_>, base: &Path, diag: &mut Diag) -> Option<PathBuf> {
+    let text = f.nonempty_string(diag)?;
+    Some(base.join(text))
+}
+
+fn admin(f: &Field<'_>, base: &Path, diag: &mut Diag) -> Option<AdminConfig> {
+    let m = f.map(diag, &["listen", "token_env", "token_file"])?;
+    let listen_field = m.require(diag, "listen");
+    let listen = listen_field.as_ref().and_then(|f| socket_addr(f, diag));
+    let token_env = m.get("token_env").and_then(|f| {
+        let name = f.nonempty_string(diag)?;
+        let valid = name
+            .bytes()
+            .enumerate()
+            .all(|(i, b)| b == b'_' || b.is_ascii_alphabetic() || (i > 0 && b.is_ascii_digit()));
+        if !valid {
+            f.error(
+                diag,
+                format!(
+                    "{name:?} is not an environment variable name \
+                     (letters, digits and '_', not starting with a digit)"
+                ),
+            );
+        }
+        Some(name)
+    });
+    let token_file = m.get("token_file").and_then(|f| file_path(&f, base, diag));
+    if let (Some(_), Some(_)) = (&token_env, &token_file) {
+        // Blame whichever of the two is written second.
+        let (env_loc, file_loc) = (m.key_loc("token_env"), m.key_loc("token_file"));
+        let pos = |l: Option<Loc>| l.map(|l| (l.line, l.column));
+        let (loc, key) = if pos(env_loc) > pos(file_loc) {
+            (env_loc, "token_env")
+        } else {
+            (file_loc, "token_file")
+        };
+        diag.error(
+            loc.unwrap_or_default(),
+            &key_path(m.path(), key),
+            "set token_env or token_file, not both",
+        );
+    }
+    let listen = listen?;
+    if token_env.is_none()
+        && token_file.is_none()
+        && !listen.ip().is_loopback()
+        && let Some(f) = &listen_field
+    {
+        f.error(
+            diag,
+            format!(
+                "{listen} is not a loopback address, so changes need a token: \
+                 set token_env or token_file"
+            ),
+        );
+    }
+    Some(AdminConfig {
+        listen,
+        token_env,
+        token_file,
+    })
+}
+
+fn geoip(f: &Field<'_>, base: &Path, diag: &mut Diag) -> Option<GeoipConfig> {
+    let m = f.map(diag, &["database", "ecs"])?;
+    let database = m.require(diag, "database");
+    let ecs = m.get("ecs").and_then(|f| f.boolean(diag)).unwrap_or(true);
+    let database = database?;
+    Some(GeoipConfig {
+        database: file_path(&database, base, diag)?,
+        ecs,
+        loc: database.loc(),
+    })
+}
+
+fn regions(f: &Field<'_>, diag: &mut Diag) -> Vec<Region> {
+    let mut out = Vec::new();
+    for (key, f) in f.entries(diag).unwrap_or_default() {
+        check_name(diag, key, &f.path, "region");
+        let location = f
+            .map(diag, &["location"])
+            .and_then(|m| m.get("location"))
+            .and_then(|f| lat_lon(&f, diag));
+        out.push(Region {
+            name: key.name.clone(),
+            location,
+        });
+    }
+    out
+}
+
+/// `[latitude, longitude]` in degrees.
+fn lat_lon(f: &Field<'_>, diag: &mut Diag) -> Option<(f64, f64)> {
+    let items = f.seq(diag)?;
+    let [lat, lon] = items.as_slice() else {
+        f.error(
+            diag,
+            format!(
+                "expected [latitude, longitude], found a list of {}",
+                items.len()
+            ),
+        );
+        return None;
+    };
+    let lat = lat.float_in(diag, -90.0..=90.0);
+    let lon = lon.float_in(diag, -180.0..=180.0);
+    Some((lat?, lon?))
+}
+
+const MONITOR_KEYS: &[&str] = &[
+    "type",
+    "port",
+    "path",
+    "host",
+    "expect_status",
+    "expect_body",
+    "interval",
+    "timeout",
+    "rise",
+    "fall",
+    "tls_verify",
+];
+
+fn monitors(f: &Field<'_>, diag: &mut Diag) -> Vec<Monitor> {
+    let mut out = Vec::new();
+    for (key, f) in f.entries(diag).unwrap_or_default() {
+        check_name(diag, key, &f.path, "monitor");
+        out.push(monitor(&key.name, &f, diag));
+    }
+    out
+}
+
+fn monitor(name: &str, f: &Field<'_>, diag: &mut Diag) -> Monitor {
+    let mut mon = Monitor {
+        name: name.to_owned(),
+        kind: MonitorKind::Http,
+        port: 80,
+        path: "/".to_owned(),
+        host: None,
+        expect_status: Vec::new(),
+        expect_body: None,
+        interval: DEFAULT_INTERVAL,
+        timeout: DEFAULT_TIMEOUT,
+        rise: DEFAULT_RISE_FALL,
+        fall: DEFAULT_RISE_FALL,
+        tls_verify: true,
+    };
+    let Some(m) = f.map(diag, MONITOR_KEYS) else {
+        return mon;
+    };
+    let kind = m.require(diag, "type").and_then(|f| {
+        let text = f.string(diag)?;
+        let kind = match text.as_str() {
+            "http" => MonitorKind::Http,
+            "https" => MonitorKind::Https,
+            "tcp" => MonitorKind::Tcp,
+            _ => {
+                f.error(
+                    diag,
+                    format!("unknown monitor type {text:?} (types: http, https, tcp)"),
+                );
+                return None;
+            }
+        };
+        Some(kind)
+    });
+    let port = m.get("port").and_then(|f| f.int_in::<u16>(diag, 1..=65535));
+    if let Some(kind) = kind {
+        mon.kind = kind;
+        mon.port = match (kind, port) {
+            (_, Some(port)) => port,
+            (MonitorKind::Http, None) => 80,
+            (MonitorKind::Https, None) => 443,
+            (MonitorKind::Tcp, None) => {
+                if m.get("port").is_none() {
+                    diag.error(
+                        m.anchor(),
+                        m.path(),
+                        "missing required key \"port\" (tcp monitors have no default port)",
+                    );
+                }
+                0
+            }
+        };
+        let http_only: &[&str] = &["path", "host", "expect_status", "expect_body"];
+        for key in http_only.iter().chain(&["tls_verify"]) {
+            let allowed = match kind {
+                MonitorKind::Tcp => false,
+                MonitorKind::Http => *key != "tls_verify",
+                MonitorKind::Https => true,
+            };
+            if let (false, Some(loc)) = (allowed, m.key_loc(key)) {
+                let which = if *key == "tls_verify" {
+                    "https monitors"
+                } else {
+                    "http and https monitors"
+                };
+                diag.error(
+                    loc,
+                    &key_path(m.path(), key),
+                    format!(
+                        "{key:?} applies to {which} only, not to type {}",
+                        kind_name(kind)
+                    ),
+                );
+            }
+        }
+    }
+    if let Some(f) = m.get("path")
+        && let Some(path) = f.string(diag)
+    {
+        if !path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            f.error(
+                diag,
+                format!("{path:?} must start with '/' and hold no spaces, e.g. /ready"),
+            );
+        }
+        mon.path = path;
+    }
+    mon.host = m.get("host").and_then(|f| {
+        let host = f.nonempty_string(diag)?;
+        if host
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '/')
+        {
+            f.error(diag, format!("{host:?} is not a host name"));
+        }
+        Some(host)
+    });
+    if let Some(f) = m.get("expect_status") {
+        for item in f.seq(diag).unwrap_or_default() {
+            if let Some(code) = item.int_in::<u16>(diag, 100..=599) {
+                mon.expect_status.push(code);
+            }
+        }
+    }
+    mon.expect_body = m.get("expect_body").and_then(|f| f.nonempty_string(diag));
+    let interval = m.get("interval");
+    let timeout = m.get("timeout");
+    if let Some(f) = &interval {
+        mon.interval = f.duration(diag, false).unwrap_or(DEFAULT_INTERVAL);
+    }
+    if let Some(f) = &timeout {
+        mon.timeout = f.duration(diag, false).unwrap_or(DEFAULT_TIMEOUT);
+    }
+    if mon.timeout > mon.interval {
+        let message = format!(
+            "timeout {} is longer than interval {}; a check must end before the next one starts",
+            format_duration(mon.timeout),
+            format_duration(mon.interval)
+        );
+        if let Some(f) = timeout.as_ref().or(interval.as_ref()) {
+            f.error(diag, message);
+        }
+    }
+    if let Some(f) = m.get("rise") {
+        mon.rise = f
+            .int_in(diag, 1..=i128::from(u32::MAX))
+            .unwrap_or(DEFAULT_RISE_FALL);
+    }
+    if let Some(f) = m.get("fall") {
+        mon.fall = f
+            .int_in(diag, 1..=i128::from(u32::MAX))
+            .unwrap_or(DEFAULT_RISE_FALL);
+    }
+    if let Some(f) = m.get("tls_verify") {
+        mon.tls_verify = f.boolean(diag).unwrap_or(true);
+    }
+    mon
+}
+
+const fn kind_name(kind: MonitorKind) -> &'static str {
+    match kind {
+        MonitorKind::Http => "http",
+        MonitorKind::Https => "https",
+        MonitorKind::Tcp => "tcp",
+    }
+}
+
+fn geo_maps(f: &Field<'_>, names: &Names<'_>, diag: &mut Diag) -> Vec<GeoMap> {
+    let mut out = Vec::new();
+    for (key, f) in f.entries(diag).unwrap_or_default() {
+        check_name(diag, key, &f.path, "map");
+        out.push(geo_map(&key.name, &f, names, diag));
+    }
+    out
+}
+
+fn geo_map(name: &str, f: &Field<'_>, names: &Names<'_>, diag: &mut Diag) -> GeoMap {
+    let mut map = GeoMap {
+        name: name.to_owned(),
+        nets: Vec::new(),
+        countries: Vec::new(),
+        continents: Vec::new(),
+        default: MapDefault::Nearest,
+    };
+    let Some(m) = f.map(diag, &["nets", "countries", "continents", "default"]) else {
+        return map;
+    };
+    if let Some(f) = m.get("nets") {
+        let mut seen: Vec<(IpNet, String)> = Vec::new();
+        for (key, f) in f.entries(diag).unwrap_or_default() {
+            let tiers = tiers(&f, names, diag);
+            let Some(net) = network(diag, key, &f.path) else {
+                continue;
+            };
+            if let Some((_, first)) = seen.iter().find(|(n, _)| *n == net) {
+                diag.error(
+                    key.loc,
+                    &f.path,
+                    format!("{:?} is the same network as {first:?}", key.name),
+                );
+                continue;
+            }
+            seen.push((net, key.name.clone()));
+            if let Some(tiers) = tiers {
+                map.nets.push((net, tiers));
+            }
+        }
+    }
+    if let Some(f) = m.get("countries") {
+        map.countries = code_table(&f, names, diag, |code| {
+            let (country, sub) = code.split_once('-').unwrap_or((code, ""));
+            let country_ok = country.len() == 2 && country.bytes().all(|b| b.is_ascii_alphabetic());
+            let sub_ok = code.len() == 2
+                || (!sub.is_empty()
+                    && sub.len() <= 3
+                    && sub.bytes().all(|b| b.is_ascii_alphanumeric()));
+            (country_ok && sub_ok).then_some(()).ok_or_else(|| {
+                format!(
+                    "{code:?} is not a country code; write two letters (ISO 3166-1), \
+                     e.g. JP, or a country and subdivision (ISO 3166-2), e.g. US-CA"
+                )
+            })
+        });
+    }
+    if let Some(f) = m.get("continents") {
+        map.continents = code_table(&f, names, diag, |code| {
+            CONTINENTS
+                .contains(&code.to_ascii_uppercase().as_str())
+                .then_some(())
+                .ok_or_else(|| {
+                    format!(
+                        "{code:?} is not a continent code (continents: {})",
+                        CONTINENTS.join(", ")
+                    )
+                })
+        });
+    }
+    if let Some(f) = m.get("default") {
+        match &f.node.kind {
+            Kind::Str(s) if s == "nearest" => {}
+            Kind::Seq(_) => {
+                if let Some(t) = tiers(&f, names, diag) {
+                    map.default = MapDefault::Tiers(t);
+                }
+            }
+            Kind::Str(s) => {
+                f.error(
+                    diag,
+                    format!("expected \"nearest\" or a list of regions, found {s:?}"),
+                );
+            }
+            other => f.error(
+                diag,
+                format!(
+                    "expected \"nearest\" or a list of regions, found {}",
+                    other.describe()
+                ),
+            ),
+        }
+    }
+    map
+}
+
+/// A `nets` key: a CIDR network with no host bits set.
+fn network(diag: &mut Diag, key: &Key, path: &str) -> Option<IpNet> {
+    let Ok(net) = key.name.parse::<IpNet>() else {
+        diag.error(
+            key.loc,
+            path,
+            format!(
+                "{:?} is not a network; write a CIDR such as 10.0.0.0/8 or 2001:db8::/32",
+                key.name
+            ),
+        );
+        return None;
+    };
+    if net.trunc() != net {
+        diag.error(
+            key.loc,
+            path,
+            format!(
+                "{:?} has host bits set; did you mean {}?",
+                key.name,
+                net.trunc()
+            ),
+        );
+        return None;
+    }
+    Some(net)
+}
+
+/// `countries` or `continents`: code → region list, codes upper-cased and
+/// checked by `check`, each code once.
+fn code_table(
+    f: &Field<'_>,
+    names: &Names<'_>,
+    diag: &mut Diag,
+    check: impl Fn(&str) -> Result<(), String>,
+) -> Vec<(String, Vec<Tier>)> {
+    let mut out: Vec<(String, Vec<Tier>)> = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
+    for (key, f) in f.entries(diag).unwrap_or_default() {
+        let tiers = tiers(&f, names, diag);
+        if let Err(message) = check(&key.name) {
+            diag.error(key.loc, &f.path, message);
+            continue;
+        }
+        let code = key.name.to_ascii_uppercase();
+        if seen.contains(&code) {
+            diag.error(key.loc, &f.path, format!("{code} is listed twice"));
+            continue;
+        }
+        seen.push(code.clone());
+        if let Some(tiers) = tiers {
+            out.push((code, tiers));
+        }
+    }
+    out
+}
+
+/// A region list: each item a region name (a tier of one) or an inner list
+/// of region names (a tier); non-empty, each region at most once.
+fn tiers(f: &Field<'_>, names: &Names<'_>, diag: &mut Diag) -> Option<Vec<Tier>> {
+    let items = f.seq(diag)?;
+    if items.is_empty() {
+        f.error(diag, "a region list must name at least one region");
+        return None;
+    }
+    let mut ok = true;
+    let mut seen: Vec<RegionId> = Vec::new();
+    let mut out = Vec::new();
+    let mut region = |item: &Field<'_>, diag: &mut Diag, ok: &mut bool| -> Option<RegionId> {
+        let Some(name) = item.string(diag) else {
+            *ok = false;
+            return None;
+        };
+        let Some(id) = names.region(diag, item.loc(), &item.path, &name) else {
+            *ok = false;
+            return None;
+        };
+        if seen.contains(&id) {
+            item.error(diag, format!("region {name:?} appears twice in this list"));
+            *ok = false;
+            return None;
+        }
+        seen.push(id);
+        Some(id)
+    };
+    for item in &items {
+        if let Kind::Seq(_) = item.node.kind {
+            let inner = item.seq(diag).unwrap_or_default();
+            if inner.is_empty() {
+                item.error(diag, "a tier must name at least one region");
+                ok = false;
+            }
+            let mut tier = Vec::new();
+            for r in &inner {
+                if matches!(r.node.kind, Kind::Seq(_)) {
+                    r.error(
+                        diag,
+                        "tiers cannot be nested; a tier is a list of region names",
+                    );
+                    ok = false;
+                    continue;
+                }
+                tier.extend(region(r, diag, &mut ok));
+            }
+            out.push(tier);
+        } else {
+            out.extend(region(item, diag, &mut ok).map(|id| vec![id]));
+        }
+    }
+    ok.then_some(out)
+}
+
+fn zones(
+    f: &Field<'_>,
+    base: &Path,
+    names: &Names<'_>,
+    config: &Config,
+    diag: &mut Diag,
+) -> Vec<Zone> {
+    let Some(items) = f.seq(diag) else {
+        return Vec::new();
+    };
+    if items.is_empty() {
+        f.error(diag, "must list at least one zone");
+    }
+    let mut out: Vec<Zone> = Vec::new();
+    let mut origins: Vec<(Name, String)> = Vec::new();
+    for item in &items {
+        let Some(m) = item.map(diag, &["origin", "file", "services"]) else {
+            continue;
+        };
+        let origin = m.require(diag, "origin").and_then(|f| {
+            let name = origin_name(&f, diag)?;
+            if let Some((_, first)) = origins.iter().find(|(o, _)| *o == name) {
+                f.error(diag, format!("origin {name} is already used by {first}"));
+                return None;
+            }
+            origins.push((name.clone(), m.path().to_owned()));
+            Some(name)
+        });
+        let file = m
+            .require(diag, "file")
+            .and_then(|f| file_path(&f, base, diag));
+        let services = m
+            .get("services")
+            .map(|f| services(&f, origin.as_ref(), names, config, diag))
+            .unwrap_or_default();
+        out.push(Zone {
+            origin: origin.unwrap_or_else(Name::root),
+            file: file.unwrap_or_default(),
+            services,
+            loc: item.loc(),
+        });
+    }
+    out
+}
+
+/// A zone origin: a fully qualified domain name.
+fn origin_name(f: &Field<'_>, diag: &mut Diag) -> Option<Name> {
+    let text = f.nonempty_string(diag)?;
+    if !text.ends_with('.') {
+        f.error(
+            diag,
+            format!("origin {text:?} must be fully qualified, ending in \".\" (e.g. {text}.)"),
+        );
+        return None;
+    }
+    if text != "."
+        && let Err(message) = check_labels(text.trim_end_matches('.'))
+    {
+        f.error(
+            diag,
+            format!("origin {text:?} is not a domain name: {message}"),
+        );
+        return None;
+    }
+    match Name::from_ascii(&text) {
+        Ok(name) => Some(name),
+        Err(e) => {
+            f.error(diag, format!("origin {text:?} is not a domain name: {e}"));
+            None
+        }
+    }
+}
+
+/// Checks dot-separated host-name labels: 1..=63 of `[A-Za-z0-9_-]` each.
+fn check_labels(text: &str) -> Result<(), String> {
+    for label in text.split('.') {
+        if label.is_empty() {
+            return Err("it has an empty label".to_owned());
+        }
+        if label.len() > 63 {
+            return Err(format!("label {label:?} is longer than 63 characters"));
+        }
+        if let Some(c) = label
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+        {
+            return Err(format!(
+                "{c:?} is not allowed (letters, digits, '-' and '_' only)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+const SERVICE_KEYS: &[&str] = &["ttl", "policy", "map", "max_answers", "all_down", "pools"];
+
+fn services(
+    f: &Field<'_>,
+    origin: Option<&Name>,
+    names: &Names<'_>,
+    config: &Config,
+    diag: &mut Diag,
+) -> Vec<Service> {
+    let mut out: Vec<Service> = Vec::new();
+    for (key, f) in f.entries(diag).unwrap_or_default() {
+        let name = service_name(diag, key, &f.path, origin);
+        if let Some(name) = &name
+            && let Some(first) = out.iter().find(|s| s.name == *name)
+        {
+            diag.error(
+                key.loc,
+                &f.path,
+                format!(
+                    "{:?} is the same name as service {:?} ({name})",
+                    key.name, first.label
+                ),
+            );
+        }
+        if let Some(service) = service(key, &f, name, names, config, diag) {
+            out.push(service);
+        }
+    }
+    out
+}
+
+/// A service key: `@` for the apex, else a name relative to the origin.
+fn service_name(diag: &mut Diag, key: &Key, path: &str, origin: Option<&Name>) -> Option<Name> {
+    if key.name == "@" {
+        return origin.cloned();
+    }
+    let problem = if key.name.ends_with('.') {
+        Some(format!(
+            "service {:?} must be relative to the zone origin, without a trailing \".\" \
+             (\"@\" is the apex)",
+            key.name
+        ))
+    } else {
+        check_labels(&key.name)
+            .err()
+            .map(|m| format!("service {:?} is not a relative domain name: {m}", key.name))
+    };
+    if let Some(message) = problem {
+        diag.error(key.loc, path, message);
+        return None;
+    }
+    let origin = origin?;
+    match Name::from_ascii(&key.name).and_then(|n| n.append_domain(origin)) {
+        Ok(name) => Some(name),
+        Err(e) => {
+            diag.error(
+                key.loc,
+                path,
+                format!(
+                    "service {:?} under {origin} is not a valid name: {e}",
+                    key.name
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn service(
+    key: &Key,
+    f: &Field<'_>,
+    name: Option<Name>,
+    names: &Names<'_>,
+    config: &Config,
+    diag: &mut Diag,
+) -> Option<Service> {
+    let m = f.map(diag, SERVICE_KEYS)?;
+    let ttl = m
+        .get("ttl")
+        .map_or(Some(DEFAULT_TTL), |f| f.int_in(diag, 0..=MAX_TTL));
+    let policy_name = m.require(diag, "policy").and_then(|f| {
+        let text = f.string(diag)?;
+        if ["geo", "nearest", "weighted", "failover"].contains(&text.as_str()) {
+            Some(text)
+        } else {
+            f.error(
+                diag,
+                format!("unknown policy {text:?} (policies: geo, nearest, weighted, failover)"),
+            );
+            None
+        }
+    });
+    let map_field = m.get("map");
+    let policy = match policy_name.as_deref() {
+        Some("geo") => {
+            let map = if let Some(f) = &map_field {
+                f.string(diag).and_then(|name| {
+                    resolve(
+                        diag,
+                        f.loc(),
+                        &f.path,
+                        &name,
+                        "map",
+                        "geo_maps",
+                        &names.maps,
+                    )
+                })
+            } else {
+                let known = if names.maps.is_empty() {
+                    "no geo_maps are defined".to_owned()
+                } else {
+                    format!("geo_maps: {}", names.maps.join(", "))
+                };
+                diag.error(
+                    m.anchor(),
+                    m.path(),
+                    format!("missing required key \"map\": policy geo needs one ({known})"),
+                );
+                None
+            };
+            map.map(Policy::Geo)
+        }
+        Some("nearest") => Some(Policy::Nearest),
+        Some("weighted") => Some(Policy::Weighted),
+        Some("failover") => Some(Policy::Failover),
+        _ => None,
+    };
+    if let (Some(f), Some(p)) = (&map_field, policy_name.as_deref())
+        && p != "geo"
+    {
+        diag.error(
+            m.key_loc("map").unwrap_or_default(),
+            &f.path,
+            format!("\"map\" applies to policy geo only, not to policy {p}"),
+        );
+    }
+    let max_answers = m
+        .get("max_answers")
+        .map_or(Some(1), |f| f.int_in(diag, 1..=MAX_ANSWERS));
+    let all_down = m.get("all_down").map_or(Some(AllDown::ServeAll), |f| {
+        let text = f.string(diag)?;
+        match text.as_str() {
+            "serve_all" => Some(AllDown::ServeAll),
+            "servfail" => Some(AllDown::Servfail),
+            _ => {
+                f.error(
+                    diag,
+                    format!("unknown all_down {text:?} (allowed: serve_all, servfail)"),
+                );
+                None
+            }
+        }
+    });
+    let mut pools = Vec::new();
+    if let Some(f) = m.require(diag, "pools") {
+        let entries = f.entries(diag).unwrap_or_default();
+        if entries.is_empty() {
+            f.error(
+                diag,
+                "a service needs at least one pool, keyed by region name",
+            );
+        }
+        for (key, f) in entries {
+            let region = names.region(diag, key.loc, &f.path, &key.name);
+            let pool = pool(&f, region, names, diag);
+            if let (Some(region), Some(pool)) = (region, pool) {
+                check_location(diag, key, &f.path, region, policy, config);
+                pools.push(pool);
+            }
+        }
+    }
+    Some(Service {
+        label: key.name.clone(),
+        name: name.unwrap_or_else(Name::root),
+        ttl: ttl.unwrap_or(DEFAULT_TTL),
+        policy: policy.unwrap_or(Policy::Failover),
+        max_answers: max_answers.unwrap_or(1),
+        all_down: all_down.unwrap_or(AllDown::ServeAll),
+        pools,
+        loc: key.loc,
+        path: f.path.clone(),
+    })
+}
+
+/// `nearest` ordering (the policy, or a geo map whose default is nearest)
+/// needs every pool's region to have a location.
+fn check_location(
+    diag: &mut Diag,
+    key: &Key,
+    path: &str,
+    region: RegionId,
+    policy: Option<Policy>,
+    config: &Config,
+) {
+    let Some(r) = config.regions.get(region) else {
+        return;
+    };
+    if r.location.is_some() {
+        return;
+    }
+    let why = match policy {
+        Some(Policy::Nearest) => "policy nearest orders pools by distance".to_owned(),
+        Some(Policy::Geo(map)) => match config.geo_maps.get(map) {
+            Some(m) if matches!(m.default, MapDefault::Nearest) => format!(
+                "map {:?} falls back to nearest, which orders pools by distance",
+                m.name
+            ),
+            _ => return,
+        },
+        _ => return,
+    };
+    diag.error(
+        key.loc,
+        path,
+        format!(
+            "region {:?} has no location, but {why}; set regions.{}.location: [latitude, longitude]",
+            r.name, r.name
+        ),
+    );
+}
+
+fn pool(
+    f: &Field<'_>,
+    region: Option<RegionId>,
+    names: &Names<'_>,
+    diag: &mut Diag,
+) -> Option<Pool> {
+    let m = f.map(diag, &["weight", "monitor", "min_healthy", "endpoints"])?;
+    let weight = m
+        .get("weight")
+        .map_or(Some(DEFAULT_WEIGHT), |f| f.int_in(diag, 0..=MAX_WEIGHT));
+    let monitor: Option<Option<MonitorId>> = match m.get("monitor") {
+        None => Some(None),
+        Some(f) => f
+            .string(diag)
+            .and_then(|name| {
+                resolve(
+                    diag,
+                    f.loc(),
+                    &f.path,
+                    &name,
+                    "monitor",
+                    "monitors",
+                    &names.monitors,
+                )
+            })
+            .map(Some),
+    };
+    let min_healthy_field = m.get("min_healthy");
+    let min_healthy = min_healthy_field.as_ref().map_or(Some(1), |f| {
+        f.int_in::<usize>(diag, 1..=i128::from(u32::MAX))
+    });
+    let mut endpoints = Vec::new();
+    let mut count = None;
+    if let Some(f) = m.require(diag, "endpoints")
+        && let Some(items) = f.seq(diag)
+    {
+        if items.is_empty() {
+            f.error(diag, "a pool needs at least one endpoint");
+        }
+        count = Some(items.len());
+        endpoints = pool_endpoints(&items, diag);
+    }
+    if let (Some(min), Some(count), Some(f)) = (min_healthy, count, &min_healthy_field)
+        && min > count
+        && count > 0
+    {
+        f.error(
+            diag,
+            format!("min_healthy {min} is more than the pool's {count} endpoints"),
+        );
+    }
+    Some(Pool {
+        region: region?,
+        weight: weight?,
+        monitor: monitor?,
+        min_healthy: min_healthy?,
+        endpoints,
+    })
+}
+
+/// The endpoints of one pool: each valid, none twice, and either addresses
+/// or a single name.
+fn pool_endpoints(items: &[Field<'_>], diag: &mut Diag) -> Vec<Endpoint> {
+    let mut out: Vec<Endpoint> = Vec::new();
+    let mut first_addr: Option<usize> = None;
+    let mut first_name: Option<usize> = None;
+    for (i, item) in items.iter().enumerate() {
+        let Some(ep) = endpoint(item, diag) else {
+            continue;
+        };
+        if out.iter().any(|e| e.target == ep.target) {
+            item.error(
+                diag,
+                format!(
+                    "endpoint {} is listed twice in this pool",
+                    show_target(&ep.target)
+                ),
+            );
+            continue;
+        }
+        match ep.target {
+            Target::Name(_) => {
+                if let Some(j) = first_name {
+                    item.error(
+                        diag,
+                        format!(
+                            "a pool holds at most one name endpoint (answered as CNAME); \
+                             endpoints[{j}] is one already"
+                        ),
+                    );
+                    continue;
+                }
+                if let Some(j) = first_addr {
+                    item.error(
+                        diag,
+                        format!(
+                            "a name endpoint (answered as CNAME) cannot share a pool with \
+                             addresses (endpoints[{j}] is an address)"
+                        ),
+                    );
+                    continue;
+                }
+                first_name = Some(i);
+            }
+            Target::V4(_) | Target::V6(_) => {
+                if let Some(j) = first_name {
+                    item.error(
+                        diag,
+                        format!(
+                            "an address cannot share a pool with a name endpoint \
+                             (endpoints[{j}] is answered as CNAME)"
+                        ),
+                    );
+                    continue;
+                }
+                first_addr.get_or_insert(i);
+            }
+        }
+        out.push(ep);
+    }
+    out
+}
+
+fn show_target(t: &Target) -> String {
+    match t {
+        Target::V4(a) => a.to_string(),
+        Target::V6(a) => a.to_string(),
+        Target::Name(n) => n.to_string(),
+    }
+}
+
+/// An endpoint: a plain address or name, or `{address, weight, probe}`.
+fn endpoint(f: &Field<'_>, diag: &mut Diag) -> Option<Endpoint> {
+    if let Kind::Map(_) = f.node.kind {
+        let m = f.map(diag, &["address", "weight", "probe"])?;
+        let target = m.require(diag, "address").and_then(|f| target(&f, diag));
+        let weight = m
+            .get("weight")
+            .map_or(Some(DEFAULT_WEIGHT), |f| f.int_in(diag, 0..=MAX_WEIGHT));
+        let probe = match m.get("probe") {
+            None => Some(None),
+            Some(f) => probe(&f, diag).map(Some),
+        };
+        return Some(Endpoint {
+            target: target?,
+            weight: weight?,
+            probe: probe?,
+        });
+    }
+    Some(Endpoint {
+        target: target(f, diag)?,
+        weight: DEFAULT_WEIGHT,
+        probe: None,
+    })
+}
+
+/// An IPv4 address, an IPv6 address, or a domain name ending in `.`.
+fn target(f: &Field<'_>, diag: &mut Diag) -> Option<Target> {
+    let text = match &f.node.kind {
+        Kind::Str(s) => s.clone(),
+        _ => {
+            f.error(
+                diag,
+                format!(
+                    "expected an IPv4 or IPv6 address or a domain name ending in \".\", found {}",
+                    f.node.kind.describe()
+                ),
+            );
+            return None;
+        }
+    };
+    if let Ok(a) = text.parse::<Ipv4Addr>() {
+        return Some(Target::V4(a));
+    }
+    if let Ok(a) = text.parse::<Ipv6Addr>() {
+        return Some(Target::V6(a));
+    }
+    let not_endpoint =
+        format!("{text:?} is not an IPv4 or IPv6 address or a domain name ending in \".\"");
+    if let Some(stripped) = text.strip_suffix('.') {
+        if let Err(m) = check_labels(stripped) {
+            f.error(diag, format!("{not_endpoint}: {m}"));
+            return None;
+        }
+        return match Name::from_ascii(&text) {
+            Ok(name) => Some(Target::Name(name)),
+            Err(e) => {
+                f.error(diag, format!("{not_endpoint}: {e}"));
+                None
+            }
+        };
+    }
+    let looks_like_name = text.contains('.')
+        && check_labels(&text).is_ok()
+        && text.bytes().any(|b| b.is_ascii_alphabetic());
+    let hint = if looks_like_name {
+        format!(" (for a CNAME, write {text}.)")
+    } else if text.starts_with('[') || text.contains('/') {
+        " (write a bare address, without brackets, port or prefix length)".to_owned()
+    } else {
+        String::new()
+    };
+    f.error(diag, format!("{not_endpoint}{hint}"));
+    None
+}
+
+/// `host:port` where the monitor connects instead of `address:port`: an
+/// IPv4 address, a bracketed IPv6 address or a host name, and a port.
+fn probe(f: &Field<'_>, diag: &mut Diag) -> Option<String> {
+    let text = f.string(diag)?;
+    if text.parse::<SocketAddr>().is_ok_and(|a| a.port() != 0) {
+        return Some(text);
+    }
+    let valid = text.rsplit_once(':').is_some_and(|(host, port)| {
+        let port_ok = port.parse::<u16>().is_ok_and(|p| p != 0);
+        let host_ok = !host.is_empty()
+            && host.parse::<IpAddr>().is_err()
+            && check_labels(host.trim_end_matches('.')).is_ok();
+        port_ok && host_ok
+    });
+    if !valid {
+        f.error(
+            diag,
+            format!(
+                "probe {text:?} is not host:port; write e.g. 192.0.2.10:8080, \
+                 [2001:db8::10]:8080 or probe.example.net:8080 (port 1..=65535)"
+            ),
+        );
+        return None;
+    }
+    Some(text)
+}

@@ -1,0 +1,11 @@
+//! The DNS front end: sockets (`server`), the per-query decision from packet
+//! to response (`handler`), and the wire encoding of responses (`wire`).
+//! hickory-proto parses queries and encodes records; the loops are ours
+//! (see docs/design.md for why hickory-server's `Server` is not used).
+
+mod handler;
+mod server;
+mod wire;
+
+pub use handler::{Transport, respond};
+pub use server::{BindError, Bound, bind, serve};

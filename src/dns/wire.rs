@@ -1,0 +1,189 @@
+//! Writing a response onto the wire: header, the question copied byte for
+//! byte from the query (so its case is kept), the three record sections, the
+//! OPT record, and truncation to the size the client can take.
+
+use hickory_proto::op::{Edns, ResponseCode};
+use hickory_proto::rr::Record;
+use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
+
+/// Header fields of the query that the response copies.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct QueryHeader {
+    pub(crate) id: u16,
+    pub(crate) opcode: u8,
+    pub(crate) recursion_desired: bool,
+    pub(crate) checking_disabled: bool,
+}
+
+impl QueryHeader {
+    /// Read from a packet already known to be at least 12 bytes long.
+    pub(crate) fn read(packet: &[u8]) -> Option<Self> {
+        let header = packet.get(..12)?;
+        Some(Self {
+            id: u16::from_be_bytes([header[0], header[1]]),
+            opcode: (header[2] >> 3) & 0x0f,
+            recursion_desired: header[2] & 0x01 != 0,
+            checking_disabled: header[3] & 0x10 != 0,
+        })
+    }
+}
+
+/// What goes into a response, independent of how it is encoded.
+#[derive(Debug, Default)]
+pub(crate) struct Sections {
+    pub(crate) answers: Vec<Record>,
+    pub(crate) authority: Vec<Record>,
+    pub(crate) additional: Vec<Record>,
+    /// The additional records are needed for the answer to be usable (glue
+    /// in a referral, RFC 9471): when they do not fit, set TC rather than
+    /// dropping them.
+    pub(crate) additional_required: bool,
+}
+
+/// Everything needed to encode a response.
+pub(crate) struct Response<'a> {
+    pub(crate) header: QueryHeader,
+    pub(crate) rcode: ResponseCode,
+    pub(crate) authoritative: bool,
+    /// The raw question section of the query (one question), if it is echoed.
+    pub(crate) question: Option<&'a [u8]>,
+    pub(crate) sections: &'a Sections,
+    /// The OPT record to send, present when the query had one.
+    pub(crate) edns: Option<&'a Edns>,
+}
+
+/// Length of the first question in `packet` (which starts at offset 12),
+/// and the length of its name, or `None` when the name is malformed or
+/// compressed (a query has nothing earlier to point at).
+pub(crate) fn question_len(packet: &[u8]) -> Option<(usize, usize)> {
+    let mut pos = 12;
+    loop {
+        let len = *packet.get(pos)? as usize;
+        if len & 0xc0 != 0 {
+            return None;
+        }
+        pos += 1 + len;
+        if len == 0 {
+            break;
+        }
+    }
+    let name_len = pos - 12;
+    let end = pos + 4;
+    (end <= packet.len()).then_some((end - 12, name_len))
+}
+
+/// Encode `response` into `out`, keeping it within `limit` bytes: optional
+/// additional records are dropped first; if the rest still does not fit,
+/// the answer goes out empty with TC set (RFC 2181 section 9, RFC 7766).
+pub(crate) fn encode(out: &mut Vec<u8>, response: &Response<'_>, limit: usize) {
+    let sections = response.sections;
+    if encode_with(out, response, true, true).is_ok() && out.len() <= limit {
+        return;
+    }
+    if !sections.additional.is_empty()
+        && !sections.additional_required
+        && encode_with(out, response, true, false).is_ok()
+        && out.len() <= limit
+    {
+        return;
+    }
+    if encode_with(out, response, false, false).is_err() {
+        // Only an OPT record that cannot be written gets here; answer with
+        // the bare header rather than nothing.
+        out.clear();
+        write_header(out, response, true, [0, 0, 0, 0]);
+        if let Some(h) = out.get_mut(3) {
+            *h = (*h & 0xf0) | ResponseCode::ServFail.low();
+        }
+    }
+}
+
+fn write_header(out: &mut Vec<u8>, response: &Response<'_>, truncated: bool, counts: [u16; 4]) {
+    let h = &response.header;
+    let mut flags2 = 0x80 | (h.opcode << 3);
+    if response.authoritative {
+        flags2 |= 0x04;
+    }
+    if truncated {
+        flags2 |= 0x02;
+    }
+    if h.recursion_desired {
+        flags2 |= 0x01;
+    }
+    let mut flags3 = response.rcode.low() & 0x0f;
+    if h.checking_disabled {
+        flags3 |= 0x10;
+    }
+    let mut header = [0u8; 12];
+    header[0..2].copy_from_slice(&h.id.to_be_bytes());
+    header[2] = flags2;
+    header[3] = flags3;
+    for (i, count) in counts.iter().enumerate() {
+        header[4 + 2 * i..6 + 2 * i].copy_from_slice(&count.to_be_bytes());
+    }
+    if out.len() < 12 {
+        out.resize(12, 0);
+    }
+    out[..12].copy_from_slice(&header);
+}
+
+/// One encoding attempt. `records` false writes no records at all (the
+/// truncated form); `additional` false leaves out the additional section.
+fn encode_with(
+    out: &mut Vec<u8>,
+    response: &Response<'_>,
+    records: bool,
+    additional: bool,
+) -> Result<(), hickory_proto::ProtoError> {
+    out.clear();
+    out.resize(12, 0);
+    let sections = response.sections;
+    let mut counts = [0u16; 4];
+    {
+        let mut enc = BinEncoder::with_offset(out, 12);
+        if let Some(question) = response.question {
+            enc.emit_vec(question)?;
+            if let Some((_, name_len)) = question_len_from(question) {
+                enc.store_label_pointer(12, 12 + name_len);
+            }
+            counts[0] = 1;
+        }
+        if records {
+            counts[1] = emit_records(&mut enc, &sections.answers)?;
+            counts[2] = emit_records(&mut enc, &sections.authority)?;
+            if additional {
+                counts[3] = emit_records(&mut enc, &sections.additional)?;
+            }
+        }
+        if let Some(edns) = response.edns {
+            let mut edns = edns.clone();
+            edns.set_rcode_high(response.rcode.high());
+            Record::from(&edns).emit(&mut enc)?;
+            counts[3] += 1;
+        }
+    }
+    write_header(out, response, !records, counts);
+    Ok(())
+}
+
+/// `question_len` for a question section on its own.
+fn question_len_from(question: &[u8]) -> Option<(usize, usize)> {
+    let mut pos = 0;
+    loop {
+        let len = *question.get(pos)? as usize;
+        pos += 1 + len;
+        if len == 0 {
+            return Some((pos + 4, pos));
+        }
+    }
+}
+
+fn emit_records(
+    enc: &mut BinEncoder<'_>,
+    records: &[Record],
+) -> Result<u16, hickory_proto::ProtoError> {
+    for record in records {
+        record.emit(enc)?;
+    }
+    Ok(u16::try_from(records.len()).unwrap_or(u16::MAX))
+}

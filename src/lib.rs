@@ -1,0 +1,11 @@
+//! meridian: an authoritative DNS server for global server load balancing.
+//!
+//! The binary (`src/main.rs`) is a thin shell over [`cli::run`]; everything
+//! else lives here so that tests and fuzz targets can reach it.
+
+pub mod cli;
+pub mod config;
+pub mod dns;
+pub mod geo;
+pub mod state;
+pub mod zone;

@@ -1,0 +1,7 @@
+//! Run-time state shared between the answering path and the tasks that
+//! change it: the immutable [`Snapshot`] published through `arc-swap`, and
+//! how one is loaded from a configuration file.
+
+mod snapshot;
+
+pub use snapshot::{Snapshot, Summary, load};

@@ -1,0 +1,463 @@
+//! Static zone data: reading RFC 1035 master files (with hickory's parser)
+//! and answering from them by the rules of RFC 1034 4.3.2 and RFC 4592:
+//! exact matches, CNAME chasing inside the zone, wildcards, referrals with
+//! glue below the apex, NXDOMAIN and NODATA with the SOA.
+//!
+//! A `ZoneData` is immutable once built; the answering path reads it through
+//! the published snapshot and never locks. GSLB service names are registered
+//! here as names that exist, so that their ancestors are empty non-terminals
+//! and a wildcard never shadows them; what a service answers is decided
+//! elsewhere (`policy`).
+
+mod load;
+#[cfg(test)]
+mod tests;
+
+pub use load::{ZoneFileError, load_zone_file, parse_zone_text};
+
+use std::collections::HashMap;
+
+use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
+
+/// Longest CNAME chain followed inside a zone before giving up.
+const MAX_CNAME_CHAIN: usize = 8;
+
+/// The records of one name, grouped by type.
+#[derive(Debug, Default)]
+struct Node {
+    rrsets: Vec<(RecordType, Vec<Record>)>,
+    /// Index of the GSLB service that owns this name.
+    service: Option<usize>,
+}
+
+impl Node {
+    fn rrset(&self, rtype: RecordType) -> Option<&[Record]> {
+        self.rrsets
+            .iter()
+            .find(|(t, _)| *t == rtype)
+            .map(|(_, r)| r.as_slice())
+    }
+}
+
+/// One authoritative zone, ready to answer from.
+#[derive(Debug)]
+pub struct ZoneData {
+    origin: Name,
+    origin_lower: LowerName,
+    /// The SOA as served in negative answers: TTL = min(SOA TTL, SOA minimum)
+    /// (RFC 2308 section 5).
+    negative_soa: Record,
+    /// Every name that exists: owners of records, GSLB services, and the
+    /// empty non-terminals between them and the apex.
+    nodes: HashMap<LowerName, Node>,
+    /// Delegation points below the apex (names holding NS records).
+    cuts: Vec<LowerName>,
+    record_count: usize,
+}
+
+/// How the answer to a query inside a zone came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Records (possibly a CNAME chain) were found.
+    Answer,
+    /// The name exists but holds no records of the asked type.
+    NoData,
+    /// The name does not exist.
+    NxDomain,
+    /// The name is at or below a delegation: authority holds the NS set.
+    Referral,
+    /// The chain reached a GSLB service name (the last answer owner or the
+    /// query name): the caller answers it and appends to `answers`.
+    Service(usize),
+}
+
+/// Everything the DNS layer needs to build a response for a static lookup.
+#[derive(Debug)]
+pub struct StaticAnswer {
+    pub outcome: Outcome,
+    /// The owner name a `Service` outcome is for (the query name or the
+    /// last CNAME target).
+    pub service_name: Option<Name>,
+    pub answers: Vec<Record>,
+    pub authority: Vec<Record>,
+    pub additional: Vec<Record>,
+}
+
+impl StaticAnswer {
+    fn new(outcome: Outcome) -> Self {
+        Self {
+            outcome,
+            service_name: None,
+            answers: Vec::new(),
+            authority: Vec::new(),
+            additional: Vec::new(),
+        }
+    }
+}
+
+impl ZoneData {
+    /// Build a zone from parsed records. `services` are the fully qualified
+    /// GSLB names of the zone, in service index order.
+    ///
+    /// Returns every problem found (the caller adds the file name).
+    pub fn build(
+        origin: Name,
+        records: Vec<Record>,
+        services: &[Name],
+    ) -> Result<Self, Vec<BuildProblem>> {
+        let origin_lower = LowerName::new(&origin);
+        let mut errors = Vec::new();
+        let mut nodes: HashMap<LowerName, Node> = HashMap::new();
+        let record_count = records.len();
+
+        for record in records {
+            let owner = LowerName::new(&record.name);
+            if !origin_lower.zone_of(&owner) {
+                errors.push(BuildProblem::zone(format!(
+                    "{} {} is outside the zone {}",
+                    record.name,
+                    record.record_type(),
+                    origin
+                )));
+                continue;
+            }
+            let node = nodes.entry(owner).or_default();
+            let rtype = record.record_type();
+            match node.rrsets.iter_mut().find(|(t, _)| *t == rtype) {
+                Some((_, set)) => set.push(record),
+                None => node.rrsets.push((rtype, vec![record])),
+            }
+        }
+
+        let mut soa = None;
+        match nodes.get(&origin_lower) {
+            Some(apex) => {
+                if let Some(rrset) = apex.rrset(RecordType::SOA) {
+                    if rrset.len() > 1 {
+                        errors.push(BuildProblem::zone(format!(
+                            "{origin} has {} SOA records, not one",
+                            rrset.len()
+                        )));
+                    }
+                    soa = rrset.first().cloned();
+                } else {
+                    errors.push(BuildProblem::zone(format!(
+                        "no SOA record at the zone apex {origin}"
+                    )));
+                }
+                if apex.rrset(RecordType::NS).is_none() {
+                    errors.push(BuildProblem::zone(format!(
+                        "no NS records at the zone apex {origin}"
+                    )));
+                }
+            }
+            None => errors.push(BuildProblem::zone(format!(
+                "no records at the zone apex {origin}"
+            ))),
+        }
+
+        let mut cuts = Vec::new();
+        for (name, node) in &nodes {
+            if node.rrset(RecordType::CNAME).is_some() && node.rrsets.len() > 1 {
+                errors.push(BuildProblem::zone(format!(
+                    "{name} has a CNAME and other records; a CNAME must stand alone (RFC 1034 3.6.2)"
+                )));
+            }
+            if *name != origin_lower && node.rrset(RecordType::NS).is_some() {
+                cuts.push(name.clone());
+            }
+        }
+        if origin_lower.is_wildcard() {
+            errors.push(BuildProblem::zone(format!(
+                "the zone origin {origin} cannot be a wildcard"
+            )));
+        }
+
+        for (index, service) in services.iter().enumerate() {
+            let lower = LowerName::new(service);
+            if !origin_lower.zone_of(&lower) {
+                errors.push(BuildProblem::service(
+                    index,
+                    format!("service {service} is outside the zone {origin}"),
+                ));
+                continue;
+            }
+            if cuts.iter().any(|cut| cut.zone_of(&lower)) {
+                errors.push(BuildProblem::service(index, format!(
+                    "service {service} is at or below a delegation; its parent zone cannot answer it"
+                )));
+            }
+            let node = nodes.entry(lower).or_default();
+            if !node.rrsets.is_empty() {
+                let types: Vec<String> = node.rrsets.iter().map(|(t, _)| t.to_string()).collect();
+                errors.push(BuildProblem::service(
+                    index,
+                    format!(
+                        "{service} has both static records ({}) in the zone file and a service",
+                        types.join(", ")
+                    ),
+                ));
+            }
+            node.service = Some(index);
+        }
+
+        // Empty non-terminals: every ancestor of an owner name up to the apex
+        // exists (RFC 8020), even without records.
+        let owners: Vec<LowerName> = nodes.keys().cloned().collect();
+        for owner in owners {
+            let mut name = owner.base_name();
+            while origin_lower.zone_of(&name) && name != origin_lower {
+                nodes.entry(name.clone()).or_default();
+                name = name.base_name();
+            }
+        }
+
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let Some(mut negative_soa) = soa else {
+            return Err(vec![BuildProblem::zone(format!(
+                "no SOA record at the zone apex {origin}"
+            ))]);
+        };
+        if let RData::SOA(soa) = &negative_soa.data {
+            negative_soa.ttl = negative_soa.ttl.min(soa.minimum);
+        }
+        Ok(Self {
+            origin,
+            origin_lower,
+            negative_soa,
+            nodes,
+            cuts,
+            record_count,
+        })
+    }
+
+    pub fn origin(&self) -> &Name {
+        &self.origin
+    }
+
+    pub fn origin_lower(&self) -> &LowerName {
+        &self.origin_lower
+    }
+
+    /// Number of records read from the zone file.
+    pub fn record_count(&self) -> usize {
+        self.record_count
+    }
+
+    /// The SOA record as it goes into negative answers.
+    pub fn negative_soa(&self) -> &Record {
+        &self.negative_soa
+    }
+
+    /// Answer `qname`/`qtype`, which must be inside this zone.
+    pub fn lookup(&self, qname: &Name, qtype: RecordType) -> StaticAnswer {
+        let mut current = qname.clone();
+        let mut chain: Vec<Record> = Vec::new();
+        for _ in 0..=MAX_CNAME_CHAIN {
+            let step = self.lookup_one(&current, qtype, chain.is_empty());
+            match step {
+                Step::Done(mut answer) => {
+                    if !chain.is_empty() {
+                        if answer.outcome == Outcome::Referral {
+                            // RFC 1034 4.3.2: a chain that leaves our authority
+                            // stops at the CNAME; the resolver follows it.
+                            answer = StaticAnswer::new(Outcome::Answer);
+                        }
+                        chain.append(&mut answer.answers);
+                        answer.answers = chain;
+                        if answer.outcome == Outcome::NoData {
+                            answer.outcome = Outcome::Answer;
+                        }
+                    }
+                    return answer;
+                }
+                Step::Service(index) => {
+                    let mut answer = StaticAnswer::new(Outcome::Service(index));
+                    answer.answers = chain;
+                    answer.service_name = Some(current);
+                    return answer;
+                }
+                Step::Cname(records) => {
+                    let Some(target) = records.iter().find_map(|r| match &r.data {
+                        RData::CNAME(c) => Some(c.0.clone()),
+                        _ => None,
+                    }) else {
+                        break;
+                    };
+                    chain.extend(records);
+                    let lower = LowerName::new(&target);
+                    if !self.origin_lower.zone_of(&lower) {
+                        let mut answer = StaticAnswer::new(Outcome::Answer);
+                        answer.answers = chain;
+                        return answer;
+                    }
+                    current = target;
+                }
+            }
+        }
+        // A loop or an over-long chain: hand back what we have; the resolver
+        // will give up on it as it would with any broken chain.
+        let mut answer = StaticAnswer::new(Outcome::Answer);
+        answer.answers = chain;
+        answer
+    }
+
+    fn lookup_one(&self, name: &Name, qtype: RecordType, first: bool) -> Step {
+        let lower = LowerName::new(name);
+
+        // A delegation at or above the name (but below the apex) means the
+        // data belongs to the child zone. DS at the cut itself is the
+        // parent's (RFC 4035 3.1.4.1).
+        if let Some(cut) = self.cuts.iter().find(|cut| {
+            cut.zone_of(&lower) && !(qtype == RecordType::DS && **cut == lower && first)
+        }) {
+            return Step::Done(self.referral(cut));
+        }
+
+        if let Some(node) = self.nodes.get(&lower) {
+            return self.answer_from_node(node, name, qtype);
+        }
+
+        // The name does not exist: look for a wildcard at the closest
+        // encloser (RFC 4592 section 3.3.1).
+        let mut encloser = lower.base_name();
+        while self.origin_lower.zone_of(&encloser) {
+            if self.nodes.contains_key(&encloser) {
+                let wildcard = name
+                    .trim_to(usize::from(encloser.num_labels()))
+                    .prepend_label("*")
+                    .map(|w| LowerName::new(&w));
+                if let Some(node) = wildcard.ok().and_then(|w| self.nodes.get(&w)) {
+                    return self.answer_from_node(node, name, qtype);
+                }
+                break;
+            }
+            encloser = encloser.base_name();
+        }
+        let mut answer = StaticAnswer::new(Outcome::NxDomain);
+        answer.authority.push(self.negative_soa.clone());
+        Step::Done(answer)
+    }
+
+    /// Answer from an existing node. `owner` is the name asked for: answers
+    /// synthesised from a wildcard take it as their owner.
+    fn answer_from_node(&self, node: &Node, owner: &Name, qtype: RecordType) -> Step {
+        if let Some(index) = node.service {
+            return Step::Service(index);
+        }
+        let with_owner = |records: &[Record]| -> Vec<Record> {
+            records
+                .iter()
+                .map(|r| {
+                    let mut r = r.clone();
+                    r.name = owner.clone();
+                    r
+                })
+                .collect()
+        };
+        if qtype != RecordType::CNAME
+            && let Some(cname) = node.rrset(RecordType::CNAME)
+        {
+            return Step::Cname(with_owner(cname));
+        }
+        let found = if qtype == RecordType::ANY {
+            // RFC 8482 section 4.2: answer with one RRset of the name.
+            node.rrsets
+                .iter()
+                .min_by_key(|(t, _)| u16::from(*t))
+                .map(|(_, r)| r.as_slice())
+        } else {
+            node.rrset(qtype)
+        };
+        match found {
+            Some(records) => {
+                let mut answer = StaticAnswer::new(Outcome::Answer);
+                answer.answers = with_owner(records);
+                answer.additional = self.additional_for(&answer.answers);
+                Step::Done(answer)
+            }
+            None => {
+                let mut answer = StaticAnswer::new(Outcome::NoData);
+                answer.authority.push(self.negative_soa.clone());
+                Step::Done(answer)
+            }
+        }
+    }
+
+    fn referral(&self, cut: &LowerName) -> StaticAnswer {
+        let mut answer = StaticAnswer::new(Outcome::Referral);
+        if let Some(ns) = self.nodes.get(cut).and_then(|n| n.rrset(RecordType::NS)) {
+            answer.authority = ns.to_vec();
+            answer.additional = self.glue(ns);
+        }
+        answer
+    }
+
+    /// Addresses of in-zone targets of NS, MX and SRV answers (RFC 1034
+    /// 4.3.2 step 6). Not required: dropped first when space runs out.
+    fn additional_for(&self, answers: &[Record]) -> Vec<Record> {
+        let targets = answers.iter().filter_map(|r| match &r.data {
+            RData::NS(ns) => Some(&ns.0),
+            RData::MX(mx) => Some(&mx.exchange),
+            RData::SRV(srv) => Some(&srv.target),
+            _ => None,
+        });
+        self.addresses_of(targets)
+    }
+
+    /// Glue for a referral: addresses of name servers that are inside this
+    /// zone, including those below the cut (RFC 9471).
+    fn glue(&self, ns: &[Record]) -> Vec<Record> {
+        self.addresses_of(ns.iter().filter_map(|r| match &r.data {
+            RData::NS(ns) => Some(&ns.0),
+            _ => None,
+        }))
+    }
+
+    fn addresses_of<'a>(&self, names: impl Iterator<Item = &'a Name>) -> Vec<Record> {
+        let mut out = Vec::new();
+        for name in names {
+            let lower = LowerName::new(name);
+            if let Some(node) = self.nodes.get(&lower) {
+                for rtype in [RecordType::A, RecordType::AAAA] {
+                    if let Some(records) = node.rrset(rtype) {
+                        out.extend_from_slice(records);
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A problem found while building a zone: about the zone file, or about
+/// one of the zone's GSLB services (by index).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildProblem {
+    pub service: Option<usize>,
+    pub message: String,
+}
+
+impl BuildProblem {
+    fn zone(message: String) -> Self {
+        Self {
+            service: None,
+            message,
+        }
+    }
+
+    fn service(index: usize, message: String) -> Self {
+        Self {
+            service: Some(index),
+            message,
+        }
+    }
+}
+
+enum Step {
+    Done(StaticAnswer),
+    Cname(Vec<Record>),
+    Service(usize),
+}

@@ -1,0 +1,323 @@
+//! Test harness: start the real `meridian` binary on loopback with a
+//! configuration written into a temporary directory, wait for its
+//! "listening" log lines, query it with real clients, and kill it on drop.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_meridian");
+
+/// Where the repository is, to reach `zones/` and `tests/fixtures/`.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A running meridian. Killed when dropped.
+pub struct Server {
+    child: Child,
+    pub dir: tempfile::TempDir,
+    pub dns: SocketAddr,
+    log: Arc<Mutex<String>>,
+}
+
+impl Server {
+    /// Start with `config` (YAML; `LISTEN` is replaced by a loopback listen
+    /// address on a free port) and extra `files` written beside it.
+    pub fn start(config: &str, files: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (name, text) in files {
+            let path = dir.path().join(name);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).expect("mkdir");
+            }
+            std::fs::write(path, text).expect("write fixture");
+        }
+        let config = config.replace("LISTEN", "127.0.0.1:0");
+        let config_path = dir.path().join("meridian.yaml");
+        std::fs::write(&config_path, config).expect("write config");
+        Self::start_with_file(dir, &config_path)
+    }
+
+    fn start_with_file(dir: tempfile::TempDir, config_path: &Path) -> Self {
+        let mut child = Command::new(BIN)
+            .args(["run", "-c"])
+            .arg(config_path)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn meridian");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { break };
+                    if let Some(rest) = line.split("listening for DNS on TCP ").nth(1)
+                        && let Ok(addr) = rest.trim().parse::<SocketAddr>()
+                    {
+                        let _ = tx.send(addr);
+                    }
+                    let mut l = log.lock().expect("log lock");
+                    l.push_str(&line);
+                    l.push('\n');
+                }
+            });
+        }
+        let Ok(dns) = rx.recv_timeout(Duration::from_secs(15)) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "meridian did not start listening within 15s; log:\n{}",
+                log.lock().expect("log lock")
+            );
+        };
+        Self {
+            child,
+            dir,
+            dns,
+            log,
+        }
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().expect("log lock").clone()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Run `dig` against this server with `args` (UDP unless `+tcp`).
+    pub fn dig(&self, args: &[&str]) -> Dig {
+        dig(self.dns, args)
+    }
+
+    /// Send raw bytes over UDP; the reply, or None after `wait`.
+    pub fn udp_raw(&self, packet: &[u8], wait: Duration) -> Option<Vec<u8>> {
+        let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        sock.set_read_timeout(Some(wait)).expect("timeout");
+        sock.send_to(packet, self.dns).expect("send");
+        let mut buf = vec![0u8; 65535];
+        match sock.recv_from(&mut buf) {
+            Ok((n, _)) => Some(buf[..n].to_vec()),
+            Err(_) => None,
+        }
+    }
+
+    /// Open a TCP connection to the DNS port.
+    pub fn tcp(&self) -> TcpStream {
+        let s = TcpStream::connect_timeout(&self.dns, Duration::from_secs(5)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        s
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Write one length-prefixed DNS message on a TCP stream.
+pub fn tcp_send(stream: &mut TcpStream, msg: &[u8]) {
+    let len = u16::try_from(msg.len()).expect("message fits");
+    stream.write_all(&len.to_be_bytes()).expect("write len");
+    stream.write_all(msg).expect("write msg");
+}
+
+/// Read one length-prefixed DNS message; None on EOF or timeout.
+pub fn tcp_recv(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut len = [0u8; 2];
+    stream.read_exact(&mut len).ok()?;
+    let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    stream.read_exact(&mut buf).ok()?;
+    Some(buf)
+}
+
+/// A query in wire format: id, flags (second/third header bytes), qdcount
+/// questions of `name`/`qtype`/`qclass`, optional OPT with `edns_version`.
+pub fn build_query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
+    let mut p = Vec::new();
+    p.extend_from_slice(&id.to_be_bytes());
+    p.extend_from_slice(&[0x00, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+    push_name(&mut p, name);
+    p.extend_from_slice(&qtype.to_be_bytes());
+    p.extend_from_slice(&1u16.to_be_bytes());
+    p
+}
+
+pub fn push_name(p: &mut Vec<u8>, name: &str) {
+    for label in name.trim_end_matches('.').split('.') {
+        if label.is_empty() {
+            continue;
+        }
+        p.push(u8::try_from(label.len()).expect("label"));
+        p.extend_from_slice(label.as_bytes());
+    }
+    p.push(0);
+}
+
+/// The rcode of a raw response.
+pub fn rcode(resp: &[u8]) -> u8 {
+    resp[3] & 0x0f
+}
+
+/// The result of one `dig` run, parsed the way a person reads it.
+#[derive(Debug, Default, Clone)]
+pub struct Dig {
+    pub raw: String,
+    /// `NOERROR`, `NXDOMAIN`, ... ; empty when no answer came.
+    pub status: String,
+    pub flags: Vec<String>,
+    pub question: Vec<String>,
+    pub answer: Vec<Record>,
+    pub authority: Vec<Record>,
+    pub additional: Vec<Record>,
+    /// Lines of the OPT pseudosection (`; EDNS: version: 0, ...`).
+    pub opt: Vec<String>,
+    pub msg_size: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub name: String,
+    pub ttl: u32,
+    pub rtype: String,
+    pub data: String,
+}
+
+impl Dig {
+    pub fn has_flag(&self, flag: &str) -> bool {
+        self.flags.iter().any(|f| f == flag)
+    }
+
+    /// Data of the answer records of type `rtype`.
+    pub fn answers(&self, rtype: &str) -> Vec<String> {
+        self.answer
+            .iter()
+            .filter(|r| r.rtype == rtype)
+            .map(|r| r.data.clone())
+            .collect()
+    }
+
+    /// The ECS option as dig prints it (`203.0.113.0/24/16`), if present.
+    pub fn client_subnet(&self) -> Option<String> {
+        self.opt.iter().find_map(|l| {
+            l.split("CLIENT-SUBNET: ")
+                .nth(1)
+                .map(|s| s.trim().to_string())
+        })
+    }
+
+    pub fn edns_line(&self) -> Option<&str> {
+        self.opt
+            .iter()
+            .find(|l| l.starts_with("; EDNS:"))
+            .map(String::as_str)
+    }
+}
+
+/// Run dig at `server` with `args`; bounded by dig's own timeout settings.
+pub fn dig(server: SocketAddr, args: &[&str]) -> Dig {
+    let out = Command::new("dig")
+        .arg(format!("@{}", server.ip()))
+        .args(["-p", &server.port().to_string()])
+        .args(["+time=2", "+tries=1", "+nocookie"])
+        .args(args)
+        .output()
+        .expect("run dig (install bind9-dnsutils)");
+    parse_dig(&String::from_utf8_lossy(&out.stdout))
+}
+
+pub fn parse_dig(text: &str) -> Dig {
+    let mut d = Dig {
+        raw: text.to_string(),
+        ..Dig::default()
+    };
+    let mut section = "";
+    for line in text.lines() {
+        if let Some(rest) = line.split("status: ").nth(1) {
+            d.status = rest.split(',').next().unwrap_or("").trim().to_string();
+        }
+        if let Some(rest) = line.strip_prefix(";; flags: ") {
+            let flags = rest.split(';').next().unwrap_or("");
+            d.flags = flags.split_whitespace().map(str::to_string).collect();
+        }
+        if let Some(rest) = line.strip_prefix(";; MSG SIZE  rcvd: ") {
+            d.msg_size = rest.trim().parse().ok();
+        }
+        if line.starts_with(";; OPT PSEUDOSECTION") {
+            section = "opt";
+            continue;
+        }
+        if line.starts_with(";; QUESTION SECTION") {
+            section = "question";
+            continue;
+        }
+        if line.starts_with(";; ANSWER SECTION") {
+            section = "answer";
+            continue;
+        }
+        if line.starts_with(";; AUTHORITY SECTION") {
+            section = "authority";
+            continue;
+        }
+        if line.starts_with(";; ADDITIONAL SECTION") {
+            section = "additional";
+            continue;
+        }
+        if line.trim().is_empty() {
+            section = "";
+            continue;
+        }
+        match section {
+            "opt" => d.opt.push(line.to_string()),
+            "question" => d.question.push(line.trim_start_matches(';').to_string()),
+            "answer" | "authority" | "additional" => {
+                let mut parts = line.split_whitespace();
+                let (Some(name), Some(ttl), Some(_class), Some(rtype)) =
+                    (parts.next(), parts.next(), parts.next(), parts.next())
+                else {
+                    continue;
+                };
+                let rec = Record {
+                    name: name.to_string(),
+                    ttl: ttl.parse().unwrap_or(0),
+                    rtype: rtype.to_string(),
+                    data: parts.collect::<Vec<_>>().join(" "),
+                };
+                match section {
+                    "answer" => d.answer.push(rec),
+                    "authority" => d.authority.push(rec),
+                    _ => d.additional.push(rec),
+                }
+            }
+            _ => {}
+        }
+    }
+    d
+}
+
+/// Poll `f` until it returns Some, or panic after `within`.
+pub fn eventually<T>(within: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
