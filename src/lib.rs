@@ -7,5 +7,6 @@ pub mod cli;
 pub mod config;
 pub mod dns;
 pub mod geo;
+pub mod policy;
 pub mod state;
 pub mod zone;

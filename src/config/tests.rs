@@ -1018,11 +1018,8 @@ fn nearest_needs_every_pool_region_located() {
           us-east: { endpoints: [192.0.2.1] }
           ap: { endpoints: [192.0.2.2] }
 ",
-    ) + "  ap: {}\n";
-    // `regions:` is the first section; append `ap` to it instead.
-    let yaml = yaml
-        .replace("  ap: {}\n", "")
-        .replacen("regions:\n", "regions:\n  ap: {}\n", 1);
+    )
+    .replacen("regions:\n", "regions:\n  ap: {}\n", 1);
     let e = only_error(&yaml);
     assert_error(
         &e,

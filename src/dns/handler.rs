@@ -1,16 +1,22 @@
 //! From a query packet to a response packet: the checks of SPEC 3.5, zone
-//! match, static lookup, and the response encoded into a reused buffer.
+//! match, static lookup or GSLB decision, and the response encoded into a
+//! reused buffer.
 //!
 //! `respond` is synchronous and reads one snapshot: it never awaits, locks
 //! or logs above `debug`, so UDP and TCP share it and a fuzz target can
 //! drive it directly.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use hickory_proto::op::{Edns, Message, OpCode, ResponseCode};
-use hickory_proto::rr::{DNSClass, LowerName, RecordType};
+use hickory_proto::rr::rdata::opt::{ClientSubnet as HickorySubnet, EdnsOption};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME};
+use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
 
+use super::ecs::{self, Ecs};
 use super::wire::{self, QueryHeader, Response, Sections};
+use crate::config::Target;
+use crate::policy::{self, AllHealthy, Decision, Outcome as PolicyOutcome, Query};
 use crate::state::Snapshot;
 use crate::zone::Outcome;
 
@@ -29,7 +35,7 @@ const PLAIN_UDP_LIMIT: usize = 512;
 pub fn respond(
     snap: &Snapshot,
     query: &[u8],
-    _src: SocketAddr,
+    src: SocketAddr,
     transport: Transport,
     out: &mut Vec<u8>,
 ) -> bool {
@@ -42,15 +48,24 @@ pub fn respond(
         return false;
     }
     let empty = Sections::default();
-    let max_udp = usize::from(snap.config.dns.max_udp_payload);
 
     let Ok(message) = Message::from_vec(query) else {
+        // hickory rejects, among others, ECS with an unknown family or a
+        // source prefix longer than the family allows: FORMERR (SPEC 3.1).
         let rcode = if header.opcode == 0 {
             ResponseCode::FormErr
         } else {
             ResponseCode::NotImp
         };
-        error_response(out, header, rcode, None, &empty);
+        let response = Response {
+            header,
+            rcode,
+            authoritative: false,
+            question: None,
+            sections: &empty,
+            edns: None,
+        };
+        wire::encode(out, &response, PLAIN_UDP_LIMIT);
         return true;
     };
 
@@ -58,95 +73,195 @@ pub fn respond(
     let question = (message.queries.len() == 1)
         .then(|| wire::question_len(query).map(|(len, _)| &query[12..12 + len]))
         .flatten();
-
-    let response_edns = message.edns.as_ref().map(|q| {
-        let mut e = Edns::new();
-        e.set_max_payload(snap.config.dns.max_udp_payload.max(512));
-        e.set_version(0);
-        e.set_dnssec_ok(q.flags().dnssec_ok);
-        e
-    });
-    let limit = match transport {
-        Transport::Tcp => usize::from(u16::MAX),
-        Transport::Udp => match &message.edns {
-            Some(e) => usize::from(e.max_payload()).clamp(PLAIN_UDP_LIMIT, max_udp.max(512)),
-            None => PLAIN_UDP_LIMIT,
-        },
+    let ecs_enabled = snap.config.geoip.as_ref().is_none_or(|g| g.ecs);
+    let ecs = if ecs_enabled && message.edns.is_some() {
+        ecs::find(query)
+    } else {
+        Ecs::Absent
     };
-    let reply = |out: &mut Vec<u8>, rcode, authoritative, sections: &Sections| {
-        let response = Response {
-            header,
-            rcode,
-            authoritative,
-            question,
-            sections,
-            edns: response_edns.as_ref(),
-        };
-        wire::encode(out, &response, limit);
+    let mut ctx = Reply {
+        header,
+        question,
+        query_edns: message.edns.as_ref(),
+        max_udp: snap.config.dns.max_udp_payload,
+        transport,
+        ecs: match ecs {
+            Ecs::Present(e) => Some(e),
+            _ => None,
+        },
     };
 
     if message.metadata.op_code != OpCode::Query {
-        reply(out, ResponseCode::NotImp, false, &empty);
+        ctx.send(out, ResponseCode::NotImp, false, &empty, 0);
         return true;
     }
     if message.queries.len() != 1 || question.is_none() {
-        reply(out, ResponseCode::FormErr, false, &empty);
+        ctx.send(out, ResponseCode::FormErr, false, &empty, 0);
         return true;
     }
     if message.edns.as_ref().is_some_and(|e| e.version() > 0) {
-        reply(out, ResponseCode::BADVERS, false, &empty);
+        ctx.ecs = None;
+        ctx.send(out, ResponseCode::BADVERS, false, &empty, 0);
+        return true;
+    }
+    if ecs == Ecs::Malformed {
+        ctx.send(out, ResponseCode::FormErr, false, &empty, 0);
         return true;
     }
     let q = &message.queries[0];
     if q.query_class() != DNSClass::IN {
-        reply(out, ResponseCode::Refused, false, &empty);
+        ctx.send(out, ResponseCode::Refused, false, &empty, 0);
         return true;
     }
     let qtype = q.query_type();
     if matches!(qtype, RecordType::AXFR | RecordType::IXFR) {
-        reply(out, ResponseCode::Refused, false, &empty);
+        ctx.send(out, ResponseCode::Refused, false, &empty, 0);
         return true;
     }
     let qname = q.name();
-    let Some((_, zone)) = snap.find_zone(&LowerName::new(qname)) else {
-        reply(out, ResponseCode::Refused, false, &empty);
+    let Some((zone_index, zone)) = snap.find_zone(&LowerName::new(qname)) else {
+        ctx.send(out, ResponseCode::Refused, false, &empty, 0);
         return true;
     };
 
     let found = zone.lookup(qname, qtype);
-    let (rcode, authoritative) = match found.outcome {
-        Outcome::Answer | Outcome::NoData => (ResponseCode::NoError, true),
-        Outcome::NxDomain => (ResponseCode::NXDomain, true),
-        Outcome::Referral => (ResponseCode::NoError, false),
-        // GSLB services are answered by the policy layer (issue 3); until it
-        // lands they fail loudly rather than answer something made up.
-        Outcome::Service(_) => (ResponseCode::ServFail, true),
-    };
-    let sections = Sections {
+    let mut sections = Sections {
         answers: found.answers,
         authority: found.authority,
         additional: found.additional,
         additional_required: found.outcome == Outcome::Referral,
     };
-    reply(out, rcode, authoritative, &sections);
+    let (rcode, authoritative, scope) = match found.outcome {
+        Outcome::Answer | Outcome::NoData => (ResponseCode::NoError, true, 0),
+        Outcome::NxDomain => (ResponseCode::NXDomain, true, 0),
+        Outcome::Referral => (ResponseCode::NoError, false, 0),
+        Outcome::Service(service) => {
+            // SPEC 3.1: the ECS address when it has a source prefix above
+            // 0, else the packet's source.
+            let client = match ctx.ecs {
+                Some(e) if e.source_prefix > 0 => e.addr,
+                _ => canonical(src.ip()),
+            };
+            let query = Query {
+                zone: zone_index,
+                service,
+                qtype,
+                client,
+                ecs_zero: ctx.ecs.is_some_and(|e| e.source_prefix == 0),
+            };
+            let decision = policy::decide(
+                &snap.policy_inputs(),
+                &AllHealthy,
+                &query,
+                &mut rand::rng(),
+                None,
+            );
+            let owner = found.service_name.unwrap_or_else(|| qname.clone());
+            service_answer(snap, zone_index, service, &owner, &decision, &mut sections);
+            let soa = || zone.negative_soa().clone();
+            match decision.outcome {
+                PolicyOutcome::Answer { .. } => (ResponseCode::NoError, true, decision.scope),
+                PolicyOutcome::NoData { .. } => {
+                    sections.authority.push(soa());
+                    (ResponseCode::NoError, true, decision.scope)
+                }
+                PolicyOutcome::ServFail => (ResponseCode::ServFail, false, decision.scope),
+            }
+        }
+    };
+    ctx.send(out, rcode, authoritative, &sections, scope);
     true
 }
 
-/// A response to a packet we could not parse: the header alone.
-fn error_response(
-    out: &mut Vec<u8>,
-    header: QueryHeader,
-    rcode: ResponseCode,
-    edns: Option<&Edns>,
-    empty: &Sections,
+/// Append the records of a GSLB decision to `sections.answers`.
+fn service_answer(
+    snap: &Snapshot,
+    zone: usize,
+    service: usize,
+    owner: &Name,
+    decision: &Decision,
+    sections: &mut Sections,
 ) {
-    let response = Response {
-        header,
-        rcode,
-        authoritative: false,
-        question: None,
-        sections: empty,
-        edns,
+    let PolicyOutcome::Answer { pool, endpoints } = &decision.outcome else {
+        return;
     };
-    wire::encode(out, &response, PLAIN_UDP_LIMIT);
+    let svc = &snap.config.zones[zone].services[service];
+    let pool = &svc.pools[*pool];
+    for &e in endpoints {
+        let rdata = match &pool.endpoints[e].target {
+            Target::V4(a) => RData::A(A(*a)),
+            Target::V6(a) => RData::AAAA(AAAA(*a)),
+            Target::Name(n) => RData::CNAME(CNAME(n.clone())),
+        };
+        sections
+            .answers
+            .push(Record::from_rdata(owner.clone(), svc.ttl, rdata));
+    }
+}
+
+/// IPv4-mapped IPv6 sources (dual-stack sockets) are IPv4 clients.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// What every response to one query shares.
+struct Reply<'a> {
+    header: QueryHeader,
+    question: Option<&'a [u8]>,
+    query_edns: Option<&'a Edns>,
+    max_udp: u16,
+    transport: Transport,
+    /// The query's valid ECS option, echoed with a scope.
+    ecs: Option<ecs::ClientSubnet>,
+}
+
+impl Reply<'_> {
+    fn send(
+        &self,
+        out: &mut Vec<u8>,
+        rcode: ResponseCode,
+        authoritative: bool,
+        sections: &Sections,
+        scope: u8,
+    ) {
+        let edns = self.query_edns.map(|q| {
+            let mut e = Edns::new();
+            e.set_max_payload(self.max_udp.max(512));
+            e.set_version(0);
+            e.set_dnssec_ok(q.flags().dnssec_ok);
+            if let Some(ecs) = self.ecs {
+                // RFC 7871 7.2.1: family, source prefix and address as
+                // asked, with our scope.
+                e.options_mut()
+                    .insert(EdnsOption::Subnet(HickorySubnet::new(
+                        ecs.addr,
+                        ecs.source_prefix,
+                        scope,
+                    )));
+            }
+            e
+        });
+        let limit = match self.transport {
+            Transport::Tcp => usize::from(u16::MAX),
+            Transport::Udp => match self.query_edns {
+                Some(q) => usize::from(q.max_payload()).clamp(
+                    PLAIN_UDP_LIMIT,
+                    usize::from(self.max_udp).max(PLAIN_UDP_LIMIT),
+                ),
+                None => PLAIN_UDP_LIMIT,
+            },
+        };
+        let response = Response {
+            header: self.header,
+            rcode,
+            authoritative,
+            question: self.question,
+            sections,
+            edns: edns.as_ref(),
+        };
+        wire::encode(out, &response, limit);
+    }
 }

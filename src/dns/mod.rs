@@ -3,6 +3,7 @@
 //! hickory-proto parses queries and encodes records; the loops are ours
 //! (see docs/design.md for why hickory-server's `Server` is not used).
 
+mod ecs;
 mod handler;
 mod server;
 mod wire;

@@ -6,7 +6,9 @@
 //! messages or sockets.
 
 pub mod build;
+pub mod distance;
 pub mod lookup;
+pub mod map;
 mod mmdb_writer;
 
 #[cfg(test)]

@@ -5,10 +5,13 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 
 use hickory_proto::rr::{LowerName, Name};
 
 use crate::config::{self, Config, ConfigError, ConfigErrors};
+use crate::geo::lookup::GeoDb;
+use crate::policy::{self, Compiled, Overrides};
 use crate::zone::{self, ZoneData};
 
 /// One loaded configuration with its zones, ready to answer from.
@@ -21,6 +24,12 @@ pub struct Snapshot {
     pub zones: Vec<ZoneData>,
     /// Origin (lower-cased) to index in `zones`.
     by_origin: HashMap<LowerName, usize>,
+    /// Geo maps compiled for lookup.
+    pub compiled: Compiled,
+    /// The GeoIP database, when configured.
+    pub geoip: Option<Arc<GeoDb>>,
+    /// Operator overrides in effect.
+    pub overrides: Overrides,
 }
 
 impl Snapshot {
@@ -35,6 +44,16 @@ impl Snapshot {
                 return None;
             }
             name = name.base_name();
+        }
+    }
+
+    /// What `policy::decide` reads from this snapshot.
+    pub fn policy_inputs(&self) -> policy::Inputs<'_> {
+        policy::Inputs {
+            config: &self.config,
+            compiled: &self.compiled,
+            geoip: self.geoip.as_deref(),
+            overrides: &self.overrides,
         }
     }
 
@@ -122,13 +141,33 @@ pub fn load(path: &Path, generation: u64) -> Result<Snapshot, ConfigErrors> {
         }
     }
 
+    let geoip = match &config.geoip {
+        Some(g) => match GeoDb::open(&g.database) {
+            Ok(db) => Some(Arc::new(db)),
+            Err(e) => {
+                errors.push(ConfigError {
+                    file: config.source.clone(),
+                    line: g.loc.line,
+                    column: g.loc.column,
+                    path: "geoip.database".into(),
+                    message: e.to_string(),
+                });
+                None
+            }
+        },
+        None => None,
+    };
+
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));
     }
     Ok(Snapshot {
         generation,
+        compiled: Compiled::new(&config),
+        overrides: Overrides::default(),
         config,
         zones,
         by_origin,
+        geoip,
     })
 }

@@ -30,18 +30,13 @@ impl Server {
     /// Start with `config` (YAML; `LISTEN` is replaced by a loopback listen
     /// address on a free port) and extra `files` written beside it.
     pub fn start(config: &str, files: &[(&str, &str)]) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        for (name, text) in files {
-            let path = dir.path().join(name);
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent).expect("mkdir");
-            }
-            std::fs::write(path, text).expect("write fixture");
-        }
-        let config = config.replace("LISTEN", "127.0.0.1:0");
-        let config_path = dir.path().join("meridian.yaml");
-        std::fs::write(&config_path, config).expect("write config");
-        Self::start_with_file(dir, &config_path)
+        let (dir, path) = prepare(config, files);
+        Self::start_with_file(dir, &path)
+    }
+
+    /// Start from a directory made by [`prepare`] (after adding to it).
+    pub fn start_prepared(dir: tempfile::TempDir, config_path: &Path) -> Self {
+        Self::start_with_file(dir, config_path)
     }
 
     fn start_with_file(dir: tempfile::TempDir, config_path: &Path) -> Self {
@@ -121,6 +116,34 @@ impl Server {
             .expect("timeout");
         s
     }
+}
+
+/// Write `config` (with `LISTEN` filled in) and `files` into a new
+/// temporary directory; returns it and the config path.
+pub fn prepare(config: &str, files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(path, text).expect("write fixture");
+    }
+    let config = config.replace("LISTEN", "127.0.0.1:0");
+    let config_path = dir.path().join("meridian.yaml");
+    std::fs::write(&config_path, config).expect("write config");
+    (dir, config_path)
+}
+
+/// Run `meridian ARGS`, asserting success; returns stdout.
+pub fn meridian(args: &[&std::ffi::OsStr]) -> String {
+    let out = Command::new(BIN).args(args).output().expect("run meridian");
+    assert!(
+        out.status.success(),
+        "meridian {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 impl Drop for Server {

@@ -1,0 +1,475 @@
+//! The GSLB decision (SPEC 3.1 to 3.4): who is asking, where they are,
+//! which regions in what order, which pool answers, which endpoints.
+//!
+//! `decide` is a pure function of the snapshot, the health view, the
+//! client and a random source: no I/O, no locks, no clock. The DNS path and
+//! `/v1/explain` both call it; `explain` passes a `Trace` to record each
+//! step.
+
+mod select;
+#[cfg(test)]
+mod tests;
+
+use std::net::IpAddr;
+
+use hickory_proto::rr::RecordType;
+use ipnet::IpNet;
+use rand::Rng;
+
+use crate::config::{AllDown, Config, Policy, RegionId, Service, Target};
+use crate::geo::distance;
+use crate::geo::lookup::GeoDb;
+use crate::geo::map::{CompiledMap, MapChoice, MapRule};
+
+pub use select::draw_weighted;
+
+/// Health of endpoints as the decision sees it.
+pub trait Health {
+    /// Whether endpoint `endpoint` of pool `pool` of `service` in `zone` is
+    /// healthy. Pools without a monitor are always healthy.
+    fn endpoint_up(&self, zone: usize, service: usize, pool: usize, endpoint: usize) -> bool;
+}
+
+/// The view before any check has run, and for pools without monitors.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AllHealthy;
+
+impl Health for AllHealthy {
+    fn endpoint_up(&self, _: usize, _: usize, _: usize, _: usize) -> bool {
+        true
+    }
+}
+
+/// A region forced by an operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Forced {
+    #[default]
+    Auto,
+    Up,
+    Down,
+}
+
+/// Operator overrides in effect, resolved to indices.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// By region id; missing means `Auto`.
+    pub regions: Vec<Forced>,
+    /// (zone, service, pool) → weight in place of the configured one.
+    pub weights: Vec<((usize, usize, usize), u16)>,
+}
+
+impl Overrides {
+    pub fn region(&self, region: RegionId) -> Forced {
+        self.regions.get(region).copied().unwrap_or_default()
+    }
+
+    pub fn weight(&self, zone: usize, service: usize, pool: usize, configured: u16) -> u16 {
+        self.weights
+            .iter()
+            .find(|(k, _)| *k == (zone, service, pool))
+            .map_or(configured, |(_, w)| *w)
+    }
+}
+
+/// Everything compiled from the configuration that decisions need.
+#[derive(Debug)]
+pub struct Compiled {
+    pub maps: Vec<CompiledMap>,
+}
+
+impl Compiled {
+    pub fn new(config: &Config) -> Self {
+        Self {
+            maps: config.geo_maps.iter().map(CompiledMap::new).collect(),
+        }
+    }
+}
+
+/// Where a client is, as far as we know.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Location {
+    pub country: Option<String>,
+    pub continent: Option<String>,
+    pub subdivision: Option<String>,
+    pub coordinates: Option<(f64, f64)>,
+    /// The database network that holds the client (or the empty network
+    /// around it); None without a database.
+    pub network: Option<IpNet>,
+}
+
+/// The inputs a decision needs besides the snapshot.
+#[derive(Debug, Clone, Copy)]
+pub struct Query {
+    pub zone: usize,
+    pub service: usize,
+    pub qtype: RecordType,
+    /// The address to locate: the ECS address or the packet source.
+    pub client: IpAddr,
+    /// True when the query carried ECS with a source prefix of 0: the
+    /// answer then uses the source address and the scope is 0.
+    pub ecs_zero: bool,
+}
+
+/// What the service answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// These endpoints (indices into the pool's endpoints) of `pool`.
+    Answer {
+        pool: usize,
+        endpoints: Vec<usize>,
+    },
+    /// The chosen pool has no endpoint of the asked type.
+    NoData {
+        pool: Option<usize>,
+    },
+    ServFail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub outcome: Outcome,
+    /// ECS scope prefix for the response.
+    pub scope: u8,
+}
+
+/// A record of each step, for `/v1/explain`.
+#[derive(Debug, Default, Clone)]
+pub struct Trace {
+    pub location: Option<Location>,
+    pub rule: Option<MapRule>,
+    /// Tiers as pool indices, in order.
+    pub tiers: Vec<Vec<usize>>,
+    /// Per pool: available, and why not.
+    pub pools: Vec<(usize, bool, String)>,
+    pub fail_open: bool,
+}
+
+/// The state a decision reads: the configuration and its compiled form,
+/// the database, and operator overrides.
+pub struct Inputs<'a> {
+    pub config: &'a Config,
+    pub compiled: &'a Compiled,
+    pub geoip: Option<&'a GeoDb>,
+    pub overrides: &'a Overrides,
+}
+
+/// Decide the answer for `query` (SPEC 3.1–3.4).
+pub fn decide(
+    inputs: &Inputs<'_>,
+    health: &impl Health,
+    query: &Query,
+    rng: &mut impl Rng,
+    mut trace: Option<&mut Trace>,
+) -> Decision {
+    let config = inputs.config;
+    let service = &config.zones[query.zone].services[query.service];
+
+    // Types a GSLB name never holds: NODATA for everyone.
+    let Some(wanted) = wanted_type(service, query.qtype) else {
+        return Decision {
+            outcome: Outcome::NoData { pool: None },
+            scope: 0,
+        };
+    };
+
+    // 3.2 and 3.3: the tiers of regions (as pool indices) for this client.
+    let (tiers, scope) = tiers_for(inputs, service, query, trace.as_deref_mut());
+    let scope = if query.ecs_zero { 0 } else { scope };
+    if let Some(t) = trace.as_deref_mut() {
+        t.tiers = tiers.clone();
+    }
+
+    // 3.4: the first tier with an available pool.
+    let ctx = PoolCtx {
+        inputs,
+        health,
+        zone: query.zone,
+        service_index: query.service,
+        service,
+    };
+    let mut fail_open = false;
+    let mut chosen = None;
+    for tier in &tiers {
+        let avail: Vec<(usize, u16)> = tier
+            .iter()
+            .filter_map(|&p| {
+                let (ok, why) = ctx.available(p);
+                if let Some(t) = trace.as_deref_mut() {
+                    t.pools.push((p, ok, why));
+                }
+                ok.then(|| (p, ctx.weight(p)))
+            })
+            .collect();
+        if let Some(p) = draw_weighted(&avail, rng) {
+            chosen = Some(p);
+            break;
+        }
+    }
+    if chosen.is_none() && service.all_down == AllDown::ServeAll {
+        // Fail open: every pool not drained is treated as healthy.
+        fail_open = true;
+        for tier in &tiers {
+            let avail: Vec<(usize, u16)> = tier
+                .iter()
+                .filter(|&&p| ctx.not_drained(p))
+                .map(|&p| (p, ctx.weight(p)))
+                .collect();
+            if let Some(p) = draw_weighted(&avail, rng) {
+                chosen = Some(p);
+                break;
+            }
+        }
+    }
+    if let Some(t) = trace {
+        t.fail_open = fail_open;
+    }
+    let Some(pool_index) = chosen else {
+        return Decision {
+            outcome: Outcome::ServFail,
+            scope,
+        };
+    };
+
+    let endpoints = ctx.endpoints(pool_index, wanted, fail_open, rng);
+    let outcome = if endpoints.is_empty() {
+        Outcome::NoData {
+            pool: Some(pool_index),
+        }
+    } else {
+        Outcome::Answer {
+            pool: pool_index,
+            endpoints,
+        }
+    };
+    Decision { outcome, scope }
+}
+
+/// Which endpoints a query type asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wanted {
+    V4,
+    V6,
+    /// Every type: pools answering with a CNAME answer it for any type.
+    NameOnly,
+}
+
+fn wanted_type(service: &Service, qtype: RecordType) -> Option<Wanted> {
+    let any_name = service.pools.iter().any(|p| {
+        p.endpoints
+            .iter()
+            .any(|e| matches!(e.target, Target::Name(_)))
+    });
+    match qtype {
+        RecordType::A | RecordType::ANY => Some(Wanted::V4),
+        RecordType::AAAA => Some(Wanted::V6),
+        RecordType::CNAME if any_name => Some(Wanted::NameOnly),
+        _ if any_name => Some(Wanted::NameOnly),
+        _ => None,
+    }
+}
+
+/// The ordered tiers (pool indices) and the ECS scope for this client.
+fn tiers_for(
+    inputs: &Inputs<'_>,
+    service: &Service,
+    query: &Query,
+    mut trace: Option<&mut Trace>,
+) -> (Vec<Vec<usize>>, u8) {
+    let pool_of = |region: RegionId| service.pools.iter().position(|p| p.region == region);
+    let to_pools = |tiers: &[Vec<RegionId>]| -> Vec<Vec<usize>> {
+        tiers
+            .iter()
+            .map(|t| t.iter().filter_map(|&r| pool_of(r)).collect::<Vec<_>>())
+            .filter(|t: &Vec<usize>| !t.is_empty())
+            .collect()
+    };
+    match service.policy {
+        Policy::Weighted => (vec![(0..service.pools.len()).collect()], 0),
+        Policy::Failover => ((0..service.pools.len()).map(|p| vec![p]).collect(), 0),
+        Policy::Nearest => {
+            let location = locate(inputs, query.client);
+            let scope = location.network.map_or(0, |n| n.prefix_len());
+            let order = nearest_order(inputs.config, service, location.coordinates);
+            if let Some(t) = trace.as_deref_mut() {
+                t.location = Some(location);
+            }
+            (order, scope)
+        }
+        Policy::Geo(map_id) => {
+            let map = &inputs.compiled.maps[map_id];
+            if let Some((net, tiers)) = map.match_net(query.client) {
+                let scope = map.refine_scope(query.client, net.prefix_len());
+                if let Some(t) = trace.as_deref_mut() {
+                    t.rule = Some(MapRule::Net(*net));
+                }
+                return (to_pools(tiers), scope);
+            }
+            let location = locate(inputs, query.client);
+            let base = location.network.map_or(0, |n| n.prefix_len());
+            let scope = map.refine_scope(query.client, base);
+            let (choice, rule) = map.by_location(
+                location.country.as_deref(),
+                location.subdivision.as_deref(),
+                location.continent.as_deref(),
+            );
+            let tiers = match choice {
+                MapChoice::Tiers(t) => to_pools(t),
+                MapChoice::Nearest => nearest_order(inputs.config, service, location.coordinates),
+            };
+            if let Some(t) = trace {
+                t.location = Some(location);
+                t.rule = Some(rule);
+            }
+            (tiers, scope)
+        }
+    }
+}
+
+/// Every pool, one a tier, nearest first; config order without a location
+/// (and for regions without one, after those with).
+fn nearest_order(config: &Config, service: &Service, from: Option<(f64, f64)>) -> Vec<Vec<usize>> {
+    let mut order: Vec<(usize, f64)> = service
+        .pools
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let d = match (from, config.regions[p.region].location) {
+                (Some(a), Some(b)) => distance::km(a, b),
+                _ => f64::INFINITY,
+            };
+            (i, d)
+        })
+        .collect();
+    // Stable: equal distances (and unknown ones) keep config order.
+    order.sort_by(|a, b| a.1.total_cmp(&b.1));
+    order.into_iter().map(|(i, _)| vec![i]).collect()
+}
+
+/// Look the client up in the database.
+pub fn locate(inputs: &Inputs<'_>, client: IpAddr) -> Location {
+    let Some(db) = inputs.geoip else {
+        return Location::default();
+    };
+    match db.lookup(client) {
+        Ok(found) => Location {
+            country: found.country,
+            continent: found.continent,
+            subdivision: found.subdivision,
+            coordinates: found.location,
+            network: Some(found.network),
+        },
+        Err(_) => Location::default(),
+    }
+}
+
+struct PoolCtx<'a, H> {
+    inputs: &'a Inputs<'a>,
+    health: &'a H,
+    zone: usize,
+    service_index: usize,
+    service: &'a Service,
+}
+
+impl<H: Health> PoolCtx<'_, H> {
+    fn weight(&self, pool: usize) -> u16 {
+        let configured = self.service.pools[pool].weight;
+        self.inputs
+            .overrides
+            .weight(self.zone, self.service_index, pool, configured)
+    }
+
+    fn forced(&self, pool: usize) -> Forced {
+        self.inputs
+            .overrides
+            .region(self.service.pools[pool].region)
+    }
+
+    fn not_drained(&self, pool: usize) -> bool {
+        self.forced(pool) != Forced::Down && self.weight(pool) > 0
+    }
+
+    fn healthy_count(&self, pool: usize) -> usize {
+        (0..self.service.pools[pool].endpoints.len())
+            .filter(|&e| {
+                self.health
+                    .endpoint_up(self.zone, self.service_index, pool, e)
+            })
+            .count()
+    }
+
+    /// SPEC 3.4: not forced down, weight above 0, and forced up or at least
+    /// `min_healthy` healthy endpoints. The string says why not.
+    fn available(&self, pool: usize) -> (bool, String) {
+        match self.forced(pool) {
+            Forced::Down => return (false, "region forced down".into()),
+            _ if self.weight(pool) == 0 => return (false, "weight 0".into()),
+            Forced::Up => return (true, "region forced up".into()),
+            Forced::Auto => {}
+        }
+        let healthy = self.healthy_count(pool);
+        let min = self.service.pools[pool].min_healthy;
+        if healthy >= min {
+            (
+                true,
+                format!("{healthy} healthy endpoint(s), min_healthy {min}"),
+            )
+        } else {
+            (
+                false,
+                format!("{healthy} healthy endpoint(s), min_healthy {min}"),
+            )
+        }
+    }
+
+    /// Up to `max_answers` endpoints of the wanted type, drawn by weight
+    /// without replacement.
+    fn endpoints(
+        &self,
+        pool: usize,
+        wanted: Wanted,
+        fail_open: bool,
+        rng: &mut impl Rng,
+    ) -> Vec<usize> {
+        let p = &self.service.pools[pool];
+        let is_wanted = |t: &Target| {
+            matches!(
+                (wanted, t),
+                (_, Target::Name(_)) | (Wanted::V4, Target::V4(_)) | (Wanted::V6, Target::V6(_))
+            )
+        };
+        // A pool answering with a name answers with it alone.
+        if let Some(i) = p
+            .endpoints
+            .iter()
+            .position(|e| matches!(e.target, Target::Name(_)))
+        {
+            return vec![i];
+        }
+        if wanted == Wanted::NameOnly {
+            return Vec::new();
+        }
+        let of_type: Vec<usize> = (0..p.endpoints.len())
+            .filter(|&i| is_wanted(&p.endpoints[i].target))
+            .collect();
+        let trust_all = fail_open || self.forced(pool) == Forced::Up;
+        let mut candidates: Vec<(usize, u16)> = of_type
+            .iter()
+            .filter(|&&i| {
+                trust_all
+                    || self
+                        .health
+                        .endpoint_up(self.zone, self.service_index, pool, i)
+            })
+            .map(|&i| (i, p.endpoints[i].weight))
+            .collect();
+        if candidates.is_empty() {
+            // The pool is available on the strength of its other family:
+            // serve this family's endpoints rather than nothing.
+            candidates = of_type
+                .iter()
+                .map(|&i| (i, p.endpoints[i].weight))
+                .collect();
+        }
+        select::draw_without_replacement(&mut candidates, self.service.max_answers, rng)
+    }
+}

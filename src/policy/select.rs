@@ -1,0 +1,41 @@
+//! Weighted random draws: one pool from a tier, and endpoints without
+//! replacement. An item of weight 0 is never drawn.
+
+use rand::Rng;
+
+/// Draw one item in proportion to its weight; None when every weight is 0
+/// (or there is nothing to draw).
+pub fn draw_weighted<T: Copy>(items: &[(T, u16)], rng: &mut impl Rng) -> Option<T> {
+    let total: u32 = items.iter().map(|(_, w)| u32::from(*w)).sum();
+    if total == 0 {
+        return None;
+    }
+    let mut x = rng.random_range(0..total);
+    for (item, w) in items {
+        let w = u32::from(*w);
+        if x < w {
+            return Some(*item);
+        }
+        x -= w;
+    }
+    None
+}
+
+/// Draw up to `n` distinct items by weight without replacement, in the
+/// order drawn. `items` is consumed as scratch space.
+pub(crate) fn draw_without_replacement(
+    items: &mut Vec<(usize, u16)>,
+    n: usize,
+    rng: &mut impl Rng,
+) -> Vec<usize> {
+    items.retain(|(_, w)| *w > 0);
+    let mut out = Vec::with_capacity(n.min(items.len()));
+    while out.len() < n && !items.is_empty() {
+        let Some(picked) = draw_weighted(items, rng) else {
+            break;
+        };
+        out.push(picked);
+        items.retain(|(i, _)| *i != picked);
+    }
+    out
+}
