@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
+use crate::health::{DEFAULT_CONCURRENCY, HealthChecks};
 use crate::state;
 
 #[derive(Debug, Parser)]
@@ -181,9 +182,12 @@ fn geoip_lookup(db: Option<PathBuf>, config: Option<PathBuf>, ip: std::net::IpAd
 }
 
 fn init_logging(format: LogFormat) {
-    // hickory logs per query at info; keep it quiet unless asked.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,hickory_proto=warn"));
+    // hickory logs per query at info, and the platform verifier logs every
+    // rejected certificate at error: the health writer reports those once
+    // per state change instead. Keep both quiet unless asked.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,hickory_proto=warn,rustls_platform_verifier=off")
+    });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -215,20 +219,32 @@ fn serve(path: &Path) -> anyhow::Result<()> {
     let threads = std::thread::available_parallelism().map_or(2, usize::from);
     let bound = crate::dns::bind(&dns.listen, threads)?;
 
+    // Before any HTTPS client exists (reqwest panics without a provider).
+    crate::health::install_crypto_provider();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
-        let shared = Arc::new(ArcSwap::from_pointee(snap));
         let shutdown = CancellationToken::new();
+        let health = HealthChecks::start(DEFAULT_CONCURRENCY, shutdown.clone())
+            .context("building the health check clients")?;
+        // The first round of checks runs before DNS is served (SPEC 4); the
+        // sockets are bound already, so early queries wait in the kernel.
+        let mut snap = snap;
+        health.bind(&mut snap).await;
+        let shared = Arc::new(ArcSwap::from_pointee(snap));
+        let published = crate::dns::Published {
+            snapshot: shared.clone(),
+            health: health.view(),
+        };
         let dns_task = tokio::spawn(crate::dns::serve(
             bound,
-            shared.clone(),
+            published,
             dns.tcp_idle_timeout,
             shutdown.clone(),
         ));
-        tokio::spawn(reload_on_sighup(path.to_path_buf(), shared.clone()));
+        tokio::spawn(reload_on_sighup(path.to_path_buf(), shared.clone(), health));
         wait_for_termination().await?;
         info!("shutting down");
         shutdown.cancel();
@@ -256,7 +272,11 @@ async fn wait_for_termination() -> anyhow::Result<()> {
 
 /// SIGHUP: load the configuration again and swap it in if it is valid; on
 /// any error keep serving the old one and log every error.
-async fn reload_on_sighup(path: PathBuf, shared: Arc<ArcSwap<state::Snapshot>>) {
+async fn reload_on_sighup(
+    path: PathBuf,
+    shared: Arc<ArcSwap<state::Snapshot>>,
+    health: HealthChecks,
+) {
     use tokio::signal::unix::{SignalKind, signal};
     let Ok(mut hup) = signal(SignalKind::hangup()) else {
         warn!("cannot install SIGHUP handler; reload by signal disabled");
@@ -266,7 +286,10 @@ async fn reload_on_sighup(path: PathBuf, shared: Arc<ArcSwap<state::Snapshot>>) 
         let generation = shared.load().generation + 1;
         let p = path.clone();
         match tokio::task::spawn_blocking(move || state::load(&p, generation)).await {
-            Ok(Ok(snap)) => {
+            Ok(Ok(mut snap)) => {
+                // Targets new in this configuration get their first round
+                // before the snapshot that answers with them is stored.
+                health.bind(&mut snap).await;
                 info!(
                     generation,
                     "reloaded {}: {}",

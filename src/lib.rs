@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod dns;
 pub mod geo;
+pub mod health;
 pub mod policy;
 pub mod state;
 pub mod zone;

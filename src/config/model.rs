@@ -77,14 +77,16 @@ pub struct Region {
     pub location: Option<(f64, f64)>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MonitorKind {
     Http,
     Https,
     Tcp,
 }
 
-#[derive(Clone, Debug)]
+/// Equality and hashing cover the whole definition (name included): the
+/// health registry keys targets by it, so a changed monitor is a new check.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Monitor {
     pub name: String,
     pub kind: MonitorKind,

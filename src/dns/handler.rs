@@ -16,7 +16,8 @@ use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
 use super::ecs::{self, Ecs};
 use super::wire::{self, QueryHeader, Response, Sections};
 use crate::config::Target;
-use crate::policy::{self, AllHealthy, Decision, Outcome as PolicyOutcome, Query};
+use crate::health::{EndpointHealth, HealthView};
+use crate::policy::{self, Decision, Outcome as PolicyOutcome, Query};
 use crate::state::Snapshot;
 use crate::zone::Outcome;
 
@@ -30,10 +31,12 @@ pub enum Transport {
 /// The largest UDP answer to a query without EDNS (RFC 1035 4.2.1).
 const PLAIN_UDP_LIMIT: usize = 512;
 
-/// Answer `query` from `snap` into `out`. Returns false when the packet is
-/// dropped without a reply (shorter than a header, or itself a response).
+/// Answer `query` from `snap` and the health view `health` into `out`.
+/// Returns false when the packet is dropped without a reply (shorter than a
+/// header, or itself a response).
 pub fn respond(
     snap: &Snapshot,
+    health: &HealthView,
     query: &[u8],
     src: SocketAddr,
     transport: Transport,
@@ -151,7 +154,10 @@ pub fn respond(
             };
             let decision = policy::decide(
                 &snap.policy_inputs(),
-                &AllHealthy,
+                &EndpointHealth {
+                    map: &snap.targets,
+                    view: health,
+                },
                 &query,
                 &mut rand::rng(),
                 None,

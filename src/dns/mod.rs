@@ -9,4 +9,4 @@ mod server;
 mod wire;
 
 pub use handler::{Transport, respond};
-pub use server::{BindError, Bound, bind, serve};
+pub use server::{BindError, Bound, Published, bind, serve};

@@ -4,8 +4,8 @@
 //! connection, answered in order, closed after an idle timeout).
 //!
 //! Sockets are bound before anything is served, so a bad address fails
-//! start-up with a clear reason. Each loop loads the current snapshot once
-//! per query and never takes a lock.
+//! start-up with a clear reason. Each loop loads the current snapshot and
+//! the current health view once per query and never takes a lock.
 
 use std::io;
 use std::net::SocketAddr;
@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::handler::{Transport, respond};
+use crate::health::HealthView;
 use crate::state::Snapshot;
 
 /// Largest datagram we read; anything longer is cut and then fails to parse.
@@ -61,33 +62,58 @@ pub fn bind(listen: &[SocketAddr], udp_sockets: usize) -> Result<Bound, BindErro
         tcp: Vec::new(),
     };
     for &requested in listen {
-        let first = udp_socket(requested).map_err(|source| BindError {
-            transport: "UDP",
-            addr: requested,
-            source,
-        })?;
-        let addr = first.local_addr().map_err(|source| BindError {
-            transport: "UDP",
-            addr: requested,
-            source,
-        })?;
-        bound.udp.push((addr, first));
-        for _ in 1..udp_sockets.max(1) {
-            let s = udp_socket(addr).map_err(|source| BindError {
-                transport: "UDP",
-                addr,
-                source,
-            })?;
-            bound.udp.push((addr, s));
+        // Port 0: the kernel picks a UDP port that may be taken for TCP;
+        // pick again rather than fail (a few times at most).
+        let attempts = if requested.port() == 0 { 16 } else { 1 };
+        let mut result = bind_one(requested, udp_sockets);
+        for _ in 1..attempts {
+            match &result {
+                Err(e) if e.source.kind() == io::ErrorKind::AddrInUse => {
+                    result = bind_one(requested, udp_sockets);
+                }
+                _ => break,
+            }
         }
-        let tcp = tcp_listener(addr).map_err(|source| BindError {
-            transport: "TCP",
+        let (udp, tcp) = result?;
+        bound.udp.extend(udp);
+        bound.tcp.push(tcp);
+    }
+    Ok(bound)
+}
+
+type BoundAddr = (
+    Vec<(SocketAddr, std::net::UdpSocket)>,
+    (SocketAddr, std::net::TcpListener),
+);
+
+/// UDP (`udp_sockets` sockets) and TCP on one address.
+fn bind_one(requested: SocketAddr, udp_sockets: usize) -> Result<BoundAddr, BindError> {
+    let mut udp = Vec::new();
+    let first = udp_socket(requested).map_err(|source| BindError {
+        transport: "UDP",
+        addr: requested,
+        source,
+    })?;
+    let addr = first.local_addr().map_err(|source| BindError {
+        transport: "UDP",
+        addr: requested,
+        source,
+    })?;
+    udp.push((addr, first));
+    for _ in 1..udp_sockets.max(1) {
+        let s = udp_socket(addr).map_err(|source| BindError {
+            transport: "UDP",
             addr,
             source,
         })?;
-        bound.tcp.push((addr, tcp));
+        udp.push((addr, s));
     }
-    Ok(bound)
+    let tcp = tcp_listener(addr).map_err(|source| BindError {
+        transport: "TCP",
+        addr,
+        source,
+    })?;
+    Ok((udp, (addr, tcp)))
 }
 
 fn udp_socket(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
@@ -115,10 +141,18 @@ fn tcp_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
     Ok(socket.into())
 }
 
+/// Both things an answer reads, each published through its own `ArcSwap`
+/// by its own single writer (reload, health checks).
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub snapshot: Arc<ArcSwap<Snapshot>>,
+    pub health: Arc<ArcSwap<HealthView>>,
+}
+
 /// Serve DNS on `bound` until `shutdown` is cancelled.
 pub async fn serve(
     bound: Bound,
-    snapshot: Arc<ArcSwap<Snapshot>>,
+    snapshot: Published,
     tcp_idle: Duration,
     shutdown: CancellationToken,
 ) -> io::Result<()> {
@@ -146,11 +180,7 @@ pub async fn serve(
     Ok(())
 }
 
-async fn udp_loop(
-    socket: UdpSocket,
-    snapshot: Arc<ArcSwap<Snapshot>>,
-    shutdown: CancellationToken,
-) {
+async fn udp_loop(socket: UdpSocket, snapshot: Published, shutdown: CancellationToken) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut out = Vec::with_capacity(1500);
     loop {
@@ -165,8 +195,9 @@ async fn udp_loop(
             },
             () = shutdown.cancelled() => return,
         };
-        let snap = snapshot.load();
-        if respond(&snap, &buf[..len], src, Transport::Udp, &mut out)
+        let snap = snapshot.snapshot.load();
+        let health = snapshot.health.load();
+        if respond(&snap, &health, &buf[..len], src, Transport::Udp, &mut out)
             && let Err(error) = socket.send_to(&out, src).await
         {
             debug!(%error, %src, "UDP send error");
@@ -176,7 +207,7 @@ async fn udp_loop(
 
 async fn tcp_accept_loop(
     listener: TcpListener,
-    snapshot: Arc<ArcSwap<Snapshot>>,
+    snapshot: Published,
     idle: Duration,
     shutdown: CancellationToken,
 ) {
@@ -211,7 +242,7 @@ async fn tcp_accept_loop(
 async fn tcp_connection(
     mut stream: TcpStream,
     peer: SocketAddr,
-    snapshot: Arc<ArcSwap<Snapshot>>,
+    snapshot: Published,
     idle: Duration,
     shutdown: CancellationToken,
 ) {
@@ -238,8 +269,9 @@ async fn tcp_connection(
             _ => return,
         }
         let answered = {
-            let snap = snapshot.load();
-            respond(&snap, &buf, peer, Transport::Tcp, &mut out)
+            let snap = snapshot.snapshot.load();
+            let health = snapshot.health.load();
+            respond(&snap, &health, &buf, peer, Transport::Tcp, &mut out)
         };
         if !answered {
             continue;

@@ -11,6 +11,7 @@ use hickory_proto::rr::{LowerName, Name};
 
 use crate::config::{self, Config, ConfigError, ConfigErrors};
 use crate::geo::lookup::GeoDb;
+use crate::health::TargetMap;
 use crate::policy::{self, Compiled, Overrides};
 use crate::zone::{self, ZoneData};
 
@@ -30,6 +31,9 @@ pub struct Snapshot {
     pub geoip: Option<Arc<GeoDb>>,
     /// Operator overrides in effect.
     pub overrides: Overrides,
+    /// Which health target each monitored endpoint reads; empty (every
+    /// endpoint healthy) until `HealthChecks::bind` fills it in.
+    pub targets: TargetMap,
 }
 
 impl Snapshot {
@@ -165,6 +169,7 @@ pub fn load(path: &Path, generation: u64) -> Result<Snapshot, ConfigErrors> {
         generation,
         compiled: Compiled::new(&config),
         overrides: Overrides::default(),
+        targets: TargetMap::default(),
         config,
         zones,
         by_origin,

@@ -1,0 +1,124 @@
+//! Health checks (SPEC 4): which targets exist (`targets`), how one is
+//! checked (`prober`), the rise/fall machine (`state`), and the single
+//! writer that runs the schedule and publishes the view answers read
+//! (`core`). [`HealthChecks`] ties them to snapshots: binding a snapshot
+//! interns its targets, starts probing new ones, stops the ones it no longer
+//! uses, and waits (bounded) for their first results.
+//!
+//! Nothing here is on the answering path except [`EndpointHealth`], which
+//! reads one `TargetMap` and one `HealthView` and never waits.
+
+mod core;
+mod prober;
+mod state;
+mod targets;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+pub use self::core::{DEFAULT_CONCURRENCY, HealthView, Writer};
+pub use self::prober::{CheckError, CheckResult, Passed, Prober};
+pub use self::state::{Machine, State};
+pub use self::targets::{ProbeAddr, Registry, TargetId, TargetMap, TargetSpec};
+use crate::state::Snapshot;
+
+/// Slack on top of the longest timeout when waiting for first results:
+/// time for the results to reach the writer and be published.
+const FIRST_ROUND_SLACK: Duration = Duration::from_millis(250);
+
+/// Install ring as the process-wide rustls provider. Must run before any
+/// HTTPS client is built; calling it again is harmless.
+pub fn install_crypto_provider() {
+    // Err means a provider is installed already, which is what we want.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// The health checks of one process.
+#[derive(Debug)]
+pub struct HealthChecks {
+    /// Written on load and reload only, never on the answering path.
+    registry: Mutex<Registry>,
+    writer: Writer,
+}
+
+impl HealthChecks {
+    /// Build the probe clients and start the writer on the current runtime.
+    pub fn start(concurrency: usize, shutdown: CancellationToken) -> Result<Self, reqwest::Error> {
+        install_crypto_provider();
+        let prober = Prober::new()?;
+        Ok(Self {
+            registry: Mutex::new(Registry::default()),
+            writer: Writer::start(prober, concurrency, shutdown),
+        })
+    }
+
+    /// Where the view is published, for the answering path.
+    pub fn view(&self) -> Arc<arc_swap::ArcSwap<HealthView>> {
+        self.writer.view()
+    }
+
+    /// Make `snap` the set of things probed: intern its targets and put the
+    /// map into it, start probing new targets and stop those it no longer
+    /// uses, then wait for the first result of every new target, at most
+    /// the longest of their timeouts (SPEC 4). Targets without a result by
+    /// then count as healthy until they have one.
+    pub async fn bind(&self, snap: &mut Snapshot) {
+        let (map, targets) = {
+            let mut registry = match self.registry.lock() {
+                Ok(r) => r,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            registry.bind(&snap.config)
+        };
+        snap.targets = map;
+        let view = self.writer.view();
+        let ids: Vec<TargetId> = targets.iter().map(|(id, _)| *id).collect();
+        let longest = targets
+            .iter()
+            .filter(|(id, _)| view.load().state(*id) == State::Pending)
+            .map(|(_, spec)| spec.monitor.timeout)
+            .max();
+        let count = targets.len();
+        self.writer.set_targets(targets).await;
+        let Some(longest) = longest else {
+            return;
+        };
+        let pending = self
+            .writer
+            .first_results(&ids, longest + FIRST_ROUND_SLACK)
+            .await;
+        if pending > 0 {
+            warn!(
+                pending,
+                "health: {pending} target(s) had no first result within {longest:?}; counted healthy until they do"
+            );
+        }
+        let view = view.load();
+        let down = ids.iter().filter(|&&id| !view.serves(id)).count();
+        info!(
+            targets = count,
+            unhealthy = down,
+            "health: probing {count} target(s), {down} unhealthy after the first round"
+        );
+    }
+}
+
+/// The answering path's view of health: one snapshot's target map and one
+/// published health view.
+#[derive(Debug, Clone, Copy)]
+pub struct EndpointHealth<'a> {
+    pub map: &'a TargetMap,
+    pub view: &'a HealthView,
+}
+
+impl crate::policy::Health for EndpointHealth<'_> {
+    #[inline]
+    fn endpoint_up(&self, zone: usize, service: usize, pool: usize, endpoint: usize) -> bool {
+        self.map
+            .get(zone, service, pool, endpoint)
+            .is_none_or(|id| self.view.serves(id))
+    }
+}

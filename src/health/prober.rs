@@ -1,0 +1,279 @@
+//! One check of one target, and nothing else: an HTTP(S) GET or a TCP
+//! connect, bounded as a whole by the monitor's `timeout` (lookup, connect,
+//! TLS, headers and body together). I/O only: results go back to the
+//! health writer, which alone decides what they mean.
+//!
+//! Clients are built once and reused (one per TLS setting, plus one per
+//! target whose SNI differs from the address it connects to); none keeps
+//! idle connections, so every check opens a fresh TCP (and TLS) connection
+//! and a dead server is seen as dead.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use reqwest::Client;
+use tokio::net::TcpStream;
+
+use super::targets::{ProbeAddr, TargetSpec};
+use crate::config::{MonitorKind, format_duration};
+
+/// Largest body read looking for `expect_body`.
+const MAX_BODY: usize = 64 * 1024;
+
+/// Why a check failed, rendered as the SPEC and the log write it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckError {
+    #[error("HTTP {0}")]
+    Status(u16),
+    #[error("timeout after {}", format_duration(*.0))]
+    Timeout(Duration),
+    #[error("connection refused")]
+    Refused,
+    #[error("body does not contain {0:?}")]
+    Body(String),
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("cannot resolve {host}: {reason}")]
+    Resolve { host: String, reason: String },
+    #[error("connect: {0}")]
+    Connect(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// What a passing check saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Passed {
+    Http(u16),
+    Connected,
+}
+
+impl fmt::Display for Passed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Http(code) => write!(f, "HTTP {code}"),
+            Self::Connected => f.write_str("connected"),
+        }
+    }
+}
+
+pub type CheckResult = Result<Passed, CheckError>;
+
+/// Shared HTTP clients. Build after the rustls provider is installed.
+#[derive(Debug, Clone)]
+pub struct Prober {
+    plain: Client,
+    verify: Client,
+    insecure: Client,
+}
+
+/// A client a target keeps for itself: HTTPS whose SNI is a name while the
+/// connection goes to the address that name was resolved to.
+#[derive(Debug, Default)]
+pub struct TargetClient(Option<(SocketAddr, Client)>);
+
+fn builder(tls_verify: bool) -> reqwest::ClientBuilder {
+    Client::builder()
+        .pool_max_idle_per_host(0)
+        .retry(reqwest::retry::never())
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .user_agent(concat!("meridian-probe/", env!("CARGO_PKG_VERSION")))
+        .tls_danger_accept_invalid_certs(!tls_verify)
+}
+
+impl Prober {
+    pub fn new() -> Result<Self, reqwest::Error> {
+        Ok(Self {
+            plain: builder(true).build()?,
+            verify: builder(true).build()?,
+            insecure: builder(false).build()?,
+        })
+    }
+
+    /// Run one check of `spec`, bounded by its monitor's timeout.
+    pub async fn check(&self, spec: &TargetSpec, own: &mut TargetClient) -> CheckResult {
+        let timeout = spec.monitor.timeout;
+        tokio::time::timeout(timeout, self.check_inner(spec, own))
+            .await
+            .unwrap_or(Err(CheckError::Timeout(timeout)))
+    }
+
+    async fn check_inner(&self, spec: &TargetSpec, own: &mut TargetClient) -> CheckResult {
+        let addr = resolve(&spec.addr).await?;
+        let m = &spec.monitor;
+        match m.kind {
+            MonitorKind::Tcp => match TcpStream::connect(addr).await {
+                Ok(_) => Ok(Passed::Connected),
+                Err(e) => Err(io_error(&e)),
+            },
+            MonitorKind::Http => {
+                let url = format!("http://{addr}{}", m.path);
+                let mut request = self.plain.get(url);
+                let host = m.host.as_deref().or(spec.addr.host_name());
+                if let Some(host) = host {
+                    request = request.header(reqwest::header::HOST, host);
+                }
+                expect(m, request.send().await).await
+            }
+            MonitorKind::Https => {
+                let sni = m.host.as_deref().or(spec.addr.host_name());
+                let request = match sni {
+                    // The URL names the host so that SNI and Host carry it;
+                    // `resolve` pins the connection to the target address.
+                    Some(host) => own.client(host, addr, m.tls_verify)?.get(format!(
+                        "https://{host}:{}{}",
+                        addr.port(),
+                        m.path
+                    )),
+                    None => {
+                        let client = if m.tls_verify {
+                            &self.verify
+                        } else {
+                            &self.insecure
+                        };
+                        client.get(format!("https://{addr}{}", m.path))
+                    }
+                };
+                expect(m, request.send().await).await
+            }
+        }
+    }
+}
+
+impl TargetClient {
+    fn client(
+        &mut self,
+        host: &str,
+        addr: SocketAddr,
+        tls_verify: bool,
+    ) -> Result<&Client, CheckError> {
+        if self.0.as_ref().is_none_or(|(a, _)| *a != addr) {
+            let client = builder(tls_verify)
+                .resolve(host, addr)
+                .build()
+                .map_err(|e| CheckError::Other(format!("building HTTPS client: {e}")))?;
+            self.0 = Some((addr, client));
+        }
+        match &self.0 {
+            Some((_, c)) => Ok(c),
+            None => Err(CheckError::Other("no HTTPS client".into())),
+        }
+    }
+}
+
+async fn resolve(addr: &ProbeAddr) -> Result<SocketAddr, CheckError> {
+    match addr {
+        ProbeAddr::Socket(a) => Ok(*a),
+        ProbeAddr::Name { host, port } => {
+            let fail = |reason: String| CheckError::Resolve {
+                host: host.clone(),
+                reason,
+            };
+            let mut found = tokio::net::lookup_host((host.as_str(), *port))
+                .await
+                .map_err(|e| fail(e.to_string()))?;
+            found.next().ok_or_else(|| fail("no addresses".into()))
+        }
+    }
+}
+
+/// Judge a response against `expect_status` and `expect_body`.
+async fn expect(
+    m: &crate::config::Monitor,
+    sent: Result<reqwest::Response, reqwest::Error>,
+) -> CheckResult {
+    let mut response = sent.map_err(|e| http_error(&e))?;
+    let code = response.status().as_u16();
+    let ok = if m.expect_status.is_empty() {
+        (200..400).contains(&code)
+    } else {
+        m.expect_status.contains(&code)
+    };
+    if !ok {
+        return Err(CheckError::Status(code));
+    }
+    if let Some(want) = &m.expect_body {
+        let mut body = Vec::new();
+        while body.len() < MAX_BODY {
+            match response.chunk().await {
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                Ok(None) => break,
+                Err(e) => return Err(http_error(&e)),
+            }
+        }
+        if !String::from_utf8_lossy(&body).contains(want.as_str()) {
+            return Err(CheckError::Body(want.clone()));
+        }
+    }
+    Ok(Passed::Http(code))
+}
+
+/// Name what went wrong: TLS and refused connections by their cause, the
+/// rest by the innermost error's text (reqwest's own is only "error sending
+/// request").
+fn http_error(e: &reqwest::Error) -> CheckError {
+    let mut innermost = e.to_string();
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(named) = named_cause(err) {
+            return named;
+        }
+        innermost = err.to_string();
+        source = err.source();
+    }
+    if e.is_connect() {
+        CheckError::Connect(innermost)
+    } else {
+        CheckError::Other(innermost)
+    }
+}
+
+/// A TLS error or a refused connection in `err`, looking through nested
+/// `io::Error`s: their `source()` skips the payload they wrap, and hyper's
+/// connector wraps tokio-rustls' `io::Error` in another one.
+fn named_cause(err: &(dyn std::error::Error + 'static)) -> Option<CheckError> {
+    if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+        return Some(CheckError::Tls(tls.to_string()));
+    }
+    let io = err.downcast_ref::<io::Error>()?;
+    if io.kind() == io::ErrorKind::ConnectionRefused {
+        return Some(CheckError::Refused);
+    }
+    let inner: &(dyn std::error::Error + 'static) = io.get_ref()?;
+    named_cause(inner)
+}
+
+fn io_error(e: &io::Error) -> CheckError {
+    if e.kind() == io::ErrorKind::ConnectionRefused {
+        CheckError::Refused
+    } else {
+        CheckError::Connect(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_read_as_the_spec_writes_them() {
+        assert_eq!(CheckError::Status(503).to_string(), "HTTP 503");
+        assert_eq!(
+            CheckError::Timeout(Duration::from_secs(2)).to_string(),
+            "timeout after 2s"
+        );
+        assert_eq!(
+            CheckError::Timeout(Duration::from_millis(150)).to_string(),
+            "timeout after 150ms"
+        );
+        assert_eq!(CheckError::Refused.to_string(), "connection refused");
+        assert_eq!(
+            CheckError::Body("ok".into()).to_string(),
+            "body does not contain \"ok\""
+        );
+        assert_eq!(Passed::Http(200).to_string(), "HTTP 200");
+    }
+}

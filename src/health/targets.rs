@@ -1,0 +1,298 @@
+//! What gets probed: every distinct (monitor definition, probe target) is
+//! interned once into a [`TargetId`] for the life of the process, however
+//! many endpoints, pools and services share it, and however many reloads
+//! come and go (SPEC 4 and 5.4: a target that remains keeps its state).
+//!
+//! [`TargetMap`] is the per-snapshot index from (zone, service, pool,
+//! endpoint) to `TargetId` that the answering path reads. Nothing here does
+//! I/O.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::config::{Config, Endpoint, Monitor, Target};
+
+/// Index into the health view; stable for the life of the process.
+pub type TargetId = usize;
+
+/// Where a monitor connects.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ProbeAddr {
+    /// An address literal: no lookup needed.
+    Socket(SocketAddr),
+    /// A host name, looked up with the system resolver at each check.
+    Name { host: String, port: u16 },
+}
+
+impl ProbeAddr {
+    /// The endpoint's `probe` if set, else its address (or name) with the
+    /// monitor's port.
+    pub fn for_endpoint(endpoint: &Endpoint, monitor: &Monitor) -> Self {
+        if let Some(probe) = &endpoint.probe {
+            return Self::parse(probe, monitor.port);
+        }
+        match &endpoint.target {
+            Target::V4(a) => Self::Socket(SocketAddr::new((*a).into(), monitor.port)),
+            Target::V6(a) => Self::Socket(SocketAddr::new((*a).into(), monitor.port)),
+            Target::Name(name) => Self::Name {
+                host: name.to_ascii().trim_end_matches('.').to_ascii_lowercase(),
+                port: monitor.port,
+            },
+        }
+    }
+
+    /// `probe` text as validated by the config (`host:port`, `[v6]:port`);
+    /// falls back to `default_port` should the port be missing.
+    fn parse(text: &str, default_port: u16) -> Self {
+        if let Ok(addr) = text.parse::<SocketAddr>() {
+            return Self::Socket(addr);
+        }
+        match text.rsplit_once(':') {
+            Some((host, port)) => match port.parse() {
+                Ok(port) => Self::Name {
+                    host: host.trim_end_matches('.').to_ascii_lowercase(),
+                    port,
+                },
+                Err(_) => Self::Name {
+                    host: text.to_ascii_lowercase(),
+                    port: default_port,
+                },
+            },
+            None => Self::Name {
+                host: text.to_ascii_lowercase(),
+                port: default_port,
+            },
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        match self {
+            Self::Socket(a) => a.port(),
+            Self::Name { port, .. } => *port,
+        }
+    }
+
+    /// The host name, when this is not an address literal.
+    pub fn host_name(&self) -> Option<&str> {
+        match self {
+            Self::Socket(_) => None,
+            Self::Name { host, .. } => Some(host),
+        }
+    }
+}
+
+impl fmt::Display for ProbeAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Socket(a) => a.fmt(f),
+            Self::Name { host, port } => write!(f, "{host}:{port}"),
+        }
+    }
+}
+
+/// One thing to probe: a monitor definition and where it connects.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TargetSpec {
+    pub monitor: Monitor,
+    pub addr: ProbeAddr,
+}
+
+/// Every target ever seen by this process, interned.
+#[derive(Debug, Default)]
+pub struct Registry {
+    ids: HashMap<Arc<TargetSpec>, TargetId>,
+    specs: Vec<Arc<TargetSpec>>,
+}
+
+impl Registry {
+    /// The id of `spec`, interning it if new.
+    pub fn intern(&mut self, spec: TargetSpec) -> TargetId {
+        if let Some(&id) = self.ids.get(&spec) {
+            return id;
+        }
+        let id = self.specs.len();
+        let spec = Arc::new(spec);
+        self.specs.push(spec.clone());
+        self.ids.insert(spec, id);
+        id
+    }
+
+    pub fn spec(&self, id: TargetId) -> Option<&Arc<TargetSpec>> {
+        self.specs.get(id)
+    }
+
+    /// Intern every monitored endpoint of `config`; returns the map for its
+    /// snapshot and the distinct targets it uses, in id order.
+    pub fn bind(&mut self, config: &Config) -> (TargetMap, Vec<(TargetId, Arc<TargetSpec>)>) {
+        let mut used = Vec::new();
+        let zones = config
+            .zones
+            .iter()
+            .map(|zone| {
+                zone.services
+                    .iter()
+                    .map(|service| {
+                        service
+                            .pools
+                            .iter()
+                            .map(|pool| {
+                                let Some(monitor) = pool.monitor.map(|m| &config.monitors[m])
+                                else {
+                                    return Box::default();
+                                };
+                                pool.endpoints
+                                    .iter()
+                                    .map(|e| {
+                                        let spec = TargetSpec {
+                                            monitor: monitor.clone(),
+                                            addr: ProbeAddr::for_endpoint(e, monitor),
+                                        };
+                                        let id = self.intern(spec);
+                                        used.push(id);
+                                        Some(id)
+                                    })
+                                    .collect()
+                            })
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
+        used.sort_unstable();
+        used.dedup();
+        let targets = used
+            .into_iter()
+            .map(|id| (id, self.specs[id].clone()))
+            .collect();
+        (TargetMap { zones }, targets)
+    }
+}
+
+/// (zone, service, pool, endpoint) → target, for one snapshot. A pool
+/// without a monitor has an empty slice: its endpoints are always healthy.
+#[derive(Debug, Default)]
+pub struct TargetMap {
+    /// zone → service → pool → the pool's endpoints.
+    zones: Vec<Vec<Vec<PoolTargets>>>,
+}
+
+/// Per endpoint of one pool; empty for a pool without a monitor.
+type PoolTargets = Box<[Option<TargetId>]>;
+
+impl TargetMap {
+    /// The target probing that endpoint; None when nothing probes it.
+    #[inline]
+    pub fn get(
+        &self,
+        zone: usize,
+        service: usize,
+        pool: usize,
+        endpoint: usize,
+    ) -> Option<TargetId> {
+        *self
+            .zones
+            .get(zone)?
+            .get(service)?
+            .get(pool)?
+            .get(endpoint)?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    const CONFIG: &str = "
+dns: { listen: [\"127.0.0.1:5300\"] }
+regions: { a: {}, b: {} }
+monitors:
+  web: { type: http, port: 8080, interval: 1s, timeout: 500ms }
+  raw: { type: tcp, port: 22 }
+zones:
+  - origin: example.
+    file: example.zone
+    services:
+      www:
+        policy: failover
+        pools:
+          a: { monitor: web, endpoints: [192.0.2.1, { address: 192.0.2.2, probe: \"127.0.0.1:9000\" }] }
+          b: { endpoints: [192.0.2.1] }
+      api:
+        policy: failover
+        pools:
+          a: { monitor: web, endpoints: [192.0.2.1] }
+          b: { monitor: raw, endpoints: [192.0.2.1] }
+      cdn:
+        policy: failover
+        pools:
+          a: { monitor: web, endpoints: [\"lb.example.net.\"] }
+";
+
+    fn config(text: &str) -> Config {
+        crate::config::parse(text, Path::new("/tmp/meridian.yaml")).expect("valid config")
+    }
+
+    #[test]
+    fn one_target_per_monitor_and_probe_address() {
+        let c = config(CONFIG);
+        let mut reg = Registry::default();
+        let (map, used) = reg.bind(&c);
+        // web@192.0.2.1:8080, web@127.0.0.1:9000, web@lb.example.net:8080, raw@192.0.2.1:22
+        assert_eq!(used.len(), 4);
+        assert_eq!(
+            map.get(0, 0, 0, 0),
+            map.get(0, 1, 0, 0),
+            "shared by two services"
+        );
+        assert_eq!(map.get(0, 0, 1, 0), None, "pool without monitor");
+        assert_ne!(map.get(0, 1, 1, 0), map.get(0, 0, 0, 0), "other monitor");
+        let probe = map
+            .get(0, 0, 0, 1)
+            .and_then(|id| reg.spec(id))
+            .expect("probe target");
+        assert_eq!(probe.addr.to_string(), "127.0.0.1:9000");
+        let name = map
+            .get(0, 2, 0, 0)
+            .and_then(|id| reg.spec(id))
+            .expect("name target");
+        assert_eq!(
+            name.addr,
+            ProbeAddr::Name {
+                host: "lb.example.net".into(),
+                port: 8080
+            }
+        );
+        assert_eq!(map.get(9, 0, 0, 0), None);
+    }
+
+    #[test]
+    fn ids_survive_a_reload_and_changed_monitors_are_new_targets() {
+        let mut reg = Registry::default();
+        let (before, _) = reg.bind(&config(CONFIG));
+        // Reordered services and a changed tcp monitor.
+        let changed = CONFIG.replace("port: 22", "port: 2222");
+        let (after, used) = reg.bind(&config(&changed));
+        assert_eq!(before.get(0, 0, 0, 0), after.get(0, 0, 0, 0));
+        assert_eq!(before.get(0, 0, 0, 1), after.get(0, 0, 0, 1));
+        assert_ne!(before.get(0, 1, 1, 0), after.get(0, 1, 1, 0));
+        assert_eq!(used.len(), 4);
+    }
+
+    #[test]
+    fn probe_text_parses_addresses_and_names() {
+        assert_eq!(
+            ProbeAddr::parse("[2001:db8::1]:80", 1),
+            ProbeAddr::Socket("[2001:db8::1]:80".parse().expect("addr"))
+        );
+        assert_eq!(
+            ProbeAddr::parse("Probe.Example.NET:8080", 1),
+            ProbeAddr::Name {
+                host: "probe.example.net".into(),
+                port: 8080
+            }
+        );
+    }
+}
