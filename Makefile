@@ -35,9 +35,11 @@ clippy:
 	$(CARGO) clippy --all-targets --locked -- -D warnings
 
 # Tools the tests drive: dig (bind9-dnsutils), kdig (knot-dnsutils),
-# mmdblookup (mmdb-bin).
-TEST_TOOLS := dig:bind9-dnsutils kdig:knot-dnsutils mmdblookup:mmdb-bin
-RUN_TOOLS  := dig:bind9-dnsutils
+# mmdblookup (mmdb-bin), dnsperf, curl for the admin API, and chromium for
+# the status page.
+TEST_TOOLS := dig:bind9-dnsutils kdig:knot-dnsutils mmdblookup:mmdb-bin \
+              dnsperf:dnsperf curl:curl chromium:chromium
+RUN_TOOLS  := dig:bind9-dnsutils curl:curl
 
 define install_missing
 	@missing=""; for pair in $(1); do \

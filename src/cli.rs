@@ -12,8 +12,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
+use crate::admin::auth::Token;
 use crate::health::{DEFAULT_CONCURRENCY, HealthChecks};
-use crate::state;
+use crate::metrics::Registry;
+use crate::state::runtime::Runtime;
+use crate::state::{self, OverrideSet, unix_now};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -199,7 +202,7 @@ fn init_logging(format: LogFormat) {
 }
 
 fn serve(path: &Path) -> anyhow::Result<()> {
-    let snap = state::load(path, 1).map_err(|errors| {
+    let mut snap = state::load(path, 1).map_err(|errors| {
         for e in &errors.0 {
             error!("{e}");
         }
@@ -215,6 +218,35 @@ fn serve(path: &Path) -> anyhow::Result<()> {
         )
     })?;
     info!("loaded {}: {}", path.display(), snap.summary());
+
+    // Operator overrides from the last run (SPEC 5.3): a state file that
+    // cannot be read stops the start rather than silently undoing a drain.
+    let mut overrides = match &snap.config.state_file {
+        Some(file) => OverrideSet::load(file).context("loading admin overrides")?,
+        None => {
+            warn!("no state_file configured: admin overrides will not survive a restart");
+            OverrideSet::new()
+        }
+    };
+    let expired = overrides.prune_expired(unix_now());
+    let warnings = overrides.retain_known(&snap.config);
+    for w in &warnings {
+        warn!("{w}");
+    }
+    if let (true, Some(file)) = (expired || !warnings.is_empty(), &snap.config.state_file) {
+        overrides.save(file).context("rewriting the state file")?;
+    }
+    snap = snap.with_overrides(overrides.resolve(&snap.config, unix_now()));
+
+    let admin = match &snap.config.admin {
+        Some(a) => {
+            let token = Token::from_config(a).context("admin API")?;
+            let listener = crate::admin::bind(a.listen)
+                .with_context(|| format!("cannot bind admin HTTP on {}", a.listen))?;
+            Some((listener, token))
+        }
+        None => None,
+    };
     let dns = snap.config.dns.clone();
     let threads = std::thread::available_parallelism().map_or(2, usize::from);
     let bound = crate::dns::bind(&dns.listen, threads)?;
@@ -227,13 +259,54 @@ fn serve(path: &Path) -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     runtime.block_on(async move {
         let shutdown = CancellationToken::new();
-        let health = HealthChecks::start(DEFAULT_CONCURRENCY, shutdown.clone())
-            .context("building the health check clients")?;
+        let health = Arc::new(
+            HealthChecks::start(DEFAULT_CONCURRENCY, shutdown.clone())
+                .context("building the health check clients")?,
+        );
+        let metrics = Arc::new(Registry::default());
+        snap.attach_metrics(&metrics);
+        metrics
+            .config_generation
+            .store(snap.generation, std::sync::atomic::Ordering::Relaxed);
+        let shared = Arc::new(ArcSwap::from_pointee(snap));
+        let (token, admin_listener) = match admin {
+            Some((l, t)) => (t, Some(l)),
+            None => (Token::default(), None),
+        };
+        let (rt, reload_rx) = Runtime::new(
+            path.to_path_buf(),
+            shared.clone(),
+            health.clone(),
+            metrics,
+            overrides,
+            token,
+        );
+        // The admin API comes up first, so /readyz can say "not yet".
+        let admin_task = match admin_listener {
+            Some(l) => {
+                let l = tokio::net::TcpListener::from_std(l).context("admin listener")?;
+                Some(tokio::spawn(crate::admin::serve(
+                    l,
+                    rt.clone(),
+                    shutdown.clone(),
+                )))
+            }
+            None => None,
+        };
         // The first round of checks runs before DNS is served (SPEC 4); the
         // sockets are bound already, so early queries wait in the kernel.
-        let mut snap = snap;
-        health.bind(&mut snap).await;
-        let shared = Arc::new(ArcSwap::from_pointee(snap));
+        {
+            let _writer = rt.overrides.lock().await;
+            let mut first = (*shared.load_full()).clone();
+            health.bind(&mut first).await;
+            shared.store(Arc::new(first));
+        }
+        rt.ready.store(true, std::sync::atomic::Ordering::Relaxed);
+        // Signal handlers are in place before DNS is served: a SIGHUP that
+        // arrives first must reload, not kill the process.
+        use tokio::signal::unix::{SignalKind, signal};
+        let hup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
+        let term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
         let published = crate::dns::Published {
             snapshot: shared.clone(),
             health: health.view(),
@@ -244,10 +317,15 @@ fn serve(path: &Path) -> anyhow::Result<()> {
             dns.tcp_idle_timeout,
             shutdown.clone(),
         ));
-        tokio::spawn(reload_on_sighup(path.to_path_buf(), shared.clone(), health));
-        wait_for_termination().await?;
+        tokio::spawn(rt.clone().run_reloads(reload_rx, shutdown.clone()));
+        tokio::spawn(rt.clone().run_expiry(shutdown.clone()));
+        tokio::spawn(reload_on_sighup(rt.clone(), hup));
+        wait_for_termination(term).await?;
         info!("shutting down");
         shutdown.cancel();
+        if let Some(task) = admin_task {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), task).await;
+        }
         match tokio::time::timeout(std::time::Duration::from_secs(5), dns_task).await {
             Ok(Ok(Ok(()))) => Ok(()),
             Ok(Ok(Err(e))) => Err(anyhow::Error::from(e).context("DNS listeners")),
@@ -260,9 +338,7 @@ fn serve(path: &Path) -> anyhow::Result<()> {
     })
 }
 
-async fn wait_for_termination() -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+async fn wait_for_termination(mut term: tokio::signal::unix::Signal) -> anyhow::Result<()> {
     tokio::select! {
         _ = term.recv() => {}
         r = tokio::signal::ctrl_c() => r.context("waiting for SIGINT")?,
@@ -270,46 +346,11 @@ async fn wait_for_termination() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// SIGHUP: load the configuration again and swap it in if it is valid; on
-/// any error keep serving the old one and log every error.
-async fn reload_on_sighup(
-    path: PathBuf,
-    shared: Arc<ArcSwap<state::Snapshot>>,
-    health: HealthChecks,
-) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut hup) = signal(SignalKind::hangup()) else {
-        warn!("cannot install SIGHUP handler; reload by signal disabled");
-        return;
-    };
+/// SIGHUP: hand a reload to the reload task (the same one `POST
+/// /v1/reload` uses); it logs the outcome.
+async fn reload_on_sighup(rt: Arc<Runtime>, mut hup: tokio::signal::unix::Signal) {
     while hup.recv().await.is_some() {
-        let generation = shared.load().generation + 1;
-        let p = path.clone();
-        match tokio::task::spawn_blocking(move || state::load(&p, generation)).await {
-            Ok(Ok(mut snap)) => {
-                // Targets new in this configuration get their first round
-                // before the snapshot that answers with them is stored.
-                health.bind(&mut snap).await;
-                info!(
-                    generation,
-                    "reloaded {}: {}",
-                    path.display(),
-                    snap.summary()
-                );
-                shared.store(Arc::new(snap));
-            }
-            Ok(Err(errors)) => {
-                for e in &errors.0 {
-                    error!("reload: {e}");
-                }
-                error!(
-                    "reload of {} failed with {} error(s); still serving generation {}",
-                    path.display(),
-                    errors.0.len(),
-                    generation - 1
-                );
-            }
-            Err(e) => error!("reload task failed: {e}"),
-        }
+        info!("SIGHUP: reloading {}", rt.config_path.display());
+        let _ = rt.reload().await;
     }
 }

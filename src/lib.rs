@@ -3,11 +3,13 @@
 //! The binary (`src/main.rs`) is a thin shell over [`cli::run`]; everything
 //! else lives here so that tests and fuzz targets can reach it.
 
+pub mod admin;
 pub mod cli;
 pub mod config;
 pub mod dns;
 pub mod geo;
 pub mod health;
+pub mod metrics;
 pub mod policy;
 pub mod state;
 pub mod zone;

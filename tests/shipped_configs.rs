@@ -16,6 +16,7 @@ fn demo_tree() -> tempfile::TempDir {
     let zones = tmp.path().join("zones");
     std::fs::create_dir_all(&zones).expect("mkdir");
     std::fs::create_dir_all(tmp.path().join("geoip")).expect("mkdir");
+    std::fs::create_dir_all(tmp.path().join("var")).expect("mkdir");
     for entry in std::fs::read_dir(repo().join("zones")).expect("zones/") {
         let entry = entry.expect("entry");
         std::fs::copy(entry.path(), zones.join(entry.file_name())).expect("copy");
@@ -134,7 +135,8 @@ fn run_exits_1_when_the_port_is_taken() {
     let demo = tree.path().join("zones/demo.yaml");
     let text = std::fs::read_to_string(&demo)
         .expect("demo")
-        .replace("127.0.0.1:5300", &format!("127.0.0.1:{port}"));
+        .replace("127.0.0.1:5300", &format!("127.0.0.1:{port}"))
+        .replace("127.0.0.1:8053", "127.0.0.1:0");
     std::fs::write(&demo, text).expect("write");
     let out = Command::new(BIN)
         .args(["run", "-c"])
@@ -153,7 +155,8 @@ fn demo_answers_differ_by_client_subnet() {
     let demo = tree.path().join("zones/demo.yaml");
     let text = std::fs::read_to_string(&demo)
         .expect("demo")
-        .replace("127.0.0.1:5300", "LISTEN");
+        .replace("127.0.0.1:5300", "LISTEN")
+        .replace("127.0.0.1:8053", "127.0.0.1:0");
     std::fs::write(&demo, text.replace("LISTEN", "127.0.0.1:0")).expect("write");
     let s = Server::start_prepared(tree, &demo);
     let eu = s.dig(&["www.gslb.example", "A", "+subnet=81.2.69.0/24"]);
@@ -163,13 +166,24 @@ fn demo_answers_differ_by_client_subnet() {
         eu.raw
     );
     assert_eq!(eu.client_subnet().as_deref(), Some("81.2.69.0/24/24"));
+    // ap-northeast is down (nothing listens on its probe port), so Asian
+    // clients fail over to its tier partner us-east.
     let asia = s.dig(&["www.gslb.example", "A", "+subnet=203.0.113.0/24"]);
     assert!(
-        asia.answers("A")
-            .iter()
-            .all(|a| a.starts_with("203.0.113.")),
+        asia.answers("A").iter().all(|a| a.starts_with("192.0.2.")),
         "{}",
         asia.raw
+    );
+    let regions = s.admin("GET", "/v1/regions", None, None).json();
+    let ap = regions["regions"]
+        .as_array()
+        .and_then(|a| a.iter().find(|r| r["name"] == "ap-northeast"))
+        .expect("ap-northeast")
+        .clone();
+    assert_eq!(ap["state"], "down", "{ap}");
+    assert_eq!(
+        ap["pools"][0]["endpoints"][0]["reason"], "connection refused",
+        "{ap}"
     );
     let st = s.dig(&["static.gslb.example", "A"]);
     assert!(st.has_flag("aa"));

@@ -7,6 +7,7 @@
 //! drive it directly.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering;
 
 use hickory_proto::op::{Edns, Message, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::opt::{ClientSubnet as HickorySubnet, EdnsOption};
@@ -17,6 +18,7 @@ use super::ecs::{self, Ecs};
 use super::wire::{self, QueryHeader, Response, Sections};
 use crate::config::Target;
 use crate::health::{EndpointHealth, HealthView};
+use crate::metrics::ZoneCounters;
 use crate::policy::{self, Decision, Outcome as PolicyOutcome, Query};
 use crate::state::Snapshot;
 use crate::zone::Outcome;
@@ -60,6 +62,8 @@ pub fn respond(
         } else {
             ResponseCode::NotImp
         };
+        snap.no_zone_counters
+            .count(None, rcode, transport == Transport::Tcp);
         let response = Response {
             header,
             rcode,
@@ -92,6 +96,8 @@ pub fn respond(
             Ecs::Present(e) => Some(e),
             _ => None,
         },
+        counters: &snap.no_zone_counters,
+        qtype: message.queries.first().map(|q| q.query_type()),
     };
 
     if message.metadata.op_code != OpCode::Query {
@@ -121,12 +127,79 @@ pub fn respond(
         ctx.send(out, ResponseCode::Refused, false, &empty, 0);
         return true;
     }
-    let qname = q.name();
-    let Some((zone_index, zone)) = snap.find_zone(&LowerName::new(qname)) else {
-        ctx.send(out, ResponseCode::Refused, false, &empty, 0);
-        return true;
+    let client = match ctx.ecs {
+        // SPEC 3.1: the ECS address when it has a source prefix above 0,
+        // else the packet's source.
+        Some(e) if e.source_prefix > 0 => e.addr,
+        _ => canonical(src.ip()),
     };
+    let ecs_zero = ctx.ecs.is_some_and(|e| e.source_prefix == 0);
+    let answered = answer(snap, health, q.name(), qtype, client, ecs_zero, None);
+    if let Some(z) = answered.zone {
+        ctx.counters = snap
+            .zone_counters
+            .get(z)
+            .map_or(&snap.no_zone_counters, |c| &**c);
+    }
+    if let (Some((z, s)), Some(PolicyOutcome::Answer { pool, .. })) = (
+        answered.service,
+        answered.decision.as_ref().map(|d| &d.outcome),
+    ) && let Some(c) = snap
+        .answer_counters
+        .get(z)
+        .and_then(|z| z.get(s))
+        .and_then(|s| s.get(*pool))
+    {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+    ctx.send(
+        out,
+        answered.rcode,
+        answered.authoritative,
+        &answered.sections,
+        answered.scope,
+    );
+    true
+}
 
+/// The answer to one question, before it is encoded.
+#[derive(Debug)]
+pub(crate) struct Answered {
+    pub(crate) rcode: ResponseCode,
+    pub(crate) authoritative: bool,
+    pub(crate) sections: Sections,
+    /// ECS scope prefix.
+    pub(crate) scope: u8,
+    /// The zone that answered, if any.
+    pub(crate) zone: Option<usize>,
+    /// (zone, service) when a GSLB service decided.
+    pub(crate) service: Option<(usize, usize)>,
+    pub(crate) decision: Option<Decision>,
+}
+
+/// Answer `qname`/`qtype` for a client at `client`: zone match, static
+/// lookup or GSLB decision. Shared by the DNS path and `/v1/explain`
+/// (which passes a `trace`).
+pub(crate) fn answer(
+    snap: &Snapshot,
+    health: &HealthView,
+    qname: &Name,
+    qtype: RecordType,
+    client: IpAddr,
+    ecs_zero: bool,
+    trace: Option<&mut policy::Trace>,
+) -> Answered {
+    let Some((zone_index, zone)) = snap.find_zone(&LowerName::new(qname)) else {
+        return Answered {
+            rcode: ResponseCode::Refused,
+            authoritative: false,
+            sections: Sections::default(),
+            scope: 0,
+            zone: None,
+            service: None,
+            decision: None,
+        };
+    };
     let found = zone.lookup(qname, qtype);
     let mut sections = Sections {
         answers: found.answers,
@@ -134,23 +207,26 @@ pub fn respond(
         additional: found.additional,
         additional_required: found.outcome == Outcome::Referral,
     };
-    let (rcode, authoritative, scope) = match found.outcome {
-        Outcome::Answer | Outcome::NoData => (ResponseCode::NoError, true, 0),
-        Outcome::NxDomain => (ResponseCode::NXDomain, true, 0),
-        Outcome::Referral => (ResponseCode::NoError, false, 0),
+    let mut answered = Answered {
+        rcode: ResponseCode::NoError,
+        authoritative: true,
+        sections: Sections::default(),
+        scope: 0,
+        zone: Some(zone_index),
+        service: None,
+        decision: None,
+    };
+    match found.outcome {
+        Outcome::Answer | Outcome::NoData => {}
+        Outcome::NxDomain => answered.rcode = ResponseCode::NXDomain,
+        Outcome::Referral => answered.authoritative = false,
         Outcome::Service(service) => {
-            // SPEC 3.1: the ECS address when it has a source prefix above
-            // 0, else the packet's source.
-            let client = match ctx.ecs {
-                Some(e) if e.source_prefix > 0 => e.addr,
-                _ => canonical(src.ip()),
-            };
             let query = Query {
                 zone: zone_index,
                 service,
                 qtype,
                 client,
-                ecs_zero: ctx.ecs.is_some_and(|e| e.source_prefix == 0),
+                ecs_zero,
             };
             let decision = policy::decide(
                 &snap.policy_inputs(),
@@ -160,23 +236,27 @@ pub fn respond(
                 },
                 &query,
                 &mut rand::rng(),
-                None,
+                trace,
             );
             let owner = found.service_name.unwrap_or_else(|| qname.clone());
             service_answer(snap, zone_index, service, &owner, &decision, &mut sections);
-            let soa = || zone.negative_soa().clone();
+            answered.scope = decision.scope;
             match decision.outcome {
-                PolicyOutcome::Answer { .. } => (ResponseCode::NoError, true, decision.scope),
+                PolicyOutcome::Answer { .. } => {}
                 PolicyOutcome::NoData { .. } => {
-                    sections.authority.push(soa());
-                    (ResponseCode::NoError, true, decision.scope)
+                    sections.authority.push(zone.negative_soa().clone())
                 }
-                PolicyOutcome::ServFail => (ResponseCode::ServFail, false, decision.scope),
+                PolicyOutcome::ServFail => {
+                    answered.rcode = ResponseCode::ServFail;
+                    answered.authoritative = false;
+                }
             }
+            answered.service = Some((zone_index, service));
+            answered.decision = Some(decision);
         }
-    };
-    ctx.send(out, rcode, authoritative, &sections, scope);
-    true
+    }
+    answered.sections = sections;
+    answered
 }
 
 /// Append the records of a GSLB decision to `sections.answers`.
@@ -222,6 +302,9 @@ struct Reply<'a> {
     transport: Transport,
     /// The query's valid ECS option, echoed with a scope.
     ecs: Option<ecs::ClientSubnet>,
+    /// Where the response is counted: the zone's block once it is known.
+    counters: &'a ZoneCounters,
+    qtype: Option<RecordType>,
 }
 
 impl Reply<'_> {
@@ -233,6 +316,8 @@ impl Reply<'_> {
         sections: &Sections,
         scope: u8,
     ) {
+        self.counters
+            .count(self.qtype, rcode, self.transport == Transport::Tcp);
         let edns = self.query_edns.map(|q| {
             let mut e = Edns::new();
             e.set_max_payload(self.max_udp.max(512));

@@ -8,5 +8,6 @@ mod handler;
 mod server;
 mod wire;
 
+pub(crate) use handler::answer;
 pub use handler::{Transport, respond};
 pub use server::{BindError, Bound, Published, bind, serve};

@@ -48,11 +48,35 @@ impl HealthView {
     }
 }
 
+/// The last check of one target, for the admin API.
+#[derive(Debug, Clone)]
+pub struct TargetDetail {
+    pub ok: bool,
+    /// What the check found: `HTTP 200`, `HTTP 503`, `timeout after 2s`.
+    pub reason: String,
+    pub latency: Duration,
+    /// Unix seconds of the check.
+    pub at: u64,
+}
+
+/// What the writer knows beyond states: last checks and counters. Read by
+/// the admin API under a short lock; never by the answering path.
+#[derive(Debug, Default)]
+pub struct Details {
+    /// By TargetId.
+    pub targets: Vec<Option<TargetDetail>>,
+    /// (monitor, passed) → checks run.
+    pub checks: std::collections::BTreeMap<(String, bool), u64>,
+    /// (monitor, new state) → state changes.
+    pub changes: std::collections::BTreeMap<(String, &'static str), u64>,
+}
+
 /// Messages to the writer.
 enum Msg {
     Result {
         id: TargetId,
         result: CheckResult,
+        latency: Duration,
     },
     /// Probe exactly these targets from now on; acknowledged once the view
     /// shows targets new to the set as pending.
@@ -76,6 +100,7 @@ struct Stats {
 pub struct Writer {
     tx: mpsc::Sender<Msg>,
     view: Arc<ArcSwap<HealthView>>,
+    details: Arc<std::sync::Mutex<Details>>,
     published: watch::Receiver<u64>,
 }
 
@@ -94,7 +119,9 @@ impl Writer {
         let (tx, rx) = mpsc::channel(4096);
         let view = Arc::new(ArcSwap::from_pointee(HealthView::default()));
         let (published_tx, published) = watch::channel(0);
+        let details = Arc::new(std::sync::Mutex::new(Details::default()));
         let core = Core {
+            details: details.clone(),
             rx,
             tx: tx.clone(),
             view: view.clone(),
@@ -111,12 +138,18 @@ impl Writer {
         Self {
             tx,
             view,
+            details,
             published,
         }
     }
 
     pub fn view(&self) -> Arc<ArcSwap<HealthView>> {
         self.view.clone()
+    }
+
+    /// Last checks and counters, for the admin API and metrics.
+    pub fn details(&self) -> Arc<std::sync::Mutex<Details>> {
+        self.details.clone()
     }
 
     /// Probe exactly `targets` from now on. Targets already probed keep
@@ -160,6 +193,7 @@ struct Tracked {
 }
 
 struct Core {
+    details: Arc<std::sync::Mutex<Details>>,
     rx: mpsc::Receiver<Msg>,
     tx: mpsc::Sender<Msg>,
     view: Arc<ArcSwap<HealthView>>,
@@ -204,7 +238,11 @@ impl Core {
 
     fn handle(&mut self, msg: Msg) {
         match msg {
-            Msg::Result { id, result } => self.observe(id, result),
+            Msg::Result {
+                id,
+                result,
+                latency,
+            } => self.observe(id, result, latency),
             Msg::Set { targets, done } => {
                 self.set(targets);
                 self.publish();
@@ -213,22 +251,41 @@ impl Core {
         }
     }
 
-    fn observe(&mut self, id: TargetId, result: CheckResult) {
+    fn observe(&mut self, id: TargetId, result: CheckResult, latency: Duration) {
         // A result from a target removed since is dropped with it.
         let Some(Some(t)) = self.targets.get_mut(id) else {
             return;
         };
         let m = &t.spec.monitor;
         let before = t.machine.state();
-        let Some(now) = t.machine.observe(result.is_ok(), m.rise, m.fall) else {
-            return;
-        };
-        self.states[id] = now;
-        self.dirty = true;
         let reason = match &result {
             Ok(passed) => passed.to_string(),
             Err(e) => e.to_string(),
         };
+        let change = t.machine.observe(result.is_ok(), m.rise, m.fall);
+        {
+            let mut d = self.details.lock().unwrap_or_else(|e| e.into_inner());
+            if d.targets.len() <= id {
+                d.targets.resize(id + 1, None);
+            }
+            d.targets[id] = Some(TargetDetail {
+                ok: result.is_ok(),
+                reason: reason.clone(),
+                latency,
+                at: crate::state::unix_now(),
+            });
+            *d.checks
+                .entry((m.name.clone(), result.is_ok()))
+                .or_default() += 1;
+            if let Some(now) = change {
+                *d.changes.entry((m.name.clone(), now.as_str())).or_default() += 1;
+            }
+        }
+        let Some(now) = change else {
+            return;
+        };
+        self.states[id] = now;
+        self.dirty = true;
         let (target, monitor, state) = (&t.spec.addr, &m.name, now.as_str());
         if before == State::Pending && now == State::Up {
             // Thousands of these at start say nothing worth a line each.
@@ -366,10 +423,11 @@ async fn probe_loop(task: ProbeTask) {
             r = prober.check(&spec, &mut own) => r,
             () = cancel.cancelled() => return,
         };
+        let latency = started.elapsed();
         drop(permit);
         stats.checks.fetch_add(1, Ordering::Relaxed);
         tokio::select! {
-            sent = tx.send(Msg::Result { id, result }) => if sent.is_err() { return },
+            sent = tx.send(Msg::Result { id, result, latency }) => if sent.is_err() { return },
             () = cancel.cancelled() => return,
         }
         due += jittered(interval, &mut rand::rng());

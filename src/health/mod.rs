@@ -19,7 +19,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-pub use self::core::{DEFAULT_CONCURRENCY, HealthView, Writer};
+pub use self::core::{DEFAULT_CONCURRENCY, Details, HealthView, TargetDetail, Writer};
 pub use self::prober::{CheckError, CheckResult, Passed, Prober};
 pub use self::state::{Machine, State};
 pub use self::targets::{ProbeAddr, Registry, TargetId, TargetMap, TargetSpec};
@@ -55,6 +55,11 @@ impl HealthChecks {
         })
     }
 
+    /// Last checks and counters, for the admin API and metrics.
+    pub fn details(&self) -> Arc<Mutex<Details>> {
+        self.writer.details()
+    }
+
     /// Where the view is published, for the answering path.
     pub fn view(&self) -> Arc<arc_swap::ArcSwap<HealthView>> {
         self.writer.view()
@@ -73,7 +78,7 @@ impl HealthChecks {
             };
             registry.bind(&snap.config)
         };
-        snap.targets = map;
+        snap.targets = Arc::new(map);
         let view = self.writer.view();
         let ids: Vec<TargetId> = targets.iter().map(|(id, _)| *id).collect();
         let longest = targets

@@ -345,6 +345,26 @@ fn nearest_order(config: &Config, service: &Service, from: Option<(f64, f64)>) -
     order.into_iter().map(|(i, _)| vec![i]).collect()
 }
 
+/// Whether pool `pool` of a service is available now (SPEC 3.4), why, and
+/// its effective weight: for the admin API's views.
+pub fn pool_status(
+    inputs: &Inputs<'_>,
+    health: &impl Health,
+    zone: usize,
+    service: usize,
+    pool: usize,
+) -> (bool, String, u16) {
+    let ctx = PoolCtx {
+        inputs,
+        health,
+        zone,
+        service_index: service,
+        service: &inputs.config.zones[zone].services[service],
+    };
+    let (ok, why) = ctx.available(pool);
+    (ok, why, ctx.weight(pool))
+}
+
 /// Look the client up in the database.
 pub fn locate(inputs: &Inputs<'_>, client: IpAddr) -> Location {
     let Some(db) = inputs.geoip else {

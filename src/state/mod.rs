@@ -2,6 +2,9 @@
 //! change it: the immutable [`Snapshot`] published through `arc-swap`, and
 //! how one is loaded from a configuration file.
 
+pub mod overrides;
+pub mod runtime;
 mod snapshot;
 
+pub use overrides::{OverrideSet, unix_now};
 pub use snapshot::{Snapshot, Summary, load};

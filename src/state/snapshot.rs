@@ -1,6 +1,10 @@
 //! The snapshot: everything an answer depends on, built off the hot path
 //! and swapped in whole. The answering path does one `ArcSwap::load` per
 //! query and never locks.
+//!
+//! The heavy parts (configuration, zones, compiled maps, database) sit
+//! behind `Arc`s, so an admin change makes a new snapshot by cloning the
+//! pointers and replacing only the overrides.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -9,31 +13,40 @@ use std::sync::Arc;
 
 use hickory_proto::rr::{LowerName, Name};
 
+use std::sync::atomic::AtomicU64;
+
 use crate::config::{self, Config, ConfigError, ConfigErrors};
 use crate::geo::lookup::GeoDb;
 use crate::health::TargetMap;
+use crate::metrics::{self, Registry, ZoneCounters};
 use crate::policy::{self, Compiled, Overrides};
 use crate::zone::{self, ZoneData};
 
 /// One loaded configuration with its zones, ready to answer from.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Snapshot {
     /// Increases by one with each successful load in this process.
     pub generation: u64,
-    pub config: Config,
+    pub config: Arc<Config>,
     /// Indexed like `config.zones`.
-    pub zones: Vec<ZoneData>,
+    pub zones: Arc<Vec<ZoneData>>,
     /// Origin (lower-cased) to index in `zones`.
-    by_origin: HashMap<LowerName, usize>,
+    by_origin: Arc<HashMap<LowerName, usize>>,
     /// Geo maps compiled for lookup.
-    pub compiled: Compiled,
+    pub compiled: Arc<Compiled>,
     /// The GeoIP database, when configured.
     pub geoip: Option<Arc<GeoDb>>,
     /// Operator overrides in effect.
-    pub overrides: Overrides,
+    pub overrides: Arc<Overrides>,
     /// Which health target each monitored endpoint reads; empty (every
     /// endpoint healthy) until `HealthChecks::bind` fills it in.
-    pub targets: TargetMap,
+    pub targets: Arc<TargetMap>,
+    /// Counter blocks, by zone index; filled by `attach_metrics`.
+    pub zone_counters: Arc<Vec<Arc<ZoneCounters>>>,
+    /// Counter for queries that matched no zone.
+    pub no_zone_counters: Arc<ZoneCounters>,
+    /// Answers by [zone][service][pool].
+    pub answer_counters: Arc<Vec<Vec<Vec<Arc<AtomicU64>>>>>,
 }
 
 impl Snapshot {
@@ -48,6 +61,45 @@ impl Snapshot {
                 return None;
             }
             name = name.base_name();
+        }
+    }
+
+    /// Take counter blocks from `registry` for every zone and service
+    /// (the same blocks across reloads, so counts carry on).
+    pub fn attach_metrics(&mut self, registry: &Registry) {
+        self.no_zone_counters = registry.zone(metrics::NO_ZONE);
+        self.zone_counters = Arc::new(
+            self.config
+                .zones
+                .iter()
+                .map(|z| registry.zone(&z.origin.to_ascii()))
+                .collect(),
+        );
+        self.answer_counters = Arc::new(
+            self.config
+                .zones
+                .iter()
+                .map(|z| {
+                    z.services
+                        .iter()
+                        .map(|s| {
+                            let c = registry.service(&s.name.to_ascii());
+                            s.pools
+                                .iter()
+                                .map(|p| c.region(&self.config.regions[p.region].name))
+                                .collect()
+                        })
+                        .collect()
+                })
+                .collect(),
+        );
+    }
+
+    /// The same snapshot with other overrides in effect.
+    pub fn with_overrides(&self, overrides: Overrides) -> Self {
+        Self {
+            overrides: Arc::new(overrides),
+            ..self.clone()
         }
     }
 
@@ -167,12 +219,15 @@ pub fn load(path: &Path, generation: u64) -> Result<Snapshot, ConfigErrors> {
     }
     Ok(Snapshot {
         generation,
-        compiled: Compiled::new(&config),
-        overrides: Overrides::default(),
-        targets: TargetMap::default(),
-        config,
-        zones,
-        by_origin,
+        compiled: Arc::new(Compiled::new(&config)),
+        overrides: Arc::new(Overrides::default()),
+        targets: Arc::default(),
+        config: Arc::new(config),
+        zones: Arc::new(zones),
+        by_origin: Arc::new(by_origin),
+        zone_counters: Arc::default(),
+        no_zone_counters: Arc::new(ZoneCounters::default()),
+        answer_counters: Arc::default(),
         geoip,
     })
 }

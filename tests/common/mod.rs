@@ -25,6 +25,8 @@ pub struct Server {
     child: Child,
     pub dir: tempfile::TempDir,
     pub dns: SocketAddr,
+    /// The admin API's address, when the configuration has one.
+    pub admin: Option<SocketAddr>,
     log: Arc<Mutex<String>>,
 }
 
@@ -53,9 +55,11 @@ impl Server {
             .expect("spawn meridian");
         let stderr = child.stderr.take().expect("stderr");
         let log = Arc::new(Mutex::new(String::new()));
+        let admin_slot: Arc<Mutex<Option<SocketAddr>>> = Arc::new(Mutex::new(None));
         let (tx, rx) = std::sync::mpsc::channel();
         {
             let log = log.clone();
+            let admin_slot = admin_slot.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stderr).lines() {
                     let Ok(line) = line else { break };
@@ -63,6 +67,11 @@ impl Server {
                         && let Ok(addr) = rest.trim().parse::<SocketAddr>()
                     {
                         let _ = tx.send(addr);
+                    }
+                    if let Some(rest) = line.split("listening for admin HTTP on ").nth(1)
+                        && let Ok(addr) = rest.trim().parse::<SocketAddr>()
+                    {
+                        *admin_slot.lock().expect("admin lock") = Some(addr);
                     }
                     let mut l = log.lock().expect("log lock");
                     l.push_str(&line);
@@ -78,10 +87,13 @@ impl Server {
                 log.lock().expect("log lock")
             );
         };
+        // The admin API logs before DNS starts, so it is known by now.
+        let admin = *admin_slot.lock().expect("admin lock");
         Self {
             child,
             dir,
             dns,
+            admin,
             log,
         }
     }
@@ -131,7 +143,10 @@ pub fn prepare(config: &str, files: &[(&str, &str)]) -> (tempfile::TempDir, Path
         }
         std::fs::write(path, text).expect("write fixture");
     }
-    let config = config.replace("LISTEN", "127.0.0.1:0");
+    // ADMIN_LISTEN first: it contains LISTEN.
+    let config = config
+        .replace("ADMIN_LISTEN", "127.0.0.1:0")
+        .replace("LISTEN", "127.0.0.1:0");
     let config_path = dir.path().join("meridian.yaml");
     std::fs::write(&config_path, config).expect("write config");
     (dir, config_path)
@@ -146,6 +161,73 @@ pub fn meridian(args: &[&std::ffi::OsStr]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+impl Server {
+    /// Stop this server and start it again on the same directory and
+    /// configuration (the state file stays).
+    pub fn restart(mut self) -> Self {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
+        let path = dir.path().join("meridian.yaml");
+        drop(self);
+        Self::start_with_file(dir, &path)
+    }
+
+    /// `curl` the admin API: `method path`, an optional JSON body and
+    /// bearer token.
+    pub fn admin(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        token: Option<&str>,
+    ) -> HttpReply {
+        let addr = self.admin.expect("this server has no admin API");
+        curl(method, &format!("http://{addr}{path}"), body, token)
+    }
+}
+
+/// An HTTP reply as curl saw it.
+#[derive(Debug, Clone)]
+pub struct HttpReply {
+    pub status: u16,
+    pub headers: String,
+    pub body: String,
+}
+
+impl HttpReply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", self.status, self.body))
+    }
+}
+
+/// Run curl (bounded by `--max-time`).
+pub fn curl(method: &str, url: &str, body: Option<&str>, token: Option<&str>) -> HttpReply {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-s", "-i", "--max-time", "10", "-X", method, url]);
+    if let Some(b) = body {
+        cmd.args(["-H", "content-type: application/json", "--data-binary", b]);
+    }
+    if let Some(t) = token {
+        cmd.args(["-H", &format!("authorization: Bearer {t}")]);
+    }
+    let out = cmd.output().expect("run curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    HttpReply {
+        status,
+        headers: head.to_string(),
+        body: body.to_string(),
+    }
 }
 
 impl Drop for Server {

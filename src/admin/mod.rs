@@ -1,0 +1,400 @@
+//! The admin API (SPEC 5): one route table, thin handlers over
+//! [`Runtime`], bearer auth on changes, `{"error": ...}` on failure.
+//!
+//! Reads are served from the published snapshot and health view; changes
+//! go through `Runtime::change`, which writes the state file before the
+//! reply. Nothing here is on the DNS answering path.
+
+pub mod api;
+pub mod auth;
+mod explain;
+mod page;
+mod views;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use crate::config::parse_duration;
+use crate::state::overrides::{
+    RegionOverride, RegionState, WeightOverride, expiry_after, find_service, unix_now,
+};
+use crate::state::runtime::{ChangeError, Runtime};
+
+pub use views::rfc3339;
+
+/// Every route: (method, path). The OpenAPI document in
+/// `docs/openapi.json` must list exactly these (a test checks it).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/"),
+    ("GET", "/v1/status"),
+    ("GET", "/v1/regions"),
+    ("GET", "/v1/services"),
+    ("PUT", "/v1/regions/{region}/override"),
+    ("PUT", "/v1/services/{service}/pools/{region}/weight"),
+    ("DELETE", "/v1/services/{service}/pools/{region}/weight"),
+    ("GET", "/v1/explain"),
+    ("POST", "/v1/reload"),
+    ("GET", "/metrics"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/openapi.json"),
+];
+
+/// The OpenAPI document, served at `/openapi.json`.
+const OPENAPI: &str = include_str!("../../docs/openapi.json");
+
+type Rt = Arc<Runtime>;
+
+/// The route table.
+pub fn router(rt: Rt) -> Router {
+    let changes = Router::new()
+        .route("/v1/regions/{region}/override", put(put_override))
+        .route(
+            "/v1/services/{service}/pools/{region}/weight",
+            put(put_weight).delete(delete_weight),
+        )
+        .route("/v1/reload", post(reload))
+        .route_layer(middleware::from_fn_with_state(rt.clone(), require_token));
+    Router::new()
+        .route("/", get(|| async { Html(page::STATUS_PAGE) }))
+        .route("/v1/status", get(status))
+        .route("/v1/regions", get(regions))
+        .route("/v1/services", get(services))
+        .route("/v1/explain", get(explain::explain))
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route(
+            "/openapi.json",
+            get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }),
+        )
+        .merge(changes)
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
+        .with_state(rt)
+}
+
+/// Serve the admin API on `listener` until `shutdown`.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    rt: Rt,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    if let Ok(addr) = listener.local_addr() {
+        info!("listening for admin HTTP on {addr}");
+    }
+    axum::serve(listener, router(rt))
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}
+
+/// An error reply: `{"error": "..."}` (and every problem of a reload).
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    body: api::ErrorBody,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            body: api::ErrorBody {
+                error: message.into(),
+                errors: Vec::new(),
+            },
+        }
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut r = (self.status, Json(self.body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+        }
+        r
+    }
+}
+
+impl From<ChangeError> for ApiError {
+    fn from(e: ChangeError) -> Self {
+        match e {
+            ChangeError::Rejected(m) => Self::bad_request(m),
+            ChangeError::Persist(_) => Self::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        }
+    }
+}
+
+/// SPEC 5.1: changes need the bearer token when one is configured.
+async fn require_token(
+    State(rt): State<Rt>,
+    headers: HeaderMap,
+    request: Request,
+    next: Next,
+) -> Response {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if rt.token.allows(given) {
+        next.run(request).await
+    } else {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong bearer token (Authorization: Bearer <token>)",
+        )
+        .into_response()
+    }
+}
+
+async fn status(State(rt): State<Rt>) -> Json<api::Status> {
+    let snap = rt.snapshot.load();
+    let summary = snap.summary();
+    Json(api::Status {
+        version: env!("CARGO_PKG_VERSION").into(),
+        uptime_seconds: rt.started.elapsed().as_secs(),
+        generation: snap.generation,
+        zones: summary.zones,
+        services: summary.services,
+        regions: summary.regions,
+        ready: rt.ready.load(Ordering::Relaxed),
+    })
+}
+
+async fn regions(State(rt): State<Rt>) -> Json<api::Regions> {
+    Json(views::regions(&rt).await)
+}
+
+async fn services(State(rt): State<Rt>) -> Json<api::Services> {
+    Json(views::services(&rt).await)
+}
+
+async fn readyz(State(rt): State<Rt>) -> Response {
+    if rt.ready.load(Ordering::Relaxed) {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: first health checks running\n",
+        )
+            .into_response()
+    }
+}
+
+async fn metrics(State(rt): State<Rt>) -> Response {
+    let mut out = String::with_capacity(4096);
+    rt.metrics.render(&mut out);
+    views::render_health_metrics(&rt, &mut out);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
+
+/// Parse an optional `for` into an expiry time.
+fn expiry(for_: Option<&str>) -> Result<Option<u64>, ApiError> {
+    let duration = match for_ {
+        None => None,
+        Some(text) => {
+            Some(parse_duration(text).map_err(|e| ApiError::bad_request(format!("for: {e}")))?)
+        }
+    };
+    Ok(expiry_after(unix_now(), duration))
+}
+
+/// Parse a JSON request body whatever its content type: `curl -d` sends
+/// form encoding by default, and an operator mid-incident should not have
+/// to remember `-H content-type`.
+fn body<T: serde::de::DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("request body: {e}")))
+}
+
+async fn put_override(
+    State(rt): State<Rt>,
+    Path(region): Path<String>,
+    bytes: Bytes,
+) -> Result<Json<api::Changed>, ApiError> {
+    let req: api::OverrideRequest = body(&bytes)?;
+    if !rt
+        .snapshot
+        .load()
+        .config
+        .regions
+        .iter()
+        .any(|r| r.name == region)
+    {
+        return Err(ApiError::not_found(format!("no region {region:?}")));
+    }
+    let state = match req.state.as_str() {
+        "up" => Some(RegionState::Up),
+        "down" => Some(RegionState::Down),
+        "auto" => None,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "state {other:?}: expected \"up\", \"down\" or \"auto\""
+            )));
+        }
+    };
+    if state.is_none() && req.for_.is_some() {
+        return Err(ApiError::bad_request(
+            "\"for\" applies to up and down; auto has no end",
+        ));
+    }
+    let until = expiry(req.for_.as_deref())?;
+    let name = region.clone();
+    rt.change(move |set, _| {
+        match state {
+            Some(state) => {
+                set.regions.insert(name, RegionOverride { state, until });
+            }
+            None => {
+                set.regions.remove(&name);
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    info!(%region, state = %req.state, "admin: region override set");
+    Ok(Json(api::Changed {
+        region,
+        service: None,
+        override_: state.map(|s| api::OverrideShown {
+            state: if s == RegionState::Up { "up" } else { "down" }.into(),
+            until: until.map(rfc3339),
+        }),
+        weight: None,
+        effective_weight: None,
+    }))
+}
+
+/// Resolve `{service}` and `{region}` to a pool, or 404.
+fn find_pool(rt: &Runtime, service: &str, region: &str) -> Result<(String, u16), ApiError> {
+    let snap = rt.snapshot.load();
+    let Some((_, _, svc)) = find_service(&snap.config, service) else {
+        return Err(ApiError::not_found(format!("no service {service:?}")));
+    };
+    let Some(pool) = svc
+        .pools
+        .iter()
+        .find(|p| snap.config.regions[p.region].name == region)
+    else {
+        return Err(ApiError::not_found(format!(
+            "service {service} has no pool in region {region:?}"
+        )));
+    };
+    Ok((svc.name.to_ascii(), pool.weight))
+}
+
+async fn put_weight(
+    State(rt): State<Rt>,
+    Path((service, region)): Path<(String, String)>,
+    bytes: Bytes,
+) -> Result<Json<api::Changed>, ApiError> {
+    let req: api::WeightRequest = body(&bytes)?;
+    let (full_name, _) = find_pool(&rt, &service, &region)?;
+    let weight = u16::try_from(req.weight)
+        .ok()
+        .filter(|w| *w <= 1000)
+        .ok_or_else(|| {
+            ApiError::bad_request(format!("weight {} is outside 0..=1000", req.weight))
+        })?;
+    let until = expiry(req.for_.as_deref())?;
+    let (svc_key, region_key) = (full_name.clone(), region.clone());
+    rt.change(move |set, _| {
+        set.weights
+            .entry(svc_key)
+            .or_default()
+            .insert(region_key, WeightOverride { weight, until });
+        Ok(())
+    })
+    .await?;
+    info!(service = %full_name, %region, weight, "admin: pool weight set");
+    Ok(Json(api::Changed {
+        region,
+        service: Some(full_name),
+        override_: None,
+        weight: Some(api::WeightShown {
+            weight,
+            until: until.map(rfc3339),
+        }),
+        effective_weight: Some(weight),
+    }))
+}
+
+async fn delete_weight(
+    State(rt): State<Rt>,
+    Path((service, region)): Path<(String, String)>,
+) -> Result<Json<api::Changed>, ApiError> {
+    let (full_name, configured) = find_pool(&rt, &service, &region)?;
+    let (svc_key, region_key) = (full_name.clone(), region.clone());
+    rt.change(move |set, _| {
+        if let Some(pools) = set.weights.get_mut(&svc_key) {
+            pools.remove(&region_key);
+            if pools.is_empty() {
+                set.weights.remove(&svc_key);
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    info!(service = %full_name, %region, "admin: pool weight back to configured");
+    Ok(Json(api::Changed {
+        region,
+        service: Some(full_name),
+        override_: None,
+        weight: None,
+        effective_weight: Some(configured),
+    }))
+}
+
+async fn reload(State(rt): State<Rt>) -> Result<Json<api::Reloaded>, ApiError> {
+    match rt.reload().await {
+        Ok(generation) => Ok(Json(api::Reloaded { generation })),
+        Err(errors) => Err(ApiError {
+            status: StatusCode::BAD_REQUEST,
+            body: api::ErrorBody {
+                error: format!(
+                    "configuration not valid ({} error(s)); still serving generation {}",
+                    errors.len(),
+                    rt.snapshot.load().generation
+                ),
+                errors,
+            },
+        }),
+    }
+}
+
+/// Bind the admin listener (before the runtime serves it).
+pub fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let l = std::net::TcpListener::bind(addr)?;
+    l.set_nonblocking(true)?;
+    Ok(l)
+}
+
+/// Query string of `/v1/explain`.
+#[derive(Debug, serde::Deserialize)]
+pub struct ExplainQuery {
+    pub name: Option<String>,
+    #[serde(rename = "type")]
+    pub qtype: Option<String>,
+    pub client: Option<String>,
+}

@@ -1,0 +1,292 @@
+//! Read views of the admin API: regions, services and health metrics,
+//! built from one snapshot, one health view and the writer's details.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::api;
+use crate::config::Target;
+use crate::health::{EndpointHealth, State};
+use crate::metrics::escape;
+use crate::policy::{self, Forced};
+use crate::state::runtime::Runtime;
+
+/// Unix seconds as RFC 3339 UTC (`2026-11-24T18:30:00Z`).
+pub fn rfc3339(secs: u64) -> String {
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
+fn target_text(t: &Target) -> String {
+    match t {
+        Target::V4(a) => a.to_string(),
+        Target::V6(a) => a.to_string(),
+        Target::Name(n) => n.to_ascii(),
+    }
+}
+
+pub(super) async fn regions(rt: &Runtime) -> api::Regions {
+    let snap = rt.snapshot.load_full();
+    let view = rt.health_view();
+    let set = rt.overrides.lock().await.clone();
+    let details = rt.health.details();
+    let details = details.lock().unwrap_or_else(|e| e.into_inner());
+    let health = EndpointHealth {
+        map: &snap.targets,
+        view: &view,
+    };
+    let inputs = snap.policy_inputs();
+    let config = &snap.config;
+    let mut out = Vec::new();
+    for (region_id, region) in config.regions.iter().enumerate() {
+        let mut pools = Vec::new();
+        for (z, zone) in config.zones.iter().enumerate() {
+            for (s, svc) in zone.services.iter().enumerate() {
+                for (p, pool) in svc.pools.iter().enumerate() {
+                    if pool.region != region_id {
+                        continue;
+                    }
+                    let (available, reason, effective) =
+                        policy::pool_status(&inputs, &health, z, s, p);
+                    let service_name = svc.name.to_ascii();
+                    let endpoints = pool
+                        .endpoints
+                        .iter()
+                        .enumerate()
+                        .map(|(e, ep)| {
+                            let target = snap.targets.get(z, s, p, e);
+                            let detail =
+                                target.and_then(|id| details.targets.get(id).cloned().flatten());
+                            let state = match target {
+                                None => "unmonitored",
+                                Some(id) => view.state(id).as_str(),
+                            };
+                            api::EndpointInfo {
+                                address: target_text(&ep.target),
+                                weight: ep.weight,
+                                state: state.into(),
+                                last_result: detail
+                                    .as_ref()
+                                    .map(|d| if d.ok { "ok" } else { "failed" }.into()),
+                                reason: detail.as_ref().map(|d| d.reason.clone()),
+                                latency_ms: detail
+                                    .as_ref()
+                                    .map(|d| d.latency.as_secs_f64() * 1000.0),
+                                last_check: detail.as_ref().map(|d| rfc3339(d.at)),
+                            }
+                        })
+                        .collect();
+                    pools.push(api::PoolInfo {
+                        weight_override: set
+                            .weights
+                            .get(&service_name)
+                            .and_then(|w| w.get(&region.name))
+                            .map(|w| api::WeightShown {
+                                weight: w.weight,
+                                until: w.until.map(rfc3339),
+                            }),
+                        service: service_name,
+                        configured_weight: pool.weight,
+                        effective_weight: effective,
+                        min_healthy: pool.min_healthy,
+                        monitor: pool.monitor.map(|m| config.monitors[m].name.clone()),
+                        available,
+                        reason,
+                        endpoints,
+                    });
+                }
+            }
+        }
+        let forced = snap.overrides.region(region_id);
+        let all_healthy = pools.iter().all(|p: &api::PoolInfo| {
+            p.available && p.endpoints.iter().all(|e| e.state != State::Down.as_str())
+        });
+        let state = if forced == Forced::Down
+            || (!pools.is_empty() && pools.iter().all(|p| !p.available))
+        {
+            "down"
+        } else if all_healthy {
+            "healthy"
+        } else {
+            "degraded"
+        };
+        out.push(api::RegionInfo {
+            name: region.name.clone(),
+            state: state.into(),
+            override_: set.regions.get(&region.name).map(|o| api::OverrideShown {
+                state: match o.state {
+                    crate::state::overrides::RegionState::Up => "up".into(),
+                    crate::state::overrides::RegionState::Down => "down".into(),
+                },
+                until: o.until.map(rfc3339),
+            }),
+            location: region.location.map(|(a, b)| [a, b]),
+            pools,
+        });
+    }
+    api::Regions {
+        generation: snap.generation,
+        regions: out,
+    }
+}
+
+pub(super) async fn services(rt: &Runtime) -> api::Services {
+    let snap = rt.snapshot.load_full();
+    let view = rt.health_view();
+    let set = rt.overrides.lock().await.clone();
+    let health = EndpointHealth {
+        map: &snap.targets,
+        view: &view,
+    };
+    let inputs = snap.policy_inputs();
+    let config = &snap.config;
+    let mut services = Vec::new();
+    for (z, zone) in config.zones.iter().enumerate() {
+        for (s, svc) in zone.services.iter().enumerate() {
+            let name = svc.name.to_ascii();
+            let (policy, map) = match svc.policy {
+                crate::config::Policy::Geo(m) => ("geo", Some(config.geo_maps[m].name.clone())),
+                crate::config::Policy::Nearest => ("nearest", None),
+                crate::config::Policy::Weighted => ("weighted", None),
+                crate::config::Policy::Failover => ("failover", None),
+            };
+            let pools = svc
+                .pools
+                .iter()
+                .enumerate()
+                .map(|(p, pool)| {
+                    let region = config.regions[pool.region].name.clone();
+                    let (available, reason, effective) =
+                        policy::pool_status(&inputs, &health, z, s, p);
+                    api::ServicePool {
+                        weight_override: set.weights.get(&name).and_then(|w| w.get(&region)).map(
+                            |w| api::WeightShown {
+                                weight: w.weight,
+                                until: w.until.map(rfc3339),
+                            },
+                        ),
+                        region,
+                        configured_weight: pool.weight,
+                        effective_weight: effective,
+                        available,
+                        reason,
+                    }
+                })
+                .collect();
+            services.push(api::ServiceInfo {
+                name,
+                policy: policy.into(),
+                map,
+                ttl: svc.ttl,
+                max_answers: svc.max_answers,
+                all_down: match svc.all_down {
+                    crate::config::AllDown::ServeAll => "serve_all".into(),
+                    crate::config::AllDown::Servfail => "servfail".into(),
+                },
+                pools,
+            });
+        }
+    }
+    api::Services {
+        generation: snap.generation,
+        services,
+    }
+}
+
+/// Health series: checks by monitor and result, state changes, and each
+/// monitored endpoint's health (1 healthy or pending, 0 unhealthy).
+pub(super) fn render_health_metrics(rt: &Runtime, out: &mut String) {
+    let details = rt.health.details();
+    let (checks, changes) = {
+        let d = details.lock().unwrap_or_else(|e| e.into_inner());
+        (d.checks.clone(), d.changes.clone())
+    };
+    let _ = writeln!(
+        out,
+        "# HELP meridian_health_checks_total Health checks run, by monitor and result."
+    );
+    let _ = writeln!(out, "# TYPE meridian_health_checks_total counter");
+    for ((monitor, ok), n) in &checks {
+        let result = if *ok { "ok" } else { "failed" };
+        let _ = writeln!(
+            out,
+            "meridian_health_checks_total{{monitor=\"{}\",result=\"{result}\"}} {n}",
+            escape(monitor)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP meridian_health_changes_total Target state changes, by monitor and new state."
+    );
+    let _ = writeln!(out, "# TYPE meridian_health_changes_total counter");
+    for ((monitor, state), n) in &changes {
+        let _ = writeln!(
+            out,
+            "meridian_health_changes_total{{monitor=\"{}\",state=\"{state}\"}} {n}",
+            escape(monitor)
+        );
+    }
+    let snap = rt.snapshot.load();
+    let view = rt.health_view();
+    let mut rows: BTreeMap<(String, String, String), u8> = BTreeMap::new();
+    for (z, zone) in snap.config.zones.iter().enumerate() {
+        for (s, svc) in zone.services.iter().enumerate() {
+            for (p, pool) in svc.pools.iter().enumerate() {
+                for (e, ep) in pool.endpoints.iter().enumerate() {
+                    if let Some(id) = snap.targets.get(z, s, p, e) {
+                        rows.insert(
+                            (
+                                svc.name.to_ascii(),
+                                snap.config.regions[pool.region].name.clone(),
+                                target_text(&ep.target),
+                            ),
+                            u8::from(view.serves(id)),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP meridian_endpoint_healthy Whether a monitored endpoint may be answered (1) or not (0)."
+    );
+    let _ = writeln!(out, "# TYPE meridian_endpoint_healthy gauge");
+    for ((service, region, endpoint), v) in rows {
+        let _ = writeln!(
+            out,
+            "meridian_endpoint_healthy{{service=\"{}\",region=\"{}\",endpoint=\"{}\"}} {v}",
+            escape(&service),
+            escape(&region),
+            escape(&endpoint)
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc3339;
+
+    #[test]
+    fn rfc3339_formats_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_541_445), "2026-11-24T17:30:45Z");
+    }
+}

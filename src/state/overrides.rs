@@ -1,0 +1,419 @@
+//! Operator overrides (SPEC 5): forced region states and pool weights, each
+//! with an optional expiry; the versioned `state_file` they persist in
+//! (written to a temporary file, flushed, renamed, directory synced); and
+//! how they resolve against a configuration into the indices the decision
+//! reads (`policy::Overrides`).
+//!
+//! Overrides are kept by name, not index, so they survive reloads that
+//! reorder the configuration; names the configuration no longer has are
+//! dropped with a warning when resolved.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::policy::{self, Forced};
+
+/// Version written into, and required of, the state file.
+pub const STATE_VERSION: u32 = 1;
+
+/// A state file that could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("{}: cannot read state file: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: state file is not valid: {message}", path.display())]
+    Invalid { path: PathBuf, message: String },
+    #[error("{}: cannot write state file: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// A forced region state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RegionState {
+    Up,
+    Down,
+}
+
+impl From<RegionState> for Forced {
+    fn from(s: RegionState) -> Self {
+        match s {
+            RegionState::Up => Self::Up,
+            RegionState::Down => Self::Down,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionOverride {
+    pub state: RegionState,
+    /// Unix seconds at which the override lapses; none = until removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeightOverride {
+    pub weight: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<u64>,
+}
+
+/// Every override in effect, by name. This is also the state file's body.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverrideSet {
+    pub version: u32,
+    /// Region name → forced state.
+    #[serde(default)]
+    pub regions: BTreeMap<String, RegionOverride>,
+    /// Service full name (`www.gslb.example.`) → region name → weight.
+    #[serde(default)]
+    pub weights: BTreeMap<String, BTreeMap<String, WeightOverride>>,
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// `now + for`, in Unix seconds, for an override given a duration.
+pub fn expiry_after(now: u64, duration: Option<Duration>) -> Option<u64> {
+    duration.map(|d| now.saturating_add(d.as_secs().max(1)))
+}
+
+impl OverrideSet {
+    pub fn new() -> Self {
+        Self {
+            version: STATE_VERSION,
+            ..Self::default()
+        }
+    }
+
+    /// Read `path`; a missing file is an empty set.
+    pub fn load(path: &Path) -> Result<Self, StateError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::new()),
+            Err(source) => {
+                return Err(StateError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        let set: Self = serde_json::from_str(&text).map_err(|e| StateError::Invalid {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        if set.version != STATE_VERSION {
+            return Err(StateError::Invalid {
+                path: path.to_path_buf(),
+                message: format!(
+                    "version {} is not supported (this meridian writes version {STATE_VERSION})",
+                    set.version
+                ),
+            });
+        }
+        Ok(set)
+    }
+
+    /// Write to `path` durably: a temporary file beside it, flushed and
+    /// synced, renamed over `path`, and the directory synced, so that after
+    /// a crash the file is either the old state or the new one.
+    pub fn save(&self, path: &Path) -> Result<(), StateError> {
+        let err = |source| StateError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let mut body = serde_json::to_vec_pretty(self)
+            .map_err(|e| err(std::io::Error::other(e.to_string())))?;
+        body.push(b'\n');
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "state.json".into());
+        let tmp = dir.join(format!(".{file_name}.tmp.{}", std::process::id()));
+        let result = (|| {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&body)?;
+            f.sync_all()?;
+            drop(f);
+            std::fs::rename(&tmp, path)?;
+            std::fs::File::open(&dir)?.sync_all()
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result.map_err(err)
+    }
+
+    /// Drop overrides whose time has passed; true if any were.
+    pub fn prune_expired(&mut self, now: u64) -> bool {
+        let live = |until: Option<u64>| until.is_none_or(|t| t > now);
+        let before = self.len();
+        self.regions.retain(|_, o| live(o.until));
+        for pools in self.weights.values_mut() {
+            pools.retain(|_, o| live(o.until));
+        }
+        self.weights.retain(|_, pools| !pools.is_empty());
+        self.len() != before
+    }
+
+    fn len(&self) -> usize {
+        self.regions.len() + self.weights.values().map(BTreeMap::len).sum::<usize>()
+    }
+
+    /// The earliest expiry among the overrides, if any has one.
+    pub fn next_expiry(&self) -> Option<u64> {
+        let regions = self.regions.values().filter_map(|o| o.until);
+        let weights = self
+            .weights
+            .values()
+            .flat_map(|p| p.values().filter_map(|o| o.until));
+        regions.chain(weights).min()
+    }
+
+    /// Drop overrides naming what `config` does not have, returning a
+    /// warning for each.
+    pub fn retain_known(&mut self, config: &Config) -> Vec<String> {
+        let mut warnings = Vec::new();
+        self.regions.retain(|name, _| {
+            let known = config.regions.iter().any(|r| &r.name == name);
+            if !known {
+                warnings.push(format!(
+                    "dropping override of region {name:?}: not in the configuration"
+                ));
+            }
+            known
+        });
+        self.weights.retain(|service, pools| {
+            let Some((_, _, svc)) = find_service(config, service) else {
+                warnings.push(format!(
+                    "dropping weight overrides of service {service:?}: not in the configuration"
+                ));
+                return false;
+            };
+            pools.retain(|region, _| {
+                let known = svc
+                    .pools
+                    .iter()
+                    .any(|p| config.regions[p.region].name == *region);
+                if !known {
+                    warnings.push(format!(
+                        "dropping weight override of {service} pool {region:?}: no such pool"
+                    ));
+                }
+                known
+            });
+            !pools.is_empty()
+        });
+        warnings
+    }
+
+    /// The overrides in effect at `now`, as indices into `config`. Names
+    /// the configuration lacks are skipped (see `retain_known`).
+    pub fn resolve(&self, config: &Config, now: u64) -> policy::Overrides {
+        let live = |until: Option<u64>| until.is_none_or(|t| t > now);
+        let mut out = policy::Overrides {
+            regions: vec![Forced::Auto; config.regions.len()],
+            weights: Vec::new(),
+        };
+        for (name, o) in &self.regions {
+            if let Some(i) = config.regions.iter().position(|r| &r.name == name)
+                && live(o.until)
+            {
+                out.regions[i] = o.state.into();
+            }
+        }
+        for (service, pools) in &self.weights {
+            let Some((z, s, svc)) = find_service(config, service) else {
+                continue;
+            };
+            for (region, o) in pools {
+                let pool = svc
+                    .pools
+                    .iter()
+                    .position(|p| config.regions[p.region].name == *region);
+                if let (Some(p), true) = (pool, live(o.until)) {
+                    out.weights.push(((z, s, p), o.weight));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The zone index, service index and service named `name` (a full name,
+/// case-insensitive, trailing dot optional).
+pub fn find_service<'c>(
+    config: &'c Config,
+    name: &str,
+) -> Option<(usize, usize, &'c crate::config::Service)> {
+    let wanted = name.trim_end_matches('.').to_ascii_lowercase();
+    config.zones.iter().enumerate().find_map(|(z, zone)| {
+        zone.services.iter().enumerate().find_map(|(s, svc)| {
+            let have = svc.name.to_ascii().to_ascii_lowercase();
+            (have.trim_end_matches('.') == wanted).then_some((z, s, svc))
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        let text = r#"
+regions:
+  us-east: {}
+  eu-west: {}
+zones:
+  - origin: gslb.example.
+    file: z.zone
+    services:
+      www:
+        policy: failover
+        pools:
+          us-east: { endpoints: [192.0.2.1] }
+          eu-west: { endpoints: [192.0.2.2] }
+"#;
+        crate::config::parse(text, Path::new("t.yaml")).unwrap()
+    }
+
+    fn sample() -> OverrideSet {
+        let mut set = OverrideSet::new();
+        set.regions.insert(
+            "eu-west".into(),
+            RegionOverride {
+                state: RegionState::Down,
+                until: None,
+            },
+        );
+        set.weights
+            .entry("www.gslb.example.".into())
+            .or_default()
+            .insert(
+                "us-east".into(),
+                WeightOverride {
+                    weight: 0,
+                    until: Some(1000),
+                },
+            );
+        set
+    }
+
+    #[test]
+    fn save_then_load_round_trips_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        assert_eq!(
+            OverrideSet::load(&path).unwrap(),
+            OverrideSet::new(),
+            "missing = empty"
+        );
+        sample().save(&path).unwrap();
+        assert_eq!(OverrideSet::load(&path).unwrap(), sample());
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"version\": 1"), "{text}");
+    }
+
+    #[test]
+    fn save_into_a_missing_directory_fails_and_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nope/state.json");
+        assert!(matches!(
+            sample().save(&path),
+            Err(StateError::Write { .. })
+        ));
+    }
+
+    #[test]
+    fn other_versions_and_garbage_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        std::fs::write(&path, r#"{"version": 2}"#).unwrap();
+        let e = OverrideSet::load(&path).unwrap_err().to_string();
+        assert!(e.contains("version 2"), "{e}");
+        std::fs::write(&path, "{not json").unwrap();
+        assert!(matches!(
+            OverrideSet::load(&path),
+            Err(StateError::Invalid { .. })
+        ));
+    }
+
+    #[test]
+    fn resolve_maps_names_to_indices_and_ignores_expired() {
+        let c = config();
+        let o = sample().resolve(&c, 999);
+        assert_eq!(o.regions, vec![Forced::Auto, Forced::Down]);
+        assert_eq!(o.weights, vec![((0, 0, 0), 0)]);
+        let o = sample().resolve(&c, 1000);
+        assert!(o.weights.is_empty(), "lapsed at its time");
+    }
+
+    #[test]
+    fn prune_and_next_expiry() {
+        let mut s = sample();
+        assert_eq!(s.next_expiry(), Some(1000));
+        assert!(!s.prune_expired(999));
+        assert!(s.prune_expired(1000));
+        assert!(s.weights.is_empty());
+        assert_eq!(s.next_expiry(), None);
+        assert_eq!(s.regions.len(), 1);
+    }
+
+    #[test]
+    fn unknown_names_are_dropped_with_a_warning() {
+        let mut s = sample();
+        s.regions.insert(
+            "mars".into(),
+            RegionOverride {
+                state: RegionState::Up,
+                until: None,
+            },
+        );
+        s.weights
+            .entry("gone.gslb.example.".into())
+            .or_default()
+            .insert(
+                "us-east".into(),
+                WeightOverride {
+                    weight: 5,
+                    until: None,
+                },
+            );
+        let warnings = s.retain_known(&config());
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert_eq!(s, sample());
+    }
+
+    #[test]
+    fn find_service_is_case_insensitive_and_dot_optional() {
+        let c = config();
+        assert!(find_service(&c, "WWW.gslb.example").is_some());
+        assert!(find_service(&c, "www.gslb.example.").is_some());
+        assert!(find_service(&c, "api.gslb.example.").is_none());
+    }
+}

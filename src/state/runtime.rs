@@ -1,0 +1,234 @@
+//! The running server's shared state and the only code that publishes
+//! snapshots after start: operator changes, their expiry, and reloads
+//! (SPEC 5.2 to 5.4).
+//!
+//! Every `store` into the snapshot happens while holding the overrides
+//! lock, so a reload and an admin change can never publish over each
+//! other. The answering path never sees that lock: it only loads.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use super::overrides::{OverrideSet, StateError, unix_now};
+use super::snapshot::{Snapshot, load};
+use crate::admin::auth::Token;
+use crate::health::{HealthChecks, HealthView};
+use crate::metrics::Registry;
+
+/// A reload request: the reply carries the new generation or every error.
+pub type ReloadReply = oneshot::Sender<Result<u64, Vec<String>>>;
+
+/// What the tasks of a running server share.
+#[derive(Debug)]
+pub struct Runtime {
+    pub config_path: PathBuf,
+    pub snapshot: Arc<ArcSwap<Snapshot>>,
+    pub health: Arc<HealthChecks>,
+    pub metrics: Arc<Registry>,
+    /// Operator overrides as last written; the writer-side lock.
+    pub overrides: Mutex<OverrideSet>,
+    pub started: Instant,
+    /// Set once every target has had its first check.
+    pub ready: AtomicBool,
+    pub token: Token,
+    reload_tx: mpsc::Sender<ReloadReply>,
+}
+
+/// Why a change was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    /// The request itself is wrong (400/404 decided by the caller).
+    #[error("{0}")]
+    Rejected(String),
+    /// The state file could not be written: nothing changed.
+    #[error("{0}; nothing was changed")]
+    Persist(#[from] StateError),
+}
+
+impl Runtime {
+    /// Build the runtime around a loaded snapshot and start its reload
+    /// task; returns it with the receiver the reload task reads.
+    pub fn new(
+        config_path: PathBuf,
+        snapshot: Arc<ArcSwap<Snapshot>>,
+        health: Arc<HealthChecks>,
+        metrics: Arc<Registry>,
+        overrides: OverrideSet,
+        token: Token,
+    ) -> (Arc<Self>, mpsc::Receiver<ReloadReply>) {
+        let (reload_tx, reload_rx) = mpsc::channel(8);
+        let rt = Arc::new(Self {
+            config_path,
+            snapshot,
+            health,
+            metrics,
+            overrides: Mutex::new(overrides),
+            started: Instant::now(),
+            ready: AtomicBool::new(false),
+            token,
+            reload_tx,
+        });
+        (rt, reload_rx)
+    }
+
+    pub fn health_view(&self) -> arc_swap::Guard<Arc<HealthView>> {
+        self.health.view().load()
+    }
+
+    /// Apply `change` to a copy of the overrides, write it to the state
+    /// file, and only then make it current and publish it. On any error
+    /// nothing changes.
+    pub async fn change<R>(
+        &self,
+        change: impl FnOnce(&mut OverrideSet, &Snapshot) -> Result<R, ChangeError>,
+    ) -> Result<R, ChangeError> {
+        let mut current = self.overrides.lock().await;
+        let snap = self.snapshot.load_full();
+        let mut next = current.clone();
+        let out = change(&mut next, &snap)?;
+        next.prune_expired(unix_now());
+        if let Some(path) = snap.config.state_file.clone() {
+            let to_write = next.clone();
+            tokio::task::spawn_blocking(move || to_write.save(&path))
+                .await
+                .map_err(|e| {
+                    ChangeError::Persist(StateError::Write {
+                        path: PathBuf::new(),
+                        source: std::io::Error::other(e.to_string()),
+                    })
+                })??;
+        }
+        *current = next;
+        self.publish(&current);
+        Ok(out)
+    }
+
+    /// Make `set` the overrides of the current snapshot. Call with the
+    /// overrides lock held.
+    fn publish(&self, set: &OverrideSet) {
+        let snap = self.snapshot.load();
+        let resolved = set.resolve(&snap.config, unix_now());
+        self.snapshot.store(Arc::new(snap.with_overrides(resolved)));
+    }
+
+    /// Ask the reload task to reload; waits for its answer.
+    pub async fn reload(&self) -> Result<u64, Vec<String>> {
+        let (tx, rx) = oneshot::channel();
+        if self.reload_tx.send(tx).await.is_err() {
+            return Err(vec!["the reload task has stopped".into()]);
+        }
+        rx.await
+            .unwrap_or_else(|_| Err(vec!["the reload task stopped".into()]))
+    }
+
+    /// The one reload task: SIGHUP and `POST /v1/reload` both end here, so
+    /// reloads never run at once.
+    pub async fn run_reloads(
+        self: Arc<Self>,
+        mut requests: mpsc::Receiver<ReloadReply>,
+        shutdown: CancellationToken,
+    ) {
+        loop {
+            let reply = tokio::select! {
+                r = requests.recv() => match r {
+                    Some(r) => r,
+                    None => return,
+                },
+                () = shutdown.cancelled() => return,
+            };
+            let result = self.reload_once().await;
+            let _ = reply.send(result);
+        }
+    }
+
+    async fn reload_once(&self) -> Result<u64, Vec<String>> {
+        let generation = self.snapshot.load().generation + 1;
+        let path = self.config_path.clone();
+        let loaded = tokio::task::spawn_blocking(move || load(&path, generation)).await;
+        let mut snap = match loaded {
+            Ok(Ok(snap)) => snap,
+            Ok(Err(errors)) => {
+                let errors: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
+                for e in &errors {
+                    error!("reload: {e}");
+                }
+                error!(
+                    "reload of {} failed with {} error(s); still serving generation {}",
+                    self.config_path.display(),
+                    errors.len(),
+                    generation - 1
+                );
+                self.metrics.reloads_failed.fetch_add(1, Ordering::Relaxed);
+                return Err(errors);
+            }
+            Err(e) => {
+                self.metrics.reloads_failed.fetch_add(1, Ordering::Relaxed);
+                return Err(vec![format!("reload task failed: {e}")]);
+            }
+        };
+        // Targets new in this configuration get their first round before
+        // the snapshot that answers with them is stored (SPEC 4).
+        self.health.bind(&mut snap).await;
+        snap.attach_metrics(&self.metrics);
+        let mut set = self.overrides.lock().await;
+        let warnings = set.retain_known(&snap.config);
+        for w in &warnings {
+            warn!("{w}");
+        }
+        if !warnings.is_empty()
+            && let Some(path) = &snap.config.state_file
+            && let Err(e) = set.save(path)
+        {
+            warn!("{e}");
+        }
+        let resolved = set.resolve(&snap.config, unix_now());
+        info!(
+            generation,
+            "reloaded {}: {}",
+            self.config_path.display(),
+            snap.summary()
+        );
+        self.snapshot.store(Arc::new(snap.with_overrides(resolved)));
+        drop(set);
+        self.metrics
+            .config_generation
+            .store(generation, Ordering::Relaxed);
+        self.metrics.reloads_ok.fetch_add(1, Ordering::Relaxed);
+        Ok(generation)
+    }
+
+    /// Lapse overrides at their time (SPEC 5.2): checked every second,
+    /// removed from the state file and from the answers together.
+    pub async fn run_expiry(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = shutdown.cancelled() => return,
+            }
+            let now = unix_now();
+            let mut set = self.overrides.lock().await;
+            if set.next_expiry().is_none_or(|t| t > now) {
+                continue;
+            }
+            set.prune_expired(now);
+            info!("an override reached its time and lapsed");
+            if let Some(path) = self.snapshot.load().config.state_file.clone()
+                && let Err(e) = set.save(&path)
+            {
+                // The override is gone from the answers either way;
+                // after a restart it is dropped as expired.
+                warn!("{e}");
+            }
+            self.publish(&set);
+        }
+    }
+}
