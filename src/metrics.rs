@@ -111,7 +111,7 @@ pub struct Registry {
     zones: Mutex<BTreeMap<String, Arc<ZoneCounters>>>,
     services: Mutex<BTreeMap<String, Arc<ServiceCounters>>>,
     /// Answers for which no pool was available anywhere (fail open).
-    pub fail_open: AtomicU64,
+    pub fail_open: Arc<AtomicU64>,
     pub config_generation: AtomicU64,
     pub reloads_ok: AtomicU64,
     pub reloads_failed: AtomicU64,

@@ -16,7 +16,8 @@ $TTL 300
 ns1  IN A   192.0.2.53
 ";
 
-const INTERVAL_MS: u64 = 250;
+// Wide enough that a loaded CI machine does not turn a 503 into a timeout.
+const INTERVAL_MS: u64 = 400;
 const RISE: u64 = 2;
 const FALL: u64 = 2;
 
@@ -58,7 +59,7 @@ zones:
 
 fn http_monitor(extra: &str) -> String {
     format!(
-        "{{ type: http, path: /ready, interval: {INTERVAL_MS}ms, timeout: 150ms, rise: {RISE}, fall: {FALL}{extra} }}"
+        "{{ type: http, path: /ready, interval: {INTERVAL_MS}ms, timeout: 300ms, rise: {RISE}, fall: {FALL}{extra} }}"
     )
 }
 
@@ -128,7 +129,7 @@ fn region_503_moves_clients_to_next_region_and_back() {
     // fall × interval, give or take one interval (phase) and jitter; and
     // never on the first bad check.
     let fall = interval * u32::try_from(FALL).expect("small");
-    assert!(took <= fall + interval * 2, "moved away after {took:?}");
+    assert!(took <= fall + interval * 3, "moved away after {took:?}");
     assert!(
         took >= fall - interval - interval / 2,
         "moved after one check: {took:?}"
@@ -138,7 +139,7 @@ fn region_503_moves_clients_to_next_region_and_back() {
     us.status(200);
     let took = until_region(&s, "us-east", Duration::from_secs(5));
     let rise = interval * u32::try_from(RISE).expect("small");
-    assert!(took <= rise + interval * 2, "came back after {took:?}");
+    assert!(took <= rise + interval * 3, "came back after {took:?}");
     assert!(
         took >= rise - interval - interval / 2,
         "came back after one check: {took:?}"
@@ -154,7 +155,7 @@ fn slow_backend_past_timeout_counts_as_failure() {
     assert_eq!(region(&s.dig(&["www.gslb.test", "A"])), "us-east");
     us.set(Mode::Slow(Duration::from_secs(1)));
     until_region(&s, "eu-west", Duration::from_secs(5));
-    log_has(&s, "is now unhealthy: timeout after 150ms");
+    log_has(&s, "is now unhealthy: timeout after 300ms");
 }
 
 #[test]
@@ -179,7 +180,7 @@ fn tcp_monitor_to_closed_port_is_unhealthy_until_it_listens() {
     let eu = Backend::http();
     us.close();
     let monitor = format!(
-        "{{ type: tcp, port: 1, interval: {INTERVAL_MS}ms, timeout: 150ms, rise: {RISE}, fall: {FALL} }}"
+        "{{ type: tcp, port: 1, interval: {INTERVAL_MS}ms, timeout: 300ms, rise: {RISE}, fall: {FALL} }}"
     );
     let s = start(&monitor, "serve_all", us.port(), eu.port());
     // The first check set the state before DNS answered.

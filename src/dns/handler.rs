@@ -135,6 +135,9 @@ pub fn respond(
     };
     let ecs_zero = ctx.ecs.is_some_and(|e| e.source_prefix == 0);
     let answered = answer(snap, health, q.name(), qtype, client, ecs_zero, None);
+    if answered.decision.as_ref().is_some_and(|d| d.fail_open) {
+        snap.fail_open_counter.fetch_add(1, Ordering::Relaxed);
+    }
     if let Some(z) = answered.zone {
         ctx.counters = snap
             .zone_counters

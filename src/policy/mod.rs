@@ -130,6 +130,8 @@ pub struct Decision {
     pub outcome: Outcome,
     /// ECS scope prefix for the response.
     pub scope: u8,
+    /// No pool was available and `all_down: serve_all` answered anyway.
+    pub fail_open: bool,
 }
 
 /// A record of each step, for `/v1/explain`.
@@ -169,6 +171,7 @@ pub fn decide(
         return Decision {
             outcome: Outcome::NoData { pool: None },
             scope: 0,
+            fail_open: false,
         };
     };
 
@@ -227,6 +230,7 @@ pub fn decide(
         return Decision {
             outcome: Outcome::ServFail,
             scope,
+            fail_open,
         };
     };
 
@@ -241,7 +245,11 @@ pub fn decide(
             endpoints,
         }
     };
-    Decision { outcome, scope }
+    Decision {
+        outcome,
+        scope,
+        fail_open,
+    }
 }
 
 /// Which endpoints a query type asks for.

@@ -325,6 +325,9 @@ fn all_down_servfail_and_serve_all() {
     );
     assert_eq!(f.region_of(1, &d).as_deref(), Some("eu-west"));
     assert!(matches!(d.outcome, Outcome::Answer { .. }));
+    assert!(d.fail_open);
+    let d = f.decide(1, RecordType::A, "203.0.113.1", &AllHealthy, &mut rng());
+    assert!(!d.fail_open);
 }
 
 #[test]

@@ -45,6 +45,8 @@ pub struct Snapshot {
     pub zone_counters: Arc<Vec<Arc<ZoneCounters>>>,
     /// Counter for queries that matched no zone.
     pub no_zone_counters: Arc<ZoneCounters>,
+    /// Answers given with every pool treated as healthy.
+    pub fail_open_counter: Arc<AtomicU64>,
     /// Answers by [zone][service][pool].
     pub answer_counters: Arc<Vec<Vec<Vec<Arc<AtomicU64>>>>>,
 }
@@ -68,6 +70,7 @@ impl Snapshot {
     /// (the same blocks across reloads, so counts carry on).
     pub fn attach_metrics(&mut self, registry: &Registry) {
         self.no_zone_counters = registry.zone(metrics::NO_ZONE);
+        self.fail_open_counter = registry.fail_open.clone();
         self.zone_counters = Arc::new(
             self.config
                 .zones
@@ -228,6 +231,7 @@ pub fn load(path: &Path, generation: u64) -> Result<Snapshot, ConfigErrors> {
         zone_counters: Arc::default(),
         no_zone_counters: Arc::new(ZoneCounters::default()),
         answer_counters: Arc::default(),
+        fail_open_counter: Arc::default(),
         geoip,
     })
 }
