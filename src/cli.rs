@@ -310,11 +310,17 @@ fn serve(path: &Path) -> anyhow::Result<()> {
         let published = crate::dns::Published {
             snapshot: shared.clone(),
             health: health.view(),
+            rrl: rt.metrics.rrl.clone(),
+        };
+        let limits = crate::dns::TcpLimits {
+            idle: dns.tcp_idle_timeout,
+            total: dns.tcp_timeout,
+            max_connections: dns.tcp_max_connections,
         };
         let dns_task = tokio::spawn(crate::dns::serve(
             bound,
             published,
-            dns.tcp_idle_timeout,
+            limits,
             shutdown.clone(),
         ));
         tokio::spawn(rt.clone().run_reloads(reload_rx, shutdown.clone()));

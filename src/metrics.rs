@@ -112,6 +112,8 @@ pub struct Registry {
     services: Mutex<BTreeMap<String, Arc<ServiceCounters>>>,
     /// Answers for which no pool was available anywhere (fail open).
     pub fail_open: Arc<AtomicU64>,
+    /// The response rate limiter, whose counters are rendered here.
+    pub rrl: Arc<crate::dns::rrl::RateLimiter>,
     pub config_generation: AtomicU64,
     pub reloads_ok: AtomicU64,
     pub reloads_failed: AtomicU64,
@@ -208,6 +210,21 @@ impl Registry {
             out,
             "meridian_reloads_total{{result=\"failed\"}} {}",
             self.reloads_failed.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP meridian_rrl_responses_total UDP responses held back by rate limiting (dns.rrl)."
+        );
+        let _ = writeln!(out, "# TYPE meridian_rrl_responses_total counter");
+        let _ = writeln!(
+            out,
+            "meridian_rrl_responses_total{{action=\"dropped\"}} {}",
+            self.rrl.dropped.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "meridian_rrl_responses_total{{action=\"slipped\"}} {}",
+            self.rrl.slipped.load(Ordering::Relaxed)
         );
     }
 }

@@ -50,6 +50,29 @@ pub struct DnsConfig {
     pub max_udp_payload: u16,
     /// Idle timeout of a TCP connection between queries, default 10s.
     pub tcp_idle_timeout: Duration,
+    /// Longest life of one TCP connection, default 2m.
+    pub tcp_timeout: Duration,
+    /// Open TCP connections at most (all listeners); when full, the one idle
+    /// the longest is closed to make room. Default 1024.
+    pub tcp_max_connections: usize,
+    /// Sent in an NSID option (RFC 5001) to queries that ask for it.
+    pub nsid: Option<String>,
+    /// Response rate limiting; off when absent.
+    pub rrl: Option<RrlConfig>,
+}
+
+/// Response rate limiting (as BIND and Knot do it): UDP responses per
+/// second to one client network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RrlConfig {
+    /// 1..=100000.
+    pub responses_per_second: u32,
+    /// Every `slip`-th limited response is sent truncated (TC) so real
+    /// clients retry over TCP; 0 drops them all. 0..=10, default 2.
+    pub slip: u32,
+    /// Client network size: default /24 for IPv4 and /56 for IPv6.
+    pub ipv4_prefix: u8,
+    pub ipv6_prefix: u8,
 }
 
 #[derive(Clone, Debug)]

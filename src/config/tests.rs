@@ -450,7 +450,7 @@ fn unknown_key_names_the_key_and_lists_the_allowed_ones() {
         14,
         3,
         "dns.listne",
-        "unknown key \"listne\" (allowed: listen, max_udp_payload, tcp_idle_timeout)",
+        "unknown key \"listne\" (allowed: listen, max_udp_payload, tcp_idle_timeout, tcp_timeout, tcp_max_connections, nsid, rrl)",
     );
 }
 

@@ -15,7 +15,8 @@ use ipnet::IpNet;
 use super::duration::format_duration;
 use super::model::{
     AdminConfig, AllDown, Config, DnsConfig, Endpoint, GeoMap, GeoipConfig, Loc, MapDefault,
-    Monitor, MonitorId, MonitorKind, Policy, Pool, Region, RegionId, Service, Target, Tier, Zone,
+    Monitor, MonitorId, MonitorKind, Policy, Pool, Region, RegionId, RrlConfig, Service, Target,
+    Tier, Zone,
 };
 use super::tree::{Diag, Field, Key, Kind, key_path};
 
@@ -23,6 +24,8 @@ use super::tree::{Diag, Field, Key, Kind, key_path};
 const DEFAULT_LISTEN: &str = "127.0.0.1:5300";
 const DEFAULT_MAX_UDP_PAYLOAD: u16 = 1232;
 const DEFAULT_TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_TCP_TIMEOUT: Duration = Duration::from_secs(120);
+const DEFAULT_TCP_MAX_CONNECTIONS: usize = 1024;
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 const DEFAULT_RISE_FALL: u32 = 3;
@@ -159,14 +162,50 @@ fn default_dns() -> DnsConfig {
         listen: vec![SocketAddr::from((Ipv4Addr::LOCALHOST, 5300))],
         max_udp_payload: DEFAULT_MAX_UDP_PAYLOAD,
         tcp_idle_timeout: DEFAULT_TCP_IDLE_TIMEOUT,
+        tcp_timeout: DEFAULT_TCP_TIMEOUT,
+        tcp_max_connections: DEFAULT_TCP_MAX_CONNECTIONS,
+        nsid: None,
+        rrl: None,
     }
 }
 
 fn dns(f: &Field<'_>, diag: &mut Diag) -> DnsConfig {
     let mut dns = default_dns();
-    let Some(m) = f.map(diag, &["listen", "max_udp_payload", "tcp_idle_timeout"]) else {
+    let Some(m) = f.map(
+        diag,
+        &[
+            "listen",
+            "max_udp_payload",
+            "tcp_idle_timeout",
+            "tcp_timeout",
+            "tcp_max_connections",
+            "nsid",
+            "rrl",
+        ],
+    ) else {
         return dns;
     };
+    if let Some(f) = m.get("tcp_timeout") {
+        dns.tcp_timeout = f.duration(diag, false).unwrap_or(DEFAULT_TCP_TIMEOUT);
+    }
+    if let Some(f) = m.get("tcp_max_connections") {
+        dns.tcp_max_connections = f
+            .int_in(diag, 1..=1_000_000)
+            .unwrap_or(DEFAULT_TCP_MAX_CONNECTIONS);
+    }
+    if let Some(f) = m.get("nsid") {
+        dns.nsid = f.nonempty_string(diag).and_then(|s| {
+            if s.len() > 512 {
+                f.error(diag, format!("{} bytes is longer than 512", s.len()));
+                None
+            } else {
+                Some(s)
+            }
+        });
+    }
+    if let Some(f) = m.get("rrl") {
+        dns.rrl = rrl(&f, diag);
+    }
     if let Some(f) = m.get("listen") {
         dns.listen = listen_list(&f, diag);
     }
@@ -179,6 +218,30 @@ fn dns(f: &Field<'_>, diag: &mut Diag) -> DnsConfig {
         dns.tcp_idle_timeout = f.duration(diag, false).unwrap_or(DEFAULT_TCP_IDLE_TIMEOUT);
     }
     dns
+}
+
+/// `dns.rrl`: response rate limiting.
+fn rrl(f: &Field<'_>, diag: &mut Diag) -> Option<RrlConfig> {
+    let m = f.map(
+        diag,
+        &["responses_per_second", "slip", "ipv4_prefix", "ipv6_prefix"],
+    )?;
+    let rate = m
+        .require(diag, "responses_per_second")
+        .and_then(|f| f.int_in(diag, 1..=100_000));
+    let slip = m.get("slip").map_or(Some(2), |f| f.int_in(diag, 0..=10));
+    let v4 = m
+        .get("ipv4_prefix")
+        .map_or(Some(24), |f| f.int_in(diag, 8..=32));
+    let v6 = m
+        .get("ipv6_prefix")
+        .map_or(Some(56), |f| f.int_in(diag, 16..=128));
+    Some(RrlConfig {
+        responses_per_second: rate?,
+        slip: slip?,
+        ipv4_prefix: v4?,
+        ipv6_prefix: v6?,
+    })
 }
 
 /// `dns.listen`: a list of `ip:port` (a single string is accepted too).

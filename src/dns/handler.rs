@@ -10,7 +10,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
 
 use hickory_proto::op::{Edns, Message, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::opt::{ClientSubnet as HickorySubnet, EdnsOption};
+use hickory_proto::rr::rdata::opt::{
+    ClientSubnet as HickorySubnet, EdnsCode, EdnsOption, NSIDPayload,
+};
 use hickory_proto::rr::rdata::{A, AAAA, CNAME};
 use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
 
@@ -97,6 +99,7 @@ pub fn respond(
             _ => None,
         },
         counters: &snap.no_zone_counters,
+        nsid: snap.config.dns.nsid.as_deref(),
         qtype: message.queries.first().map(|q| q.query_type()),
     };
 
@@ -307,6 +310,8 @@ struct Reply<'a> {
     ecs: Option<ecs::ClientSubnet>,
     /// Where the response is counted: the zone's block once it is known.
     counters: &'a ZoneCounters,
+    /// Our NSID (RFC 5001), sent when the query asks for it.
+    nsid: Option<&'a str>,
     qtype: Option<RecordType>,
 }
 
@@ -325,7 +330,14 @@ impl Reply<'_> {
             let mut e = Edns::new();
             e.set_max_payload(self.max_udp.max(512));
             e.set_version(0);
+            // DO is copied (RFC 3225); other flags and unknown options are
+            // ignored and never echoed (RFC 6891 6.1.4, 6.1.2).
             e.set_dnssec_ok(q.flags().dnssec_ok);
+            if let (Some(id), Some(_)) = (self.nsid, q.option(EdnsCode::NSID))
+                && let Ok(payload) = NSIDPayload::new(id.as_bytes())
+            {
+                e.options_mut().insert(EdnsOption::NSID(payload));
+            }
             if let Some(ecs) = self.ecs {
                 // RFC 7871 7.2.1: family, source prefix and address as
                 // asked, with our scope.

@@ -5,9 +5,10 @@
 
 mod ecs;
 mod handler;
+pub mod rrl;
 mod server;
 mod wire;
 
 pub(crate) use handler::answer;
 pub use handler::{Transport, respond};
-pub use server::{BindError, Bound, Published, bind, serve};
+pub use server::{BindError, Bound, Published, TcpLimits, bind, serve};

@@ -7,10 +7,13 @@
 //! start-up with a clear reason. Each loop loads the current snapshot and
 //! the current health view once per query and never takes a lock.
 
+use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -20,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::handler::{Transport, respond};
+use super::rrl::{self, RateLimiter, Verdict};
 use crate::health::HealthView;
 use crate::state::Snapshot;
 
@@ -142,18 +146,30 @@ fn tcp_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
 }
 
 /// Both things an answer reads, each published through its own `ArcSwap`
-/// by its own single writer (reload, health checks).
+/// by its own single writer (reload, health checks), and the rate limiter.
 #[derive(Debug, Clone)]
 pub struct Published {
     pub snapshot: Arc<ArcSwap<Snapshot>>,
     pub health: Arc<ArcSwap<HealthView>>,
+    pub rrl: Arc<RateLimiter>,
+}
+
+/// TCP limits, read at start (RFC 7766 section 6.2).
+#[derive(Debug, Clone, Copy)]
+pub struct TcpLimits {
+    /// Close a connection this long without a query.
+    pub idle: Duration,
+    /// Close a connection this long after it opened, whatever it does.
+    pub total: Duration,
+    /// Open connections at most; a new one evicts the one idle longest.
+    pub max_connections: usize,
 }
 
 /// Serve DNS on `bound` until `shutdown` is cancelled.
 pub async fn serve(
     bound: Bound,
-    snapshot: Published,
-    tcp_idle: Duration,
+    published: Published,
+    limits: TcpLimits,
     shutdown: CancellationToken,
 ) -> io::Result<()> {
     let mut tasks = tokio::task::JoinSet::new();
@@ -164,15 +180,17 @@ pub async fn serve(
             logged.push(addr);
         }
         let socket = UdpSocket::from_std(socket)?;
-        tasks.spawn(udp_loop(socket, snapshot.clone(), shutdown.clone()));
+        tasks.spawn(udp_loop(socket, published.clone(), shutdown.clone()));
     }
+    let table = Arc::new(Connections::new(limits.max_connections));
     for (addr, listener) in bound.tcp {
         info!("listening for DNS on TCP {addr}");
         let listener = TcpListener::from_std(listener)?;
         tasks.spawn(tcp_accept_loop(
             listener,
-            snapshot.clone(),
-            tcp_idle,
+            published.clone(),
+            limits,
+            table.clone(),
             shutdown.clone(),
         ));
     }
@@ -180,7 +198,7 @@ pub async fn serve(
     Ok(())
 }
 
-async fn udp_loop(socket: UdpSocket, snapshot: Published, shutdown: CancellationToken) {
+async fn udp_loop(socket: UdpSocket, published: Published, shutdown: CancellationToken) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut out = Vec::with_capacity(1500);
     loop {
@@ -195,20 +213,101 @@ async fn udp_loop(socket: UdpSocket, snapshot: Published, shutdown: Cancellation
             },
             () = shutdown.cancelled() => return,
         };
-        let snap = snapshot.snapshot.load();
-        let health = snapshot.health.load();
-        if respond(&snap, &health, &buf[..len], src, Transport::Udp, &mut out)
-            && let Err(error) = socket.send_to(&out, src).await
-        {
+        let snap = published.snapshot.load();
+        let health = published.health.load();
+        let query = &buf[..len];
+        if !respond(&snap, &health, query, src, Transport::Udp, &mut out) {
+            continue;
+        }
+        if let Some(config) = &snap.config.dns.rrl {
+            match published.rrl.check(config, src.ip()) {
+                Verdict::Send => {}
+                Verdict::Slip => rrl::truncate_response(
+                    &mut out,
+                    super::wire::question_len(query).map(|(q, _)| q),
+                ),
+                Verdict::Drop => continue,
+            }
+        }
+        if let Err(error) = socket.send_to(&out, src).await {
             debug!(%error, %src, "UDP send error");
         }
     }
 }
 
+/// Open TCP connections, for the connection limit: when full, the one that
+/// has been idle longest is closed, so clients that open connections and
+/// send nothing (slowloris) cannot shut others out.
+#[derive(Debug)]
+struct Connections {
+    max: usize,
+    started: Instant,
+    next_id: AtomicU64,
+    open: Mutex<HashMap<u64, Conn>>,
+}
+
+#[derive(Debug)]
+struct Conn {
+    /// Milliseconds since `started` of the last query (or the accept).
+    last_active: Arc<AtomicU64>,
+    cancel: CancellationToken,
+}
+
+impl Connections {
+    fn new(max: usize) -> Self {
+        Self {
+            max: max.max(1),
+            started: Instant::now(),
+            next_id: AtomicU64::new(0),
+            open: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Register a new connection, evicting the idlest when full. Called on
+    /// accept only, never per query.
+    fn register(&self, parent: &CancellationToken) -> (u64, Arc<AtomicU64>, CancellationToken) {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let last_active = Arc::new(AtomicU64::new(self.now_ms()));
+        let cancel = parent.child_token();
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        while open.len() >= self.max {
+            let Some(idlest) = open
+                .iter()
+                .min_by_key(|(_, c)| c.last_active.load(Ordering::Relaxed))
+                .map(|(id, _)| *id)
+            else {
+                break;
+            };
+            if let Some(c) = open.remove(&idlest) {
+                debug!("TCP connection limit reached: closing the connection idle longest");
+                c.cancel.cancel();
+            }
+        }
+        open.insert(
+            id,
+            Conn {
+                last_active: last_active.clone(),
+                cancel: cancel.clone(),
+            },
+        );
+        (id, last_active, cancel)
+    }
+
+    fn unregister(&self, id: u64) {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        open.remove(&id);
+    }
+}
+
 async fn tcp_accept_loop(
     listener: TcpListener,
-    snapshot: Published,
-    idle: Duration,
+    published: Published,
+    limits: TcpLimits,
+    table: Arc<Connections>,
     shutdown: CancellationToken,
 ) {
     let mut connections = tokio::task::JoinSet::new();
@@ -219,13 +318,22 @@ async fn tcp_accept_loop(
         };
         match accepted {
             Ok((stream, peer)) => {
-                connections.spawn(tcp_connection(
-                    stream,
-                    peer,
-                    snapshot.clone(),
-                    idle,
-                    shutdown.clone(),
-                ));
+                let (id, last_active, cancel) = table.register(&shutdown);
+                let table = table.clone();
+                let published = published.clone();
+                connections.spawn(async move {
+                    tcp_connection(
+                        stream,
+                        peer,
+                        published,
+                        limits,
+                        &table,
+                        &last_active,
+                        cancel,
+                    )
+                    .await;
+                    table.unregister(id);
+                });
             }
             Err(error) => {
                 warn!(%error, "TCP accept error");
@@ -239,38 +347,55 @@ async fn tcp_accept_loop(
     while connections.join_next().await.is_some() {}
 }
 
+/// One TCP connection: queries answered in order, one at a time (so at most
+/// one is in flight and a client cannot queue work; the kernel's buffers
+/// push back), until the client closes, it is idle for `idle`, it has been
+/// open for `total`, it is evicted, or the server shuts down.
 async fn tcp_connection(
     mut stream: TcpStream,
     peer: SocketAddr,
-    snapshot: Published,
-    idle: Duration,
-    shutdown: CancellationToken,
+    published: Published,
+    limits: TcpLimits,
+    table: &Connections,
+    last_active: &AtomicU64,
+    cancel: CancellationToken,
 ) {
     let _ = stream.set_nodelay(true);
+    let deadline = tokio::time::Instant::now() + limits.total;
     let mut buf = Vec::with_capacity(512);
     let mut out = Vec::with_capacity(1500);
     loop {
+        let wait = limits
+            .idle
+            .min(deadline.saturating_duration_since(tokio::time::Instant::now()));
         let mut len = [0u8; 2];
         let read = tokio::select! {
-            r = tokio::time::timeout(idle, stream.read_exact(&mut len)) => r,
-            () = shutdown.cancelled() => return,
+            // A query already arriving is read and answered before a
+            // shutdown is noticed.
+            biased;
+            r = tokio::time::timeout(wait, stream.read_exact(&mut len)) => r,
+            () = cancel.cancelled() => return,
         };
         match read {
             Ok(Ok(_)) => {}
             Ok(Err(_)) => return, // closed by the client
             Err(_) => {
-                debug!(%peer, "closing idle TCP connection");
+                debug!(%peer, "closing idle or expired TCP connection");
                 return;
             }
         }
         buf.resize(usize::from(u16::from_be_bytes(len)), 0);
-        match tokio::time::timeout(idle, stream.read_exact(&mut buf)).await {
+        let wait = limits
+            .idle
+            .min(deadline.saturating_duration_since(tokio::time::Instant::now()));
+        match tokio::time::timeout(wait, stream.read_exact(&mut buf)).await {
             Ok(Ok(_)) => {}
             _ => return,
         }
+        last_active.store(table.now_ms(), Ordering::Relaxed);
         let answered = {
-            let snap = snapshot.snapshot.load();
-            let health = snapshot.health.load();
+            let snap = published.snapshot.load();
+            let health = published.health.load();
             respond(&snap, &health, &buf, peer, Transport::Tcp, &mut out)
         };
         if !answered {
