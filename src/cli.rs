@@ -259,10 +259,30 @@ fn serve(path: &Path) -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     runtime.block_on(async move {
         let shutdown = CancellationToken::new();
+        let cluster = snap
+            .config
+            .cluster
+            .clone()
+            .map(|c| Arc::new(crate::cluster::Cluster::new(c)));
         let health = Arc::new(
-            HealthChecks::start(DEFAULT_CONCURRENCY, shutdown.clone())
+            HealthChecks::start(DEFAULT_CONCURRENCY, cluster.is_some(), shutdown.clone())
                 .context("building the health check clients")?,
         );
+        // In a cluster the overrides are etcd's, when it answers.
+        let (overrides, revision) = match &cluster {
+            Some(c) => {
+                let (set, revision) = crate::cluster::sync::initial(c, overrides).await;
+                if revision > 0
+                    && let Some(file) = &snap.config.state_file
+                    && let Err(e) = set.save(file)
+                {
+                    warn!("cluster: {e} (the local cache)");
+                }
+                snap = snap.with_overrides(set.resolve(&snap.config, unix_now()));
+                (set, revision)
+            }
+            None => (overrides, 0),
+        };
         let metrics = Arc::new(Registry::default());
         snap.attach_metrics(&metrics);
         metrics
@@ -278,8 +298,9 @@ fn serve(path: &Path) -> anyhow::Result<()> {
             shared.clone(),
             health.clone(),
             metrics,
-            overrides,
+            (overrides, revision),
             token,
+            cluster.clone(),
         );
         // The admin API comes up first, so /readyz can say "not yet".
         let admin_task = match admin_listener {
@@ -300,6 +321,21 @@ fn serve(path: &Path) -> anyhow::Result<()> {
             let mut first = (*shared.load_full()).clone();
             health.bind(&mut first).await;
             shared.store(Arc::new(first));
+        }
+        if let Some(c) = &cluster {
+            // Answers follow our own probes until the votes are in.
+            health.answer_from_local();
+            tokio::spawn(crate::cluster::sync::run(
+                rt.clone(),
+                c.clone(),
+                shutdown.clone(),
+            ));
+            tokio::spawn(crate::cluster::health::run(
+                c.clone(),
+                health.clone(),
+                shared.clone(),
+                shutdown.clone(),
+            ));
         }
         rt.ready.store(true, std::sync::atomic::Ordering::Relaxed);
         // Signal handlers are in place before DNS is served: a SIGHUP that

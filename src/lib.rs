@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod dns;
 pub mod geo;

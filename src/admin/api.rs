@@ -78,6 +78,13 @@ pub struct EndpointInfo {
     pub latency_ms: Option<f64>,
     /// RFC 3339 UTC time of the last check.
     pub last_check: Option<String>,
+    /// In a cluster: each live instance's view of this endpoint
+    /// (`healthy` or `unhealthy`), this one included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub votes: Option<std::collections::BTreeMap<String, String>>,
+    /// In a cluster: how `state` was decided from the votes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<String>,
 }
 
 /// `GET /v1/services`.
@@ -140,6 +147,26 @@ pub struct Changed {
     pub weight: Option<WeightShown>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effective_weight: Option<u16>,
+    /// The overrides' revision after the change (for `If-Match`).
+    #[serde(default)]
+    pub revision: i64,
+}
+
+/// `GET /v1/overrides`: every override in effect, by name, and the
+/// revision to send back in `If-Match` so a change made from this view
+/// cannot silently overwrite someone else's.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Overrides {
+    /// In a cluster, the etcd key's revision; alone, changes since start.
+    pub revision: i64,
+    /// This instance's name in its cluster, if it is in one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// Region → forced state.
+    pub regions: std::collections::BTreeMap<String, OverrideShown>,
+    /// Service full name → region → weight.
+    pub weights:
+        std::collections::BTreeMap<String, std::collections::BTreeMap<String, WeightShown>>,
 }
 
 /// `POST /v1/reload` success.

@@ -40,6 +40,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/status"),
     ("GET", "/v1/regions"),
     ("GET", "/v1/services"),
+    ("GET", "/v1/overrides"),
     ("PUT", "/v1/regions/{region}/override"),
     ("PUT", "/v1/services/{service}/pools/{region}/weight"),
     ("DELETE", "/v1/services/{service}/pools/{region}/weight"),
@@ -71,6 +72,7 @@ pub fn router(rt: Rt) -> Router {
         .route("/v1/status", get(status))
         .route("/v1/regions", get(regions))
         .route("/v1/services", get(services))
+        .route("/v1/overrides", get(overrides))
         .route("/v1/explain", get(explain::explain))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
@@ -144,6 +146,10 @@ impl From<ChangeError> for ApiError {
         match e {
             ChangeError::Rejected(m) => Self::bad_request(m),
             ChangeError::Persist(_) => Self::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            ChangeError::Conflict(_) => Self::new(StatusCode::CONFLICT, e.to_string()),
+            ChangeError::Unavailable(_) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+            }
         }
     }
 }
@@ -191,6 +197,67 @@ async fn services(State(rt): State<Rt>) -> Json<api::Services> {
     Json(views::services(&rt).await)
 }
 
+/// Every override in effect and its revision; the revision is also the
+/// ETag, for `If-Match` on changes.
+async fn overrides(State(rt): State<Rt>) -> Response {
+    let set = rt.overrides.lock().await.clone();
+    let revision = rt.revision();
+    let body = api::Overrides {
+        revision,
+        instance: rt.cluster.as_ref().map(|c| c.config.instance.clone()),
+        regions: set
+            .regions
+            .iter()
+            .map(|(name, o)| (name.clone(), views::override_shown(o)))
+            .collect(),
+        weights: set
+            .weights
+            .iter()
+            .map(|(service, pools)| {
+                let pools = pools
+                    .iter()
+                    .map(|(region, w)| {
+                        (
+                            region.clone(),
+                            api::WeightShown {
+                                weight: w.weight,
+                                until: w.until.map(rfc3339),
+                            },
+                        )
+                    })
+                    .collect();
+                (service.clone(), pools)
+            })
+            .collect(),
+    };
+    let mut r = Json(body).into_response();
+    if let Ok(v) = header::HeaderValue::from_str(&format!("\"{revision}\"")) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    r
+}
+
+/// The revision an `If-Match` header names (`"12"` or `12`); `*` or no
+/// header means any.
+fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
+    let Some(v) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = v.to_str().unwrap_or("").trim();
+    if text == "*" {
+        return Ok(None);
+    }
+    text.trim_start_matches("W/")
+        .trim_matches('"')
+        .parse::<i64>()
+        .map(Some)
+        .map_err(|_| {
+            ApiError::bad_request(format!(
+                "If-Match: {text:?} is not a revision; use the \"revision\" (or ETag) of GET /v1/overrides"
+            ))
+        })
+}
+
 async fn readyz(State(rt): State<Rt>) -> Response {
     if rt.ready.load(Ordering::Relaxed) {
         (StatusCode::OK, "ready\n").into_response()
@@ -231,8 +298,10 @@ fn body<T: serde::de::DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
 async fn put_override(
     State(rt): State<Rt>,
     Path(region): Path<String>,
+    headers: HeaderMap,
     bytes: Bytes,
 ) -> Result<Json<api::Changed>, ApiError> {
+    let expect = if_match(&headers)?;
     let req: api::OverrideRequest = body(&bytes)?;
     if !rt
         .snapshot
@@ -260,14 +329,14 @@ async fn put_override(
         ));
     }
     let until = expiry(req.for_.as_deref())?;
-    let name = region.clone();
-    rt.change(move |set, _| {
+    rt.change(expect, |set, _| {
         match state {
             Some(state) => {
-                set.regions.insert(name, RegionOverride { state, until });
+                set.regions
+                    .insert(region.clone(), RegionOverride { state, until });
             }
             None => {
-                set.regions.remove(&name);
+                set.regions.remove(&region);
             }
         }
         Ok(())
@@ -283,6 +352,7 @@ async fn put_override(
         }),
         weight: None,
         effective_weight: None,
+        revision: rt.revision(),
     }))
 }
 
@@ -307,8 +377,10 @@ fn find_pool(rt: &Runtime, service: &str, region: &str) -> Result<(String, u16),
 async fn put_weight(
     State(rt): State<Rt>,
     Path((service, region)): Path<(String, String)>,
+    headers: HeaderMap,
     bytes: Bytes,
 ) -> Result<Json<api::Changed>, ApiError> {
+    let expect = if_match(&headers)?;
     let req: api::WeightRequest = body(&bytes)?;
     let (full_name, _) = find_pool(&rt, &service, &region)?;
     let weight = u16::try_from(req.weight)
@@ -318,12 +390,11 @@ async fn put_weight(
             ApiError::bad_request(format!("weight {} is outside 0..=1000", req.weight))
         })?;
     let until = expiry(req.for_.as_deref())?;
-    let (svc_key, region_key) = (full_name.clone(), region.clone());
-    rt.change(move |set, _| {
+    rt.change(expect, |set, _| {
         set.weights
-            .entry(svc_key)
+            .entry(full_name.clone())
             .or_default()
-            .insert(region_key, WeightOverride { weight, until });
+            .insert(region.clone(), WeightOverride { weight, until });
         Ok(())
     })
     .await?;
@@ -337,20 +408,22 @@ async fn put_weight(
             until: until.map(rfc3339),
         }),
         effective_weight: Some(weight),
+        revision: rt.revision(),
     }))
 }
 
 async fn delete_weight(
     State(rt): State<Rt>,
     Path((service, region)): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> Result<Json<api::Changed>, ApiError> {
+    let expect = if_match(&headers)?;
     let (full_name, configured) = find_pool(&rt, &service, &region)?;
-    let (svc_key, region_key) = (full_name.clone(), region.clone());
-    rt.change(move |set, _| {
-        if let Some(pools) = set.weights.get_mut(&svc_key) {
-            pools.remove(&region_key);
+    rt.change(expect, |set, _| {
+        if let Some(pools) = set.weights.get_mut(&full_name) {
+            pools.remove(&region);
             if pools.is_empty() {
-                set.weights.remove(&svc_key);
+                set.weights.remove(&full_name);
             }
         }
         Ok(())
@@ -363,6 +436,7 @@ async fn delete_weight(
         override_: None,
         weight: None,
         effective_weight: Some(configured),
+        revision: rt.revision(),
     }))
 }
 

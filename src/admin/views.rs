@@ -5,10 +5,15 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::api;
+use std::sync::Arc;
+
+use crate::cluster::Board;
+use crate::cluster::votes::{decide, vote_key};
 use crate::config::Target;
-use crate::health::{EndpointHealth, State};
+use crate::health::{EndpointHealth, HealthView, State, TargetId};
 use crate::metrics::escape;
 use crate::policy::{self, Forced};
+use crate::state::overrides::{RegionOverride, RegionState};
 use crate::state::runtime::Runtime;
 
 /// Unix seconds as RFC 3339 UTC (`2026-11-24T18:30:00Z`).
@@ -41,6 +46,57 @@ fn target_text(t: &Target) -> String {
     }
 }
 
+/// A region override as the API shows it.
+pub(super) fn override_shown(o: &RegionOverride) -> api::OverrideShown {
+    api::OverrideShown {
+        state: match o.state {
+            RegionState::Up => "up".into(),
+            RegionState::Down => "down".into(),
+        },
+        until: o.until.map(rfc3339),
+    }
+}
+
+/// What `/v1/regions` shows of shared health.
+struct SharedHealth {
+    board: Board,
+    instance: String,
+    quorum: Option<usize>,
+    /// This instance's own probe verdicts.
+    local: Arc<HealthView>,
+}
+
+impl SharedHealth {
+    /// Each live instance's view of the endpoint with vote key `key`, and
+    /// how the verdict answers follow was reached.
+    fn explain(&self, id: TargetId, key: &str) -> (BTreeMap<String, String>, String) {
+        let shown = |healthy: bool| if healthy { "healthy" } else { "unhealthy" }.to_string();
+        let votes: BTreeMap<String, String> = self
+            .board
+            .instances
+            .iter()
+            .filter_map(|(name, v)| v.get(key).map(|h| (name.clone(), shown(*h))))
+            .collect();
+        let others: Vec<bool> = self
+            .board
+            .instances
+            .iter()
+            .filter(|(name, _)| **name != self.instance)
+            .filter_map(|(_, v)| v.get(key).copied())
+            .collect();
+        let own = self.local.state(id);
+        let why = if !self.board.connected {
+            "this instance's probes: cut off from etcd".to_string()
+        } else {
+            match decide(own, &others, self.quorum) {
+                (_, None) => "this instance's probes: no other live instance checks it".to_string(),
+                (state, Some(tally)) => format!("{}: {tally}", state.as_str()),
+            }
+        };
+        (votes, why)
+    }
+}
+
 pub(super) async fn regions(rt: &Runtime) -> api::Regions {
     let snap = rt.snapshot.load_full();
     let view = rt.health_view();
@@ -53,6 +109,12 @@ pub(super) async fn regions(rt: &Runtime) -> api::Regions {
     };
     let inputs = snap.policy_inputs();
     let config = &snap.config;
+    let shared = rt.cluster.as_ref().map(|c| SharedHealth {
+        board: c.board(),
+        instance: c.config.instance.clone(),
+        quorum: c.config.quorum,
+        local: rt.health.local_view().load_full(),
+    });
     let mut out = Vec::new();
     for (region_id, region) in config.regions.iter().enumerate() {
         let mut pools = Vec::new();
@@ -77,7 +139,17 @@ pub(super) async fn regions(rt: &Runtime) -> api::Regions {
                                 None => "unmonitored",
                                 Some(id) => view.state(id).as_str(),
                             };
+                            let (votes, verdict) = match (&shared, target, pool.monitor) {
+                                (Some(sh), Some(id), Some(m)) => {
+                                    let key = vote_key(&config.monitors[m].name, &ep.target);
+                                    let (v, why) = sh.explain(id, &key);
+                                    (Some(v), Some(why))
+                                }
+                                _ => (None, None),
+                            };
                             api::EndpointInfo {
+                                votes,
+                                verdict,
                                 address: target_text(&ep.target),
                                 weight: ep.weight,
                                 state: state.into(),
@@ -129,13 +201,7 @@ pub(super) async fn regions(rt: &Runtime) -> api::Regions {
         out.push(api::RegionInfo {
             name: region.name.clone(),
             state: state.into(),
-            override_: set.regions.get(&region.name).map(|o| api::OverrideShown {
-                state: match o.state {
-                    crate::state::overrides::RegionState::Up => "up".into(),
-                    crate::state::overrides::RegionState::Down => "down".into(),
-                },
-                until: o.until.map(rfc3339),
-            }),
+            override_: set.regions.get(&region.name).map(override_shown),
             location: region.location.map(|(a, b)| [a, b]),
             pools,
         });

@@ -35,6 +35,9 @@ pub struct Config {
     /// Absolute or relative to the config file's directory (already joined).
     pub state_file: Option<PathBuf>,
     pub geoip: Option<GeoipConfig>,
+    /// Several instances sharing overrides and health through etcd; none
+    /// means this instance runs alone.
+    pub cluster: Option<ClusterConfig>,
     /// In config order.
     pub regions: Vec<Region>,
     pub monitors: Vec<Monitor>,
@@ -81,6 +84,38 @@ pub struct AdminConfig {
     pub token_env: Option<String>,
     /// Joined to the config file's directory.
     pub token_file: Option<PathBuf>,
+}
+
+/// `cluster`: the etcd this instance shares overrides and health through.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterConfig {
+    /// At least one; each `http://host:port` or `https://host:port`.
+    pub endpoints: Vec<String>,
+    /// Every key this fleet uses starts with it; starts and ends with '/'.
+    /// Default `/meridian/`.
+    pub prefix: String,
+    /// This instance's name, unique in the fleet: letters, digits, '-',
+    /// '_' and '.'.
+    pub instance: String,
+    /// Down votes that take an endpoint out; default a majority of the live
+    /// instances that probe it. >= 1.
+    pub quorum: Option<usize>,
+    /// How long this instance's health votes outlive it. 2s..=5m, default 10s.
+    pub lease_ttl: Duration,
+    pub tls: Option<ClusterTls>,
+    /// etcd user; `password_env` names the variable holding its password.
+    pub username: Option<String>,
+    pub password_env: Option<String>,
+}
+
+/// TLS to etcd: the CA that signed its certificate, and optionally a
+/// client certificate and key (both or neither). Paths joined to the
+/// config file's directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterTls {
+    pub ca_file: Option<PathBuf>,
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug)]

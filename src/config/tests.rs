@@ -1320,3 +1320,115 @@ fn truncated_configs_are_errors_not_panics() {
         let _ = parse(&SPEC_EXAMPLE[..i], Path::new(SOURCE));
     }
 }
+
+// ---------------------------------------------------------------- cluster
+
+#[test]
+fn cluster_section_parses_with_defaults() {
+    let yaml =
+        format!("{MINIMAL}cluster:\n  endpoints: [\"http://127.0.0.1:2379\"]\n  instance: ns1\n");
+    let c = parse_ok(&yaml).cluster.expect("cluster");
+    assert_eq!(c.endpoints, ["http://127.0.0.1:2379"]);
+    assert_eq!(c.prefix, "/meridian/");
+    assert_eq!(c.instance, "ns1");
+    assert_eq!(c.quorum, None);
+    assert_eq!(c.lease_ttl, Duration::from_secs(10));
+    assert_eq!((c.tls, c.username, c.password_env), (None, None, None));
+    assert!(parse_ok(MINIMAL).cluster.is_none(), "absent = alone");
+}
+
+#[test]
+fn cluster_section_parses_every_option() {
+    let yaml = format!(
+        "{MINIMAL}cluster:
+  endpoints: [\"https://etcd1:2379\", \"https://etcd2:2379\"]
+  prefix: /gslb/prod/
+  instance: ns2.fra
+  quorum: 2
+  lease_ttl: 5s
+  tls: {{ ca_file: ca.pem, cert_file: client.pem, key_file: client.key }}
+  username: meridian
+  password_env: ETCD_PASSWORD
+"
+    );
+    let c = parse_ok(&yaml).cluster.expect("cluster");
+    assert_eq!(c.endpoints.len(), 2);
+    assert_eq!(c.prefix, "/gslb/prod/");
+    assert_eq!(c.instance, "ns2.fra");
+    assert_eq!(c.quorum, Some(2));
+    assert_eq!(c.lease_ttl, Duration::from_secs(5));
+    let tls = c.tls.expect("tls");
+    assert_eq!(tls.ca_file, Some(PathBuf::from("conf/ca.pem")));
+    assert_eq!(tls.key_file, Some(PathBuf::from("conf/client.key")));
+    assert_eq!(c.username.as_deref(), Some("meridian"));
+    assert_eq!(c.password_env.as_deref(), Some("ETCD_PASSWORD"));
+}
+
+#[test]
+fn cluster_needs_endpoints_and_an_instance() {
+    let errors = parse_err(&format!("{MINIMAL}cluster:\n  prefix: /m/\n"));
+    let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 2, "{messages:?}");
+    assert!(
+        messages.iter().any(|m| m.contains("endpoints")),
+        "{messages:?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.contains("instance")),
+        "{messages:?}"
+    );
+}
+
+#[test]
+fn cluster_endpoint_must_be_a_url_with_a_port() {
+    let yaml = format!("{MINIMAL}cluster:\n  endpoints: [127.0.0.1:2379]\n  instance: ns1\n");
+    let e = only_error(&yaml);
+    assert_error(
+        &e,
+        14,
+        15,
+        "cluster.endpoints[0]",
+        "is not an etcd endpoint; write http://host:port",
+    );
+}
+
+#[test]
+fn cluster_instance_prefix_quorum_and_lease_are_checked() {
+    let base = "cluster:\n  endpoints: [\"http://127.0.0.1:2379\"]\n";
+    let e = only_error(&format!("{MINIMAL}{base}  instance: \"ns 1\"\n"));
+    assert_error(&e, 15, 13, "cluster.instance", "is not an instance name");
+    let e = only_error(&format!(
+        "{MINIMAL}{base}  instance: ns1\n  prefix: meridian\n"
+    ));
+    assert_error(&e, 16, 11, "cluster.prefix", "must start and end with '/'");
+    let e = only_error(&format!("{MINIMAL}{base}  instance: ns1\n  quorum: 0\n"));
+    assert_error(&e, 16, 11, "cluster.quorum", "0 is outside 1..=1000");
+    let e = only_error(&format!(
+        "{MINIMAL}{base}  instance: ns1\n  lease_ttl: 500ms\n"
+    ));
+    assert_error(&e, 16, 14, "cluster.lease_ttl", "outside 2s..=5m");
+}
+
+#[test]
+fn cluster_credentials_and_client_certificates_come_in_pairs() {
+    let base = "cluster:\n  endpoints: [\"https://127.0.0.1:2379\"]\n  instance: ns1\n";
+    let e = only_error(&format!("{MINIMAL}{base}  username: meridian\n"));
+    assert_error(
+        &e,
+        16,
+        3,
+        "cluster.username",
+        "set username and password_env together",
+    );
+    let e = only_error(&format!("{MINIMAL}{base}  tls: {{ cert_file: c.pem }}\n"));
+    assert_error(&e, 16, 10, "cluster.tls.cert_file", "key_file is missing");
+}
+
+#[test]
+fn cluster_tls_needs_https_endpoints() {
+    let yaml = format!(
+        "{MINIMAL}cluster:\n  endpoints: [\"http://127.0.0.1:2379\"]\n  instance: ns1\n  tls: {{ ca_file: ca.pem }}\n"
+    );
+    let e = only_error(&yaml);
+    assert_error(&e, 16, 3, "cluster.tls", "use https:// endpoints with tls");
+}

@@ -14,11 +14,11 @@ use ipnet::IpNet;
 
 use super::duration::format_duration;
 use super::model::{
-    AdminConfig, AllDown, Config, DnsConfig, Endpoint, GeoMap, GeoipConfig, Loc, MapDefault,
-    Monitor, MonitorId, MonitorKind, Policy, Pool, Region, RegionId, RrlConfig, Service, Target,
-    Tier, Zone,
+    AdminConfig, AllDown, ClusterConfig, ClusterTls, Config, DnsConfig, Endpoint, GeoMap,
+    GeoipConfig, Loc, MapDefault, Monitor, MonitorId, MonitorKind, Policy, Pool, Region, RegionId,
+    RrlConfig, Service, Target, Tier, Zone,
 };
-use super::tree::{Diag, Field, Key, Kind, key_path};
+use super::tree::{Diag, Field, Key, Kind, MapWalker, key_path};
 
 /// Defaults, shared with the documentation (docs/configuration.md).
 const DEFAULT_LISTEN: &str = "127.0.0.1:5300";
@@ -34,6 +34,10 @@ const MAX_TTL: i128 = 86_400;
 const MAX_ANSWERS: i128 = 16;
 const MAX_WEIGHT: i128 = 1000;
 const DEFAULT_WEIGHT: u16 = 100;
+const DEFAULT_CLUSTER_PREFIX: &str = "/meridian/";
+const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(10);
+const MIN_LEASE_TTL: Duration = Duration::from_secs(2);
+const MAX_LEASE_TTL: Duration = Duration::from_secs(300);
 
 const CONTINENTS: [&str; 7] = ["AF", "AN", "AS", "EU", "NA", "OC", "SA"];
 
@@ -51,6 +55,7 @@ pub(crate) fn build(root: &Field<'_>, source: &Path, diag: &mut Diag) -> Config 
         admin: None,
         state_file: None,
         geoip: None,
+        cluster: None,
         regions: Vec::new(),
         monitors: Vec::new(),
         geo_maps: Vec::new(),
@@ -63,6 +68,7 @@ pub(crate) fn build(root: &Field<'_>, source: &Path, diag: &mut Diag) -> Config 
             "admin",
             "state_file",
             "geoip",
+            "cluster",
             "regions",
             "monitors",
             "geo_maps",
@@ -79,6 +85,7 @@ pub(crate) fn build(root: &Field<'_>, source: &Path, diag: &mut Diag) -> Config 
         .get("state_file")
         .and_then(|f| file_path(&f, &base, diag));
     config.geoip = top.get("geoip").and_then(|f| geoip(&f, &base, diag));
+    config.cluster = top.get("cluster").and_then(|f| cluster(&f, &base, diag));
     if let Some(f) = top.get("regions") {
         config.regions = regions(&f, diag);
     }
@@ -302,38 +309,11 @@ fn admin(f: &Field<'_>, base: &Path, diag: &mut Diag) -> Option<AdminConfig> {
     let m = f.map(diag, &["listen", "token_env", "token_file"])?;
     let listen_field = m.require(diag, "listen");
     let listen = listen_field.as_ref().and_then(|f| socket_addr(f, diag));
-    let token_env = m.get("token_env").and_then(|f| {
-        let name = f.nonempty_string(diag)?;
-        let valid = name
-            .bytes()
-            .enumerate()
-            .all(|(i, b)| b == b'_' || b.is_ascii_alphabetic() || (i > 0 && b.is_ascii_digit()));
-        if !valid {
-            f.error(
-                diag,
-                format!(
-                    "{name:?} is not an environment variable name \
-                     (letters, digits and '_', not starting with a digit)"
-                ),
-            );
-        }
-        Some(name)
-    });
+    let token_env = m.get("token_env").and_then(|f| env_name(&f, diag));
     let token_file = m.get("token_file").and_then(|f| file_path(&f, base, diag));
     if let (Some(_), Some(_)) = (&token_env, &token_file) {
-        // Blame whichever of the two is written second.
-        let (env_loc, file_loc) = (m.key_loc("token_env"), m.key_loc("token_file"));
-        let pos = |l: Option<Loc>| l.map(|l| (l.line, l.column));
-        let (loc, key) = if pos(env_loc) > pos(file_loc) {
-            (env_loc, "token_env")
-        } else {
-            (file_loc, "token_file")
-        };
-        diag.error(
-            loc.unwrap_or_default(),
-            &key_path(m.path(), key),
-            "set token_env or token_file, not both",
-        );
+        let (loc, path) = second_of(&m, "token_env", "token_file");
+        diag.error(loc, &path, "set token_env or token_file, not both");
     }
     let listen = listen?;
     if token_env.is_none()
@@ -353,6 +333,195 @@ fn admin(f: &Field<'_>, base: &Path, diag: &mut Diag) -> Option<AdminConfig> {
         listen,
         token_env,
         token_file,
+    })
+}
+
+/// An environment variable's name.
+fn env_name(f: &Field<'_>, diag: &mut Diag) -> Option<String> {
+    let name = f.nonempty_string(diag)?;
+    let valid = name
+        .bytes()
+        .enumerate()
+        .all(|(i, b)| b == b'_' || b.is_ascii_alphabetic() || (i > 0 && b.is_ascii_digit()));
+    if !valid {
+        f.error(
+            diag,
+            format!(
+                "{name:?} is not an environment variable name \
+                 (letters, digits and '_', not starting with a digit)"
+            ),
+        );
+    }
+    Some(name)
+}
+
+/// Blame whichever of two keys of `m` is written second.
+fn second_of(m: &MapWalker<'_>, a: &str, b: &str) -> (Loc, String) {
+    let (la, lb) = (m.key_loc(a), m.key_loc(b));
+    let pos = |l: Option<Loc>| l.map(|l| (l.line, l.column));
+    let (loc, key) = if pos(la) > pos(lb) { (la, a) } else { (lb, b) };
+    (loc.unwrap_or_default(), key_path(m.path(), key))
+}
+
+/// `cluster`: etcd endpoints, key prefix, this instance's name, quorum,
+/// lease, TLS and credentials.
+fn cluster(f: &Field<'_>, base: &Path, diag: &mut Diag) -> Option<ClusterConfig> {
+    let m = f.map(
+        diag,
+        &[
+            "endpoints",
+            "prefix",
+            "instance",
+            "quorum",
+            "lease_ttl",
+            "tls",
+            "username",
+            "password_env",
+        ],
+    )?;
+    let endpoints = m.require(diag, "endpoints").and_then(|f| {
+        let items = f.seq(diag)?;
+        if items.is_empty() {
+            f.error(diag, "must list at least one etcd endpoint (http://host:port)");
+            return None;
+        }
+        let mut out = Vec::new();
+        for item in &items {
+            let Some(url) = item.nonempty_string(diag) else {
+                continue;
+            };
+            let rest = url
+                .strip_prefix("http://")
+                .or_else(|| url.strip_prefix("https://"));
+            let host_port_ok = rest.is_some_and(|r| {
+                r.rsplit_once(':')
+                    .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0))
+                    && !r.contains('/')
+            });
+            if !host_port_ok {
+                item.error(
+                    diag,
+                    format!("{url:?} is not an etcd endpoint; write http://host:port or https://host:port"),
+                );
+            } else if out.contains(&url) {
+                item.error(diag, format!("{url} is listed twice"));
+            } else {
+                out.push(url);
+            }
+        }
+        Some(out)
+    });
+    let prefix = m.get("prefix").map_or_else(
+        || Some(DEFAULT_CLUSTER_PREFIX.to_string()),
+        |f| {
+            let p = f.nonempty_string(diag)?;
+            if !p.starts_with('/') || !p.ends_with('/') || p.len() < 2 {
+                f.error(
+                    diag,
+                    format!("{p:?} must start and end with '/', e.g. {DEFAULT_CLUSTER_PREFIX:?}"),
+                );
+                return None;
+            }
+            Some(p)
+        },
+    );
+    let instance = m.require(diag, "instance").and_then(|f| {
+        let name = f.nonempty_string(diag)?;
+        let valid = name.len() <= 63
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if !valid {
+            f.error(
+                diag,
+                format!(
+                    "{name:?} is not an instance name \
+                     (up to 63 letters, digits, '-', '_' and '.')"
+                ),
+            );
+            return None;
+        }
+        Some(name)
+    });
+    let quorum = match m.get("quorum") {
+        None => Some(None),
+        Some(f) => f.int_in(diag, 1..=1000).map(Some),
+    };
+    let lease_ttl = match m.get("lease_ttl") {
+        None => Some(DEFAULT_LEASE_TTL),
+        Some(f) => f.duration(diag, false).and_then(|d| {
+            if (MIN_LEASE_TTL..=MAX_LEASE_TTL).contains(&d) && d.subsec_nanos() == 0 {
+                Some(d)
+            } else {
+                f.error(
+                    diag,
+                    format!(
+                        "{} is outside {}..={} or not whole seconds",
+                        format_duration(d),
+                        format_duration(MIN_LEASE_TTL),
+                        format_duration(MAX_LEASE_TTL)
+                    ),
+                );
+                None
+            }
+        }),
+    };
+    let tls = m.get("tls").and_then(|f| {
+        let t = f.map(diag, &["ca_file", "cert_file", "key_file"])?;
+        let tls = ClusterTls {
+            ca_file: t.get("ca_file").and_then(|f| file_path(&f, base, diag)),
+            cert_file: t.get("cert_file").and_then(|f| file_path(&f, base, diag)),
+            key_file: t.get("key_file").and_then(|f| file_path(&f, base, diag)),
+        };
+        if tls.cert_file.is_some() != tls.key_file.is_some() {
+            let (present, missing) = if tls.cert_file.is_some() {
+                ("cert_file", "key_file")
+            } else {
+                ("key_file", "cert_file")
+            };
+            diag.error(
+                t.key_loc(present).unwrap_or_default(),
+                &key_path(t.path(), present),
+                format!(
+                    "a client certificate needs both cert_file and key_file; {missing} is missing"
+                ),
+            );
+        }
+        Some(tls)
+    });
+    let username = m.get("username").and_then(|f| f.nonempty_string(diag));
+    let password_env = m.get("password_env").and_then(|f| env_name(&f, diag));
+    if username.is_some() != password_env.is_some() {
+        let present = if username.is_some() {
+            "username"
+        } else {
+            "password_env"
+        };
+        diag.error(
+            m.key_loc(present).unwrap_or_default(),
+            &key_path(m.path(), present),
+            "set username and password_env together",
+        );
+    }
+    if let (Some(endpoints), Some(_)) = (&endpoints, &tls)
+        && let Some(plain) = endpoints.iter().find(|e| e.starts_with("http://"))
+    {
+        let (loc, path) = second_of(&m, "endpoints", "tls");
+        diag.error(
+            loc,
+            &path,
+            format!("tls is set but {plain} is plain http; use https:// endpoints with tls"),
+        );
+    }
+    Some(ClusterConfig {
+        endpoints: endpoints?,
+        prefix: prefix?,
+        instance: instance?,
+        quorum: quorum?,
+        lease_ttl: lease_ttl?,
+        tls,
+        username,
+        password_env,
     })
 }
 

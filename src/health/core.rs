@@ -46,6 +46,16 @@ impl HealthView {
     pub fn state(&self, target: TargetId) -> State {
         self.states.get(target).copied().unwrap_or_default()
     }
+
+    /// A view of exactly these states (by `TargetId`).
+    pub fn from_states(states: Vec<State>) -> Self {
+        Self { states }
+    }
+
+    /// Every state, by `TargetId`.
+    pub fn states(&self) -> &[State] {
+        &self.states
+    }
 }
 
 /// The last check of one target, for the admin API.
@@ -150,6 +160,11 @@ impl Writer {
     /// Last checks and counters, for the admin API and metrics.
     pub fn details(&self) -> Arc<std::sync::Mutex<Details>> {
         self.details.clone()
+    }
+
+    /// Changes each time the view is published.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.published.clone()
     }
 
     /// Probe exactly `targets` from now on. Targets already probed keep

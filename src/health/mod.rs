@@ -42,17 +42,51 @@ pub struct HealthChecks {
     /// Written on load and reload only, never on the answering path.
     registry: Mutex<Registry>,
     writer: Writer,
+    /// What answers read. Alone, the writer's own view; in a cluster, a
+    /// separate view the shared-health task computes from this instance's
+    /// probes and the other instances' votes (`cluster::health`).
+    answers: Arc<arc_swap::ArcSwap<HealthView>>,
 }
 
 impl HealthChecks {
     /// Build the probe clients and start the writer on the current runtime.
-    pub fn start(concurrency: usize, shutdown: CancellationToken) -> Result<Self, reqwest::Error> {
+    /// With `shared`, answers read a view of their own that someone else
+    /// (the shared-health task) publishes; otherwise the writer's.
+    pub fn start(
+        concurrency: usize,
+        shared: bool,
+        shutdown: CancellationToken,
+    ) -> Result<Self, reqwest::Error> {
         install_crypto_provider();
         let prober = Prober::new()?;
+        let writer = Writer::start(prober, concurrency, shutdown);
+        let answers = if shared {
+            Arc::new(arc_swap::ArcSwap::from_pointee(HealthView::default()))
+        } else {
+            writer.view()
+        };
         Ok(Self {
             registry: Mutex::new(Registry::default()),
-            writer: Writer::start(prober, concurrency, shutdown),
+            writer,
+            answers,
         })
+    }
+
+    /// This instance's own probe verdicts (the writer's view). Alone, the
+    /// same as [`view`](Self::view).
+    pub fn local_view(&self) -> Arc<arc_swap::ArcSwap<HealthView>> {
+        self.writer.view()
+    }
+
+    /// Changes each time the local view is published.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.writer.subscribe()
+    }
+
+    /// Make answers follow this instance's own probes (in a cluster, until
+    /// the shared-health task has votes to add).
+    pub fn answer_from_local(&self) {
+        self.answers.store(self.writer.view().load_full());
     }
 
     /// Last checks and counters, for the admin API and metrics.
@@ -60,9 +94,9 @@ impl HealthChecks {
         self.writer.details()
     }
 
-    /// Where the view is published, for the answering path.
+    /// Where the view answers read is published.
     pub fn view(&self) -> Arc<arc_swap::ArcSwap<HealthView>> {
-        self.writer.view()
+        self.answers.clone()
     }
 
     /// Make `snap` the set of things probed: intern its targets and put the

@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
@@ -19,6 +19,7 @@ use tracing::{error, info, warn};
 use super::overrides::{OverrideSet, StateError, unix_now};
 use super::snapshot::{Snapshot, load};
 use crate::admin::auth::Token;
+use crate::cluster::Cluster;
 use crate::health::{HealthChecks, HealthView};
 use crate::metrics::Registry;
 
@@ -38,8 +39,19 @@ pub struct Runtime {
     /// Set once every target has had its first check.
     pub ready: AtomicBool,
     pub token: Token,
+    /// The fleet this instance shares overrides and health with, if any.
+    pub cluster: Option<Arc<Cluster>>,
+    /// Revision of the overrides in `overrides`: in a cluster the etcd
+    /// key's mod_revision (0 before the first read); alone, a count of
+    /// changes made since start. Written under the overrides lock.
+    revision: AtomicI64,
     reload_tx: mpsc::Sender<ReloadReply>,
 }
+
+/// How often a change is retried when another instance wrote the
+/// overrides between our read and our write (and the client did not ask
+/// for a particular revision).
+const CHANGE_ATTEMPTS: usize = 3;
 
 /// Why a change was not made.
 #[derive(Debug, thiserror::Error)]
@@ -50,18 +62,53 @@ pub enum ChangeError {
     /// The state file could not be written: nothing changed.
     #[error("{0}; nothing was changed")]
     Persist(#[from] StateError),
+    /// The overrides are not at the revision the client named, or kept
+    /// changing under us (409).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The shared store cannot be reached: nothing changed (503).
+    #[error(
+        "{0}; nothing was changed (changes need etcd; answers go on with the last overrides seen)"
+    )]
+    Unavailable(String),
+}
+
+/// Refuse when the client named a revision that is not the current one.
+fn check_expected(expect: Option<i64>, revision: i64) -> Result<(), ChangeError> {
+    match expect {
+        Some(e) if e != revision => Err(ChangeError::Conflict(format!(
+            "the overrides are at revision {revision}, not {e}: someone changed them; \
+             read GET /v1/overrides and try again"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Write the state file off the async threads.
+async fn save_blocking(set: OverrideSet, path: PathBuf) -> Result<(), ChangeError> {
+    let shown = path.clone();
+    tokio::task::spawn_blocking(move || set.save(&path))
+        .await
+        .map_err(|e| {
+            ChangeError::Persist(StateError::Write {
+                path: shown,
+                source: std::io::Error::other(e.to_string()),
+            })
+        })??;
+    Ok(())
 }
 
 impl Runtime {
-    /// Build the runtime around a loaded snapshot and start its reload
-    /// task; returns it with the receiver the reload task reads.
+    /// Build the runtime around a loaded snapshot, the overrides in it and
+    /// their revision; returns it with the receiver the reload task reads.
     pub fn new(
         config_path: PathBuf,
         snapshot: Arc<ArcSwap<Snapshot>>,
         health: Arc<HealthChecks>,
         metrics: Arc<Registry>,
-        overrides: OverrideSet,
+        (overrides, revision): (OverrideSet, i64),
         token: Token,
+        cluster: Option<Arc<Cluster>>,
     ) -> (Arc<Self>, mpsc::Receiver<ReloadReply>) {
         let (reload_tx, reload_rx) = mpsc::channel(8);
         let rt = Arc::new(Self {
@@ -73,6 +120,8 @@ impl Runtime {
             started: Instant::now(),
             ready: AtomicBool::new(false),
             token,
+            cluster,
+            revision: AtomicI64::new(revision),
             reload_tx,
         });
         (rt, reload_rx)
@@ -82,32 +131,99 @@ impl Runtime {
         self.health.view().load()
     }
 
-    /// Apply `change` to a copy of the overrides, write it to the state
-    /// file, and only then make it current and publish it. On any error
-    /// nothing changes.
+    /// The revision of the overrides this instance serves.
+    pub fn revision(&self) -> i64 {
+        self.revision.load(Ordering::Relaxed)
+    }
+
+    /// Apply `change` to a copy of the overrides, make it durable, and only
+    /// then make it current and publish it. On any error nothing changes.
+    ///
+    /// Alone, durable means the state file. In a cluster it means etcd:
+    /// the change is applied to the overrides as etcd holds them and
+    /// written back only if nobody wrote them in between. With `expect`
+    /// (the client's `If-Match`), the overrides must still be at that
+    /// revision, or the change is refused as a conflict; without it, a
+    /// write lost to another instance is retried on the new value a few
+    /// times. The state file is then written as a cache.
     pub async fn change<R>(
         &self,
-        change: impl FnOnce(&mut OverrideSet, &Snapshot) -> Result<R, ChangeError>,
+        expect: Option<i64>,
+        change: impl Fn(&mut OverrideSet, &Snapshot) -> Result<R, ChangeError>,
     ) -> Result<R, ChangeError> {
         let mut current = self.overrides.lock().await;
         let snap = self.snapshot.load_full();
-        let mut next = current.clone();
-        let out = change(&mut next, &snap)?;
-        next.prune_expired(unix_now());
-        if let Some(path) = snap.config.state_file.clone() {
-            let to_write = next.clone();
-            tokio::task::spawn_blocking(move || to_write.save(&path))
+        let Some(cluster) = &self.cluster else {
+            let revision = self.revision.load(Ordering::Relaxed);
+            check_expected(expect, revision)?;
+            let mut next = current.clone();
+            let out = change(&mut next, &snap)?;
+            next.prune_expired(unix_now());
+            if let Some(path) = snap.config.state_file.clone() {
+                save_blocking(next.clone(), path).await?;
+            }
+            *current = next;
+            self.revision.store(revision + 1, Ordering::Relaxed);
+            self.publish(&current);
+            return Ok(out);
+        };
+        for _ in 0..CHANGE_ATTEMPTS {
+            let stored = cluster
+                .read_overrides()
                 .await
-                .map_err(|e| {
-                    ChangeError::Persist(StateError::Write {
-                        path: PathBuf::new(),
-                        source: std::io::Error::other(e.to_string()),
-                    })
-                })??;
+                .map_err(|e| ChangeError::Unavailable(e.to_string()))?;
+            check_expected(expect, stored.revision)?;
+            let mut next = stored.set;
+            let out = change(&mut next, &snap)?;
+            next.prune_expired(unix_now());
+            let written = cluster
+                .swap_overrides(&next, stored.revision)
+                .await
+                .map_err(|e| ChangeError::Unavailable(e.to_string()))?;
+            let Some(revision) = written else {
+                if expect.is_some() {
+                    return Err(ChangeError::Conflict(format!(
+                        "the overrides changed after revision {}; read GET /v1/overrides and try again",
+                        stored.revision
+                    )));
+                }
+                continue;
+            };
+            self.cache(&snap, &next).await;
+            *current = next;
+            self.revision.store(revision, Ordering::Relaxed);
+            self.publish(&current);
+            return Ok(out);
         }
-        *current = next;
+        Err(ChangeError::Conflict(format!(
+            "the overrides changed under {CHANGE_ATTEMPTS} attempts in a row; try again"
+        )))
+    }
+
+    /// Make `set`, read from etcd at `revision`, the overrides here, unless
+    /// this instance already has that revision or a later one. Returns
+    /// whether it was applied.
+    pub async fn apply_remote(&self, set: OverrideSet, revision: i64) -> bool {
+        let mut current = self.overrides.lock().await;
+        if revision <= self.revision.load(Ordering::Relaxed) {
+            return false;
+        }
+        let snap = self.snapshot.load_full();
+        self.cache(&snap, &set).await;
+        *current = set;
+        self.revision.store(revision, Ordering::Relaxed);
         self.publish(&current);
-        Ok(out)
+        true
+    }
+
+    /// Write the state file as a cache of what etcd holds: a failure is
+    /// logged, not returned, since etcd has the change already.
+    async fn cache(&self, snap: &Snapshot, set: &OverrideSet) {
+        if let Some(path) = snap.config.state_file.clone()
+            && let Err(e) = save_blocking(set.clone(), path).await
+        {
+            warn!("cluster: {e} (the local cache; etcd has the change)");
+        }
     }
 
     /// Make `set` the overrides of the current snapshot. Call with the
