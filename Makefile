@@ -7,7 +7,7 @@ CONFIG  ?= zones/demo.yaml
 GEO_DB  := geoip/demo.mmdb
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test check build deps-run deps-test fmt clippy unit
+.PHONY: run test check build deps-build deps-run deps-test fmt clippy unit bench cluster-demo
 
 ## run: build and serve the demo (DNS on 127.0.0.1:5300, admin on 127.0.0.1:8053)
 run: deps-run build $(GEO_DB)
@@ -22,7 +22,7 @@ test: deps-test fmt clippy
 check: build $(GEO_DB)
 	$(BIN) check -c $(CONFIG)
 
-build:
+build: deps-build
 	$(CARGO) build --release --locked
 
 $(GEO_DB): geoip/demo.csv | build
@@ -37,9 +37,13 @@ clippy:
 # Tools the tests drive: dig (bind9-dnsutils), kdig (knot-dnsutils),
 # mmdblookup (mmdb-bin), dnsperf, curl for the admin API, and chromium for
 # the status page.
+# The build needs protoc (protobuf-compiler) for etcd-client's protos; the
+# cluster tests start a real etcd (etcd-server).
+BUILD_TOOLS := protoc:protobuf-compiler
 TEST_TOOLS := dig:bind9-dnsutils kdig:knot-dnsutils mmdblookup:mmdb-bin \
-              dnsperf:dnsperf curl:curl chromium:chromium
-RUN_TOOLS  := dig:bind9-dnsutils curl:curl
+              dnsperf:dnsperf curl:curl chromium:chromium etcd:etcd-server \
+              $(BUILD_TOOLS)
+RUN_TOOLS  := dig:bind9-dnsutils curl:curl $(BUILD_TOOLS)
 
 define install_missing
 	@missing=""; for pair in $(1); do \
@@ -53,8 +57,23 @@ define install_missing
 	fi
 endef
 
+deps-build:
+	$(call install_missing,$(BUILD_TOOLS))
+
 deps-run:
 	$(call install_missing,$(RUN_TOOLS))
 
 deps-test:
 	$(call install_missing,$(TEST_TOOLS))
+
+## bench: meridian vs gdnsd vs Knot DNS on loopback (dnsperf), prints the
+## comparison table; about 6 minutes. Settings: BENCH_* in bench/run.sh,
+## docs/performance.md.
+bench:
+	bash bench/run.sh
+
+## cluster-demo: etcd and three meridian instances on loopback; drains a
+## region on ns1 and shows ns2 and ns3 answering from the next one.
+cluster-demo: deps-run build
+	$(call install_missing,etcd:etcd-server)
+	bash bench/cluster-demo.sh
