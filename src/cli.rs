@@ -306,6 +306,11 @@ fn serve(path: &Path) -> anyhow::Result<()> {
         let admin_task = match admin_listener {
             Some(l) => {
                 let l = tokio::net::TcpListener::from_std(l).context("admin listener")?;
+                // Logged here, before DNS starts, so the line always comes
+                // first (the test harness relies on the order).
+                if let Ok(addr) = l.local_addr() {
+                    info!("listening for admin HTTP on {addr}");
+                }
                 Some(tokio::spawn(crate::admin::serve(
                     l,
                     rt.clone(),

@@ -93,9 +93,6 @@ pub async fn serve(
     rt: Rt,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    if let Ok(addr) = listener.local_addr() {
-        info!("listening for admin HTTP on {addr}");
-    }
     axum::serve(listener, router(rt))
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
