@@ -87,8 +87,19 @@ impl Server {
                 log.lock().expect("log lock")
             );
         };
-        // The admin API logs before DNS starts, so it is known by now.
-        let admin = *admin_slot.lock().expect("admin lock");
+        // meridian logs the admin listener before DNS; still, when the
+        // configuration has an admin API, wait (bounded) for its line rather
+        // than trust the order, which once raced and failed restarts.
+        let wants_admin = std::fs::read_to_string(config_path)
+            .is_ok_and(|c| c.lines().any(|l| l.starts_with("admin:")));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let admin = loop {
+            let admin = *admin_slot.lock().expect("admin lock");
+            if admin.is_some() || !wants_admin || Instant::now() >= deadline {
+                break admin;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
         Self {
             child,
             dir,
@@ -104,6 +115,26 @@ impl Server {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Whether the process is still running (not exited, not reaped).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Wait up to `within` for the process to exit by itself; its exit
+    /// status, or None if it is still running then.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Run `dig` against this server with `args` (UDP unless `+tcp`).
