@@ -7,7 +7,7 @@ CONFIG  ?= zones/demo.yaml
 GEO_DB  := geoip/demo.mmdb
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test check build deps-build deps-run deps-test fmt clippy unit bench cluster-demo
+.PHONY: run test check build deps-build deps-run deps-test fmt clippy unit bench cluster-demo fuzz soak
 
 ## run: build and serve the demo (DNS on 127.0.0.1:5300, admin on 127.0.0.1:8053)
 run: deps-run build $(GEO_DB)
@@ -77,3 +77,13 @@ bench:
 cluster-demo: deps-run build
 	$(call install_missing,etcd:etcd-server)
 	bash bench/cluster-demo.sh
+
+FUZZ_SECONDS ?= 60
+## fuzz: run each fuzz target for FUZZ_SECONDS (default 60); non-zero exit on a crash
+fuzz:
+	bash fuzz/run.sh $(FUZZ_SECONDS)
+
+## soak: dnsperf at a steady rate for SOAK_MINUTES (default 3) while backends flap,
+## weights flip and reloads run; answered %, SERVFAILs, p99, RSS start/end
+soak: deps-test build
+	SOAK_BIN=$(BIN) bash bench/soak.sh
