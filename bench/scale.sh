@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# Cost table for docs/performance.md: how meridian's startup time, reload
+# time, memory and QPS grow with the number of services and with the size of
+# the GeoIP database. Run it after bench/run.sh has installed dnsperf:
+#
+#   bash bench/scale.sh            (one to two minutes on a quiet machine)
+#
+# Settings (environment):
+#   BENCH_SCALE_SERVICES="10 1000 2000 4000 8000 100000"  services per configuration (database: 20,000
+#                                          networks); each service is a geo service with 3 pools
+#   BENCH_SCALE_NETS="20000 200000 1000000" IPv4 networks per database (configuration: 10 services)
+#   BENCH_SCALE_SECONDS=5                  length of each dnsperf run (geo+ECS mix on one service)
+#   BENCH_PORT_SCALE=15356
+#
+# Startup is the time from launching `meridian run` to its log line
+# "listening for DNS on UDP" (its own timestamp); reload is the time from
+# SIGHUP to its "reloaded" log line. Both read the log's timestamps, so they
+# do not include polling delays.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$HERE")
+TOOL="$HERE/benchtool.py"
+BIN="$ROOT/target/release/meridian"
+SERVICES=${BENCH_SCALE_SERVICES-"10 1000 2000 4000 8000 100000"}
+NETS=${BENCH_SCALE_NETS-"20000 200000 1000000"}
+SECS=${BENCH_SCALE_SECONDS:-5}
+PORT=${BENCH_PORT_SCALE:-15356}
+BASE_NETS=20000
+BASE_SERVICES=10
+
+log() { printf '[scale] %s\n' "$*" >&2; }
+for cmd in protoc python3 dnsperf; do
+  command -v "$cmd" >/dev/null 2>&1 || { log "$cmd is missing: run 'make bench' once (it installs it)"; exit 1; }
+done
+log "building meridian"
+(cd "$ROOT" && cargo build --release --locked --quiet)
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/meridian-scale.XXXXXX")
+MPID=""
+DPID=""
+stop() {
+  local pid=$1
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+  trap - EXIT INT TERM
+  [ -z "$DPID" ] || stop "$DPID"
+  [ -z "$MPID" ] || stop "$MPID"
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+db() { # NETS -> path of a database with that many IPv4 networks (+10% IPv6)
+  local n=$1 d="$TMP/db-$1"
+  if [ ! -f "$d/bench.mmdb" ]; then
+    mkdir -p "$d"
+    python3 "$TOOL" csv "$n" $((n / 10)) "$d/bench.csv"
+    local t0 t1
+    t0=$(date +%s%N)
+    "$BIN" geoip build "$d/bench.csv" -o "$d/bench.mmdb" >"$d/build.log"
+    t1=$(date +%s%N)
+    echo $(((t1 - t0) / 1000000)) >"$d/build_ms"
+  fi
+  echo "$d"
+}
+
+# measure SERVICES NETS -> one line of the table
+measure() {
+  local n=$1 nets=$2 d w
+  d=$(db "$nets")
+  w="$TMP/run-$n-$nets"
+  mkdir -p "$w"
+  python3 "$TOOL" scale-config "$n" "$w" "$PORT"
+  cp "$HERE/zones/gslb.example.zone" "$w/"
+  ln -s "$d/bench.mmdb" "$w/bench.mmdb"
+  local svc="s$((n / 2)).gslb.example"
+  python3 "$TOOL" ecs-queries "$d/bench.csv" 10000 "$w/ecs.bin" "$svc" >/dev/null
+
+  local t0
+  t0=$(date +%s%N)
+  "$BIN" run -c "$w/scale.yaml" >"$w/log" 2>&1 &
+  MPID=$!
+  local up=0
+  for _ in $(seq 600); do
+    kill -0 "$MPID" 2>/dev/null || break
+    if python3 "$TOOL" wait "$PORT" "$svc" 1; then up=1; break; fi
+  done
+  if [ "$up" = 0 ]; then
+    log "meridian with $n services did not start:"
+    tail -n 3 "$w/log" >&2
+    stop "$MPID"
+    MPID=""
+    # the reason, without the path of the temporary file
+    printf '%s\t%s\tfailed\t%s\n' "$n" "$nets" \
+      "$(tail -n 1 "$w/log" | sed -e "s#$w/##g" -e 's/^meridian: //' | cut -c1-200)"
+    return 0
+  fi
+  local start_ms rss_start
+  start_ms=$(python3 "$TOOL" logtime "$w/log" "listening for DNS on UDP" "$t0")
+  rss_start=$(awk '/^VmRSS:/ {print $2}' "/proc/$MPID/status")
+
+  t0=$(date +%s%N)
+  kill -HUP "$MPID"
+  local reload_ms=nan
+  for _ in $(seq 6000); do
+    if grep -q "reloaded" "$w/log"; then
+      reload_ms=$(python3 "$TOOL" logtime "$w/log" "reloaded" "$t0")
+      break
+    fi
+    sleep 0.1
+  done
+
+  dnsperf -s 127.0.0.1 -p "$PORT" -B -d "$w/ecs.bin" -c 8 -T 1 -l "$SECS" >"$w/dnsperf.out" 2>&1 &
+  DPID=$!
+  wait "$DPID" || true
+  DPID=""
+  local qps lost
+  eval "$(python3 "$TOOL" dnsperf-summary "$w/dnsperf.out")"
+  local hwm
+  hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$MPID/status")
+  stop "$MPID"
+  MPID=""
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$nets" "$(stat -c %s "$w/scale.yaml")" \
+    "$(stat -c %s "$d/bench.mmdb")" "$(cat "$d/build_ms")" "$start_ms" "$reload_ms" \
+    "$rss_start" "$hwm" "$qps"
+  log "$n services, $nets networks: startup $start_ms ms, reload $reload_ms ms, RSS $((rss_start / 1024)) MB, $(printf '%.0f' "$qps") qps (lost $lost)"
+}
+
+ROWS="$TMP/rows.tsv"
+: >"$ROWS"
+for n in $SERVICES; do measure "$n" "$BASE_NETS" >>"$ROWS"; done
+for m in $NETS; do
+  [ "$m" = "$BASE_NETS" ] && grep -q "^$BASE_SERVICES	$BASE_NETS	" "$ROWS" && continue
+  measure "$BASE_SERVICES" "$m" >>"$ROWS"
+done
+
+python3 - "$ROWS" "$SECS" <<'EOF'
+import os, sys, datetime
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+cpu = "unknown CPU"
+for line in open("/proc/cpuinfo"):
+    if line.startswith("model name"):
+        cpu = line.split(":", 1)[1].strip()
+        break
+print("meridian cost table, %s; %s, %d cores, Linux %s" % (
+    datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), cpu,
+    os.cpu_count() or 0, os.uname().release))
+print("QPS: geo+ECS mix on one service (dnsperf -c 8 -T 1, %s s, 10,000 client subnets), dnsperf on the same cores" % sys.argv[2])
+print()
+hdr = "| services | networks (v4+v6) | config | mmdb | mmdb build | startup | reload | RSS after start | peak RSS | QPS |"
+print(hdr)
+print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+def mb(b):
+    b = int(b)
+    return "%.1f MB" % (b / 1e6) if b >= 1e6 else "%.0f kB" % (b / 1e3)
+for r in rows:
+    if len(r) < 10:
+        print("| {:,} | {:,} | did not start: {} | | | | | | | |".format(
+            int(r[0]), int(r[1]) + int(r[1]) // 10, r[3] if len(r) > 3 else "?"))
+        continue
+    n, nets, cfg, mmdb, build, start, reload, rss, hwm, qps = r
+    print("| {:,} | {:,} | {} | {} | {} ms | {} ms | {} ms | {:.1f} MB | {:.1f} MB | {:,.0f} |".format(
+        int(n), int(nets) + int(nets) // 10, mb(cfg), mb(mmdb), build, start, reload,
+        int(rss) / 1024, int(hwm) / 1024, float(qps)))
+EOF
