@@ -1432,3 +1432,24 @@ fn cluster_tls_needs_https_endpoints() {
     let e = only_error(&yaml);
     assert_error(&e, 16, 3, "cluster.tls", "use https:// endpoints with tls");
 }
+
+#[test]
+fn large_configurations_parse() {
+    // 12,000 services: past serde-saphyr's default node budget.
+    let mut text = String::from(
+        "regions:\n  a: {}\n  b: {}\nzones:\n  - origin: big.example.\n    file: big.zone\n    services:\n",
+    );
+    for i in 0..12_000 {
+        text.push_str(&format!(
+            "      s{i}:\n        policy: failover\n        pools:\n          a: {{ endpoints: [192.0.2.1, 192.0.2.2] }}\n          b: {{ endpoints: [198.51.100.1] }}\n"
+        ));
+    }
+    let config = match parse(&text, Path::new("big.yaml")) {
+        Ok(c) => c,
+        Err(e) => panic!(
+            "{}",
+            e.0.first().map(ToString::to_string).unwrap_or_default()
+        ),
+    };
+    assert_eq!(config.zones[0].services.len(), 12_000);
+}

@@ -170,6 +170,14 @@ pub(crate) fn parse_yaml(text: &str) -> Result<Node, (Loc, String)> {
     // We report duplicates ourselves, with their key path and every one of them.
     options.duplicate_keys = DuplicateKeyPolicy::PassThrough;
     options.with_snippet = false;
+    // The default budget (250,000 nodes) stops at about 8,000 services; a
+    // GSLB fleet can have 100,000. The file is the operator's own, so the
+    // limits only need to stop runaway input, not size a service count.
+    let mut budget = serde_saphyr::budget::Budget::default();
+    budget.max_nodes = 20_000_000;
+    budget.max_events = 80_000_000;
+    budget.max_total_scalar_bytes = 1 << 30;
+    options.budget = Some(budget);
     match serde_saphyr::from_str_with_options::<Spanned<Kind>>(text, options) {
         Ok(root) => Ok(Node {
             kind: root.value,

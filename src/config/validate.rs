@@ -1053,10 +1053,16 @@ fn services(
     diag: &mut Diag,
 ) -> Vec<Service> {
     let mut out: Vec<Service> = Vec::new();
+    // Lower-cased name → index in `out`: a linear search made 100,000
+    // services quadratic.
+    let mut seen: std::collections::HashMap<hickory_proto::rr::LowerName, usize> =
+        std::collections::HashMap::new();
     for (key, f) in f.entries(diag).unwrap_or_default() {
         let name = service_name(diag, key, &f.path, origin);
         if let Some(name) = &name
-            && let Some(first) = out.iter().find(|s| s.name == *name)
+            && let Some(first) = seen
+                .get(&hickory_proto::rr::LowerName::new(name))
+                .and_then(|&i| out.get(i))
         {
             diag.error(
                 key.loc,
@@ -1068,6 +1074,8 @@ fn services(
             );
         }
         if let Some(service) = service(key, &f, name, names, config, diag) {
+            seen.entry(hickory_proto::rr::LowerName::new(&service.name))
+                .or_insert(out.len());
             out.push(service);
         }
     }
