@@ -160,32 +160,13 @@ fn all_answer(fleet: &[Server], want: &str) -> Option<()> {
 /// `curl` the admin API with extra request headers.
 fn admin_with(s: &Server, method: &str, path: &str, body: &str, headers: &[&str]) -> HttpReply {
     let addr = s.admin.expect("admin API");
-    let mut cmd = Command::new("curl");
-    cmd.args(["-s", "-i", "--max-time", "10", "-X", method]);
-    cmd.arg(format!("http://{addr}{path}"));
-    cmd.args([
-        "-H",
-        "content-type: application/json",
-        "--data-binary",
-        body,
-    ]);
-    for h in headers {
-        cmd.args(["-H", h]);
-    }
-    let out = cmd.output().expect("run curl");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .lines()
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    HttpReply {
-        status,
-        headers: head.to_string(),
-        body: body.to_string(),
-    }
+    common::curl_with(
+        method,
+        &format!("http://{addr}{path}"),
+        Some(body),
+        None,
+        headers,
+    )
 }
 
 fn drain(s: &Server, state: &str) -> HttpReply {

@@ -237,7 +237,21 @@ impl HttpReply {
 
 /// Run curl (bounded by `--max-time`).
 pub fn curl(method: &str, url: &str, body: Option<&str>, token: Option<&str>) -> HttpReply {
+    curl_with(method, url, body, token, &[])
+}
+
+/// `curl` with extra request headers (`"If-Match: \"5\""`).
+pub fn curl_with(
+    method: &str,
+    url: &str,
+    body: Option<&str>,
+    token: Option<&str>,
+    headers: &[&str],
+) -> HttpReply {
     let mut cmd = Command::new("curl");
+    for h in headers {
+        cmd.args(["-H", h]);
+    }
     cmd.args(["-s", "-i", "--max-time", "10", "-X", method, url]);
     if let Some(b) = body {
         cmd.args(["-H", "content-type: application/json", "--data-binary", b]);
