@@ -7,6 +7,7 @@ mod ecs;
 mod handler;
 pub mod rrl;
 mod server;
+mod udp;
 mod wire;
 
 pub(crate) use handler::answer;

@@ -1,5 +1,5 @@
 //! DNS listeners: for each configured address, several `SO_REUSEPORT` UDP
-//! sockets each served by one receive/answer/send loop, and one TCP
+//! sockets each served by its own thread (`udp`), and one TCP
 //! listener with a task per connection (RFC 7766: several queries per
 //! connection, answered in order, closed after an idle timeout).
 //!
@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use std::time::Instant;
@@ -18,17 +18,15 @@ use std::time::Instant;
 use arc_swap::ArcSwap;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::handler::{Transport, respond};
-use super::rrl::{self, RateLimiter, Verdict};
+use super::rrl::RateLimiter;
 use crate::health::HealthView;
 use crate::state::Snapshot;
 
-/// Largest datagram we read; anything longer is cut and then fails to parse.
-const MAX_DATAGRAM: usize = 65_535;
 /// Kernel receive buffer asked for on each UDP socket.
 const UDP_RECV_BUFFER: usize = 4 << 20;
 
@@ -174,13 +172,28 @@ pub async fn serve(
 ) -> io::Result<()> {
     let mut tasks = tokio::task::JoinSet::new();
     let mut logged = Vec::new();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut udp_threads = Vec::new();
     for (addr, socket) in bound.udp {
         if !logged.contains(&addr) {
             info!("listening for DNS on UDP {addr}");
             logged.push(addr);
         }
-        let socket = UdpSocket::from_std(socket)?;
-        tasks.spawn(udp_loop(socket, published.clone(), shutdown.clone()));
+        udp_threads.push(super::udp::spawn(socket, published.clone(), stop.clone())?);
+    }
+    {
+        let shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            shutdown.cancelled().await;
+            stop.store(true, Ordering::Relaxed);
+            // Each thread notices within its receive timeout.
+            let _ = tokio::task::spawn_blocking(move || {
+                for t in udp_threads {
+                    let _ = t.join();
+                }
+            })
+            .await;
+        });
     }
     let table = Arc::new(Connections::new(limits.max_connections));
     for (addr, listener) in bound.tcp {
@@ -196,43 +209,6 @@ pub async fn serve(
     }
     while tasks.join_next().await.is_some() {}
     Ok(())
-}
-
-async fn udp_loop(socket: UdpSocket, published: Published, shutdown: CancellationToken) {
-    let mut buf = vec![0u8; MAX_DATAGRAM];
-    let mut out = Vec::with_capacity(1500);
-    loop {
-        let (len, src) = tokio::select! {
-            r = socket.recv_from(&mut buf) => match r {
-                Ok(r) => r,
-                Err(error) => {
-                    // ICMP errors from earlier sends surface here; keep serving.
-                    debug!(%error, "UDP receive error");
-                    continue;
-                }
-            },
-            () = shutdown.cancelled() => return,
-        };
-        let snap = published.snapshot.load();
-        let health = published.health.load();
-        let query = &buf[..len];
-        if !respond(&snap, &health, query, src, Transport::Udp, &mut out) {
-            continue;
-        }
-        if let Some(config) = &snap.config.dns.rrl {
-            match published.rrl.check(config, src.ip()) {
-                Verdict::Send => {}
-                Verdict::Slip => rrl::truncate_response(
-                    &mut out,
-                    super::wire::question_len(query).map(|(q, _)| q),
-                ),
-                Verdict::Drop => continue,
-            }
-        }
-        if let Err(error) = socket.send_to(&out, src).await {
-            debug!(%error, %src, "UDP send error");
-        }
-    }
 }
 
 /// Open TCP connections, for the connection limit: when full, the one that
