@@ -38,6 +38,24 @@ pub enum GeoError {
 #[derive(Debug)]
 pub struct GeoDb {
     reader: Reader<Vec<u8>>,
+    /// Unique to this opening in this process: caches of what was decoded
+    /// from it are keyed by it, so a reloaded file never serves old entries.
+    id: u64,
+}
+
+/// Where an address falls in the database, without decoding its record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    /// As [`Lookup::network`].
+    pub network: IpNet,
+    /// Where the record is in the data section (addresses sharing a record
+    /// share it); None when the address is not in the database.
+    pub record: Option<usize>,
+}
+
+fn next_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// What the database holds for one address.
@@ -69,13 +87,52 @@ impl GeoDb {
             path: path.to_path_buf(),
             source,
         })?;
-        Ok(Self { reader })
+        Ok(Self {
+            reader,
+            id: next_id(),
+        })
     }
 
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Self, GeoError> {
         Reader::from_source(bytes)
-            .map(|reader| Self { reader })
+            .map(|reader| Self {
+                reader,
+                id: next_id(),
+            })
             .map_err(GeoError::Invalid)
+    }
+
+    /// Unique to this opened database within the process.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The network and record position of `ip`: the tree walk of
+    /// [`lookup`](Self::lookup) without decoding the record, for callers
+    /// that cache what they derive from a record.
+    pub fn position(&self, ip: IpAddr) -> Result<Position, GeoError> {
+        let err = |source| GeoError::Lookup { ip, source };
+        if let IpAddr::V6(v6) = ip
+            && self.reader.metadata().ip_version == 4
+        {
+            return match v6.to_ipv4_mapped() {
+                Some(v4) => {
+                    let mut found = self.position(IpAddr::V4(v4))?;
+                    found.network = mapped_network(found.network);
+                    Ok(found)
+                }
+                None => Ok(Position {
+                    network: IpNet::V6(Ipv6Net::default()),
+                    record: None,
+                }),
+            };
+        }
+        let result = self.reader.lookup(ip).map_err(err)?;
+        let net = result.network().map_err(err)?;
+        Ok(Position {
+            network: normalise_network(ip, net.ip(), net.prefix()),
+            record: result.offset(),
+        })
     }
 
     /// The metadata's `database_type`, e.g. `GeoIP2-City`.

@@ -53,6 +53,15 @@ impl CompiledMap {
         }
     }
 
+    /// The index (stable for this compiled map) and network of the most
+    /// specific `nets` entry holding `ip`.
+    pub fn match_net_index(&self, ip: IpAddr) -> Option<(usize, &IpNet)> {
+        self.nets
+            .iter()
+            .position(|(net, _)| net.contains(&ip))
+            .map(|i| (i, &self.nets[i].0))
+    }
+
     /// The most specific `nets` entry holding `ip`.
     pub fn match_net(&self, ip: IpAddr) -> Option<(&IpNet, &[Tier])> {
         self.nets

@@ -6,15 +6,19 @@
 //! `/v1/explain` both call it; `explain` passes a `Trace` to record each
 //! step.
 
+mod cache;
 mod select;
 #[cfg(test)]
 mod tests;
 
+use std::fmt;
 use std::net::IpAddr;
+use std::rc::Rc;
 
 use hickory_proto::rr::RecordType;
 use ipnet::IpNet;
 use rand::Rng;
+use smallvec::SmallVec;
 
 use crate::config::{AllDown, Config, Policy, RegionId, Service, Target};
 use crate::geo::distance;
@@ -75,12 +79,17 @@ impl Overrides {
 #[derive(Debug)]
 pub struct Compiled {
     pub maps: Vec<CompiledMap>,
+    /// Unique to this compilation within the process (the decision cache
+    /// is keyed by it).
+    id: u64,
 }
 
 impl Compiled {
     pub fn new(config: &Config) -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Self {
             maps: config.geo_maps.iter().map(CompiledMap::new).collect(),
+            id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
     }
 }
@@ -176,11 +185,16 @@ pub fn decide(
     };
 
     // 3.2 and 3.3: the tiers of regions (as pool indices) for this client.
-    let (tiers, scope) = tiers_for(inputs, service, query, trace.as_deref_mut());
+    // `explain` (with a trace) works them out afresh to record each step.
+    let (tiers, scope) = match trace.as_deref_mut() {
+        Some(t) => {
+            let (tiers, scope) = tiers_for(inputs, service, query, Some(&mut *t));
+            t.tiers = tiers.clone();
+            (Rc::new(tiers), scope)
+        }
+        None => cached_tiers(inputs, service, query),
+    };
     let scope = if query.ecs_zero { 0 } else { scope };
-    if let Some(t) = trace.as_deref_mut() {
-        t.tiers = tiers.clone();
-    }
 
     // 3.4: the first tier with an available pool.
     let ctx = PoolCtx {
@@ -192,13 +206,13 @@ pub fn decide(
     };
     let mut fail_open = false;
     let mut chosen = None;
-    for tier in &tiers {
-        let avail: Vec<(usize, u16)> = tier
+    for tier in tiers.iter() {
+        let avail: SmallVec<[(usize, u16); 8]> = tier
             .iter()
             .filter_map(|&p| {
                 let (ok, why) = ctx.available(p);
                 if let Some(t) = trace.as_deref_mut() {
-                    t.pools.push((p, ok, why));
+                    t.pools.push((p, ok, why.to_string()));
                 }
                 ok.then(|| (p, ctx.weight(p)))
             })
@@ -211,8 +225,8 @@ pub fn decide(
     if chosen.is_none() && service.all_down == AllDown::ServeAll {
         // Fail open: every pool not drained is treated as healthy.
         fail_open = true;
-        for tier in &tiers {
-            let avail: Vec<(usize, u16)> = tier
+        for tier in tiers.iter() {
+            let avail: SmallVec<[(usize, u16); 8]> = tier
                 .iter()
                 .filter(|&&p| ctx.not_drained(p))
                 .map(|&p| (p, ctx.weight(p)))
@@ -274,6 +288,59 @@ fn wanted_type(service: &Service, qtype: RecordType) -> Option<Wanted> {
         _ if any_name => Some(Wanted::NameOnly),
         _ => None,
     }
+}
+
+/// [`tiers_for`] through this thread's caches: a client seen before is
+/// answered from the by-client cache; otherwise the database is walked to
+/// find the client's network (the scope) and record, and a record already
+/// seen is not decoded again.
+fn cached_tiers(inputs: &Inputs<'_>, service: &Service, query: &Query) -> (cache::Tiers, u8) {
+    use cache::Place;
+    let epoch = (inputs.compiled.id, inputs.geoip.map_or(0, GeoDb::id));
+    let client_key = cache::ClientKey {
+        zone: query.zone,
+        service: query.service,
+        client: query.client,
+    };
+    if let Some(hit) = cache::by_client(epoch, &client_key) {
+        return hit;
+    }
+    let position = || {
+        inputs
+            .geoip
+            .and_then(|db| db.position(query.client).ok())
+            .map_or((Place::Unknown, 0), |p| {
+                (
+                    p.record.map_or(Place::Unknown, Place::Record),
+                    p.network.prefix_len(),
+                )
+            })
+    };
+    let (place, scope) = match service.policy {
+        Policy::Weighted | Policy::Failover => (Place::Anywhere, 0),
+        Policy::Nearest => position(),
+        Policy::Geo(map_id) => {
+            let map = &inputs.compiled.maps[map_id];
+            match map.match_net_index(query.client) {
+                Some((i, net)) => (
+                    Place::Net(i),
+                    map.refine_scope(query.client, net.prefix_len()),
+                ),
+                None => {
+                    let (place, base) = position();
+                    (place, map.refine_scope(query.client, base))
+                }
+            }
+        }
+    };
+    let key = cache::Key {
+        zone: query.zone,
+        service: query.service,
+        place,
+    };
+    let tiers = cache::tiers(epoch, key, || tiers_for(inputs, service, query, None).0);
+    cache::remember_client(epoch, client_key, tiers.clone(), scope);
+    (tiers, scope)
 }
 
 /// The ordered tiers (pool indices) and the ECS scope for this client.
@@ -370,7 +437,7 @@ pub fn pool_status(
         service: &inputs.config.zones[zone].services[service],
     };
     let (ok, why) = ctx.available(pool);
-    (ok, why, ctx.weight(pool))
+    (ok, why.to_string(), ctx.weight(pool))
 }
 
 /// Look the client up in the database.
@@ -387,6 +454,28 @@ pub fn locate(inputs: &Inputs<'_>, client: IpAddr) -> Location {
             network: Some(found.network),
         },
         Err(_) => Location::default(),
+    }
+}
+
+/// Why a pool is available or not; shown by `/v1/explain` and the views.
+#[derive(Debug, Clone, Copy)]
+enum Why {
+    ForcedDown,
+    WeightZero,
+    ForcedUp,
+    Healthy { healthy: usize, min: usize },
+}
+
+impl fmt::Display for Why {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ForcedDown => f.write_str("region forced down"),
+            Self::WeightZero => f.write_str("weight 0"),
+            Self::ForcedUp => f.write_str("region forced up"),
+            Self::Healthy { healthy, min } => {
+                write!(f, "{healthy} healthy endpoint(s), min_healthy {min}")
+            }
+        }
     }
 }
 
@@ -426,27 +515,17 @@ impl<H: Health> PoolCtx<'_, H> {
     }
 
     /// SPEC 3.4: not forced down, weight above 0, and forced up or at least
-    /// `min_healthy` healthy endpoints. The string says why not.
-    fn available(&self, pool: usize) -> (bool, String) {
+    /// `min_healthy` healthy endpoints, and why (or why not).
+    fn available(&self, pool: usize) -> (bool, Why) {
         match self.forced(pool) {
-            Forced::Down => return (false, "region forced down".into()),
-            _ if self.weight(pool) == 0 => return (false, "weight 0".into()),
-            Forced::Up => return (true, "region forced up".into()),
+            Forced::Down => return (false, Why::ForcedDown),
+            _ if self.weight(pool) == 0 => return (false, Why::WeightZero),
+            Forced::Up => return (true, Why::ForcedUp),
             Forced::Auto => {}
         }
         let healthy = self.healthy_count(pool);
         let min = self.service.pools[pool].min_healthy;
-        if healthy >= min {
-            (
-                true,
-                format!("{healthy} healthy endpoint(s), min_healthy {min}"),
-            )
-        } else {
-            (
-                false,
-                format!("{healthy} healthy endpoint(s), min_healthy {min}"),
-            )
-        }
+        (healthy >= min, Why::Healthy { healthy, min })
     }
 
     /// Up to `max_answers` endpoints of the wanted type, drawn by weight
@@ -476,11 +555,11 @@ impl<H: Health> PoolCtx<'_, H> {
         if wanted == Wanted::NameOnly {
             return Vec::new();
         }
-        let of_type: Vec<usize> = (0..p.endpoints.len())
+        let of_type: SmallVec<[usize; 8]> = (0..p.endpoints.len())
             .filter(|&i| is_wanted(&p.endpoints[i].target))
             .collect();
         let trust_all = fail_open || self.forced(pool) == Forced::Up;
-        let mut candidates: Vec<(usize, u16)> = of_type
+        let mut candidates: SmallVec<[(usize, u16); 8]> = of_type
             .iter()
             .filter(|&&i| {
                 trust_all

@@ -2,6 +2,7 @@
 //! replacement. An item of weight 0 is never drawn.
 
 use rand::Rng;
+use smallvec::SmallVec;
 
 /// Draw one item in proportion to its weight; None when every weight is 0
 /// (or there is nothing to draw).
@@ -24,7 +25,7 @@ pub fn draw_weighted<T: Copy>(items: &[(T, u16)], rng: &mut impl Rng) -> Option<
 /// Draw up to `n` distinct items by weight without replacement, in the
 /// order drawn. `items` is consumed as scratch space.
 pub(crate) fn draw_without_replacement(
-    items: &mut Vec<(usize, u16)>,
+    items: &mut SmallVec<[(usize, u16); 8]>,
     n: usize,
     rng: &mut impl Rng,
 ) -> Vec<usize> {

@@ -48,8 +48,11 @@ struct Fixture {
 
 impl Fixture {
     fn new(services: &str) -> Self {
-        let text = format!("{BASE}{services}");
-        let config = match config::parse(&text, Path::new("test.yaml")) {
+        Self::from_text(&format!("{BASE}{services}"))
+    }
+
+    fn from_text(text: &str) -> Self {
+        let config = match config::parse(text, Path::new("test.yaml")) {
             Ok(c) => c,
             Err(e) => panic!("{e}"),
         };
@@ -449,7 +452,7 @@ fn property_weight_zero_never_drawn() {
                 None => assert!(!any_positive),
             }
         }
-        let mut scratch = items.clone();
+        let mut scratch: smallvec::SmallVec<[(usize, u16); 8]> = items.iter().copied().collect();
         let k = rand::Rng::random_range(&mut r, 1..5);
         let drawn = select::draw_without_replacement(&mut scratch, k, &mut r);
         let set: HashSet<_> = drawn.iter().collect();
@@ -458,4 +461,60 @@ fn property_weight_zero_never_drawn() {
         assert_eq!(drawn.len(), k.min(positive));
         assert!(drawn.iter().all(|&i| items[i].1 > 0));
     }
+}
+
+#[test]
+fn cached_decisions_equal_fresh_ones_and_follow_health_and_reloads() {
+    let f = Fixture::new(GEO);
+    let clients = [
+        "10.1.2.3",
+        "10.200.0.1",
+        "192.0.2.1",
+        "198.51.100.7",
+        "203.0.113.9",
+        "81.2.69.1",
+        "8.8.8.8",
+        "2001:db8:1::5",
+        "::ffff:81.2.69.1",
+    ];
+    // Twice: the second round is answered from this thread's cache.
+    for _ in 0..2 {
+        for c in clients {
+            let cached = f.decide(0, RecordType::A, c, &AllHealthy, &mut rng());
+            let query = Query {
+                zone: 0,
+                service: 0,
+                qtype: RecordType::A,
+                client: c.parse().unwrap(),
+                ecs_zero: false,
+            };
+            let mut trace = Trace::default();
+            let fresh = decide(
+                &f.inputs(),
+                &AllHealthy,
+                &query,
+                &mut rng(),
+                Some(&mut trace),
+            );
+            assert_eq!(cached, fresh, "client {c}");
+        }
+    }
+    // Health is read per query, never cached: eu-west down moves GB on.
+    let d = f.decide(
+        0,
+        RecordType::A,
+        "81.2.69.1",
+        &down(&[(1, 0), (1, 1)]),
+        &mut rng(),
+    );
+    assert_eq!(f.region_of(0, &d).as_deref(), Some("us-east"));
+    // A new configuration (a reload) on the same thread: the new map rules.
+    let g = Fixture::from_text(
+        &format!("{BASE}{GEO}").replace("EU: [eu-west, us-east]", "EU: [ap-northeast]"),
+    );
+    let d = g.decide(0, RecordType::A, "81.2.69.1", &AllHealthy, &mut rng());
+    assert_eq!(g.region_of(0, &d).as_deref(), Some("ap-northeast"));
+    // And back to the first: its answers again, not the second's.
+    let d = f.decide(0, RecordType::A, "81.2.69.1", &AllHealthy, &mut rng());
+    assert_eq!(f.region_of(0, &d).as_deref(), Some("eu-west"));
 }

@@ -1,0 +1,146 @@
+//! A per-thread cache of the part of a decision that depends only on where
+//! the client is: the ordered tiers of pools for (zone, service, place),
+//! where the place is the map's `nets` entry or the database record that
+//! holds the client (or "unknown"); and in front of it, the tiers and ECS
+//! scope for (zone, service, client address), so that a client (usually a
+//! resolver, or an ECS subnet) seen before costs neither a walk of the
+//! database tree nor a lookup in the map.
+//!
+//! Health, drains and weights are not in it: availability and the weighted
+//! draw are worked out for every query from the health view and overrides
+//! of that moment. The tiers depend on the configuration and the database
+//! only, so the cache is keyed by their identities and emptied when either
+//! changes (every reload), and emptied when it grows past [`MAX_ENTRIES`]
+//! (clients spread over more records than that cost a lookup each, never
+//! memory without bound).
+//!
+//! Per thread, so a hit takes no lock and shares no cache line: DNS threads
+//! each fill their own.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::net::IpAddr;
+use std::rc::Rc;
+
+/// Pool indices, tier by tier, best tier first.
+pub(super) type Tiers = Rc<Vec<Vec<usize>>>;
+
+/// Entries per thread at most.
+const MAX_ENTRIES: usize = 65_536;
+/// Slots of the by-client cache (a power of two); a new client takes the
+/// slot its key hashes to, replacing whoever was there.
+const CLIENT_SLOTS: usize = 1 << 16;
+
+/// Where a client is, as far as the tiers are concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) enum Place {
+    /// The policy does not look at the client (weighted, failover).
+    Anywhere,
+    /// The map's `nets` entry with this index.
+    Net(usize),
+    /// The database record at this data offset.
+    Record(usize),
+    /// Not in the database, or no database.
+    Unknown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) struct Key {
+    pub(super) zone: usize,
+    pub(super) service: usize,
+    pub(super) place: Place,
+}
+
+/// Identities of what the entries were computed from: the compiled
+/// configuration and the database (0 without one).
+pub(super) type Epoch = (u64, u64);
+
+/// Who asked: the by-client cache's key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) struct ClientKey {
+    pub(super) zone: usize,
+    pub(super) service: usize,
+    pub(super) client: IpAddr,
+}
+
+struct ClientEntry {
+    key: ClientKey,
+    tiers: Tiers,
+    scope: u8,
+}
+
+struct Cache {
+    epoch: Epoch,
+    entries: HashMap<Key, Tiers, foldhash::fast::FixedState>,
+    /// `CLIENT_SLOTS` slots once used, empty before.
+    clients: Vec<Option<ClientEntry>>,
+    hasher: foldhash::fast::FixedState,
+}
+
+impl Cache {
+    fn check_epoch(&mut self, epoch: Epoch) {
+        if self.epoch != epoch {
+            self.entries.clear();
+            self.clients.clear();
+            self.epoch = epoch;
+        }
+    }
+
+    fn slot(&self, key: &ClientKey) -> usize {
+        // Truncation is the point: the low bits pick the slot.
+        #[allow(clippy::cast_possible_truncation)]
+        let h = self.hasher.hash_one(key) as usize;
+        h & (CLIENT_SLOTS - 1)
+    }
+}
+
+thread_local! {
+    static CACHE: RefCell<Cache> = RefCell::new(Cache {
+        epoch: (0, 0),
+        entries: HashMap::with_hasher(foldhash::fast::FixedState::default()),
+        clients: Vec::new(),
+        hasher: foldhash::fast::FixedState::default(),
+    });
+}
+
+/// The tiers and scope cached for `key` under `epoch`, if any.
+pub(super) fn by_client(epoch: Epoch, key: &ClientKey) -> Option<(Tiers, u8)> {
+    CACHE.with_borrow_mut(|cache| {
+        cache.check_epoch(epoch);
+        let slot = cache.slot(key);
+        match cache.clients.get(slot) {
+            Some(Some(e)) if e.key == *key => Some((e.tiers.clone(), e.scope)),
+            _ => None,
+        }
+    })
+}
+
+/// Remember the tiers and scope for `key` under `epoch`.
+pub(super) fn remember_client(epoch: Epoch, key: ClientKey, tiers: Tiers, scope: u8) {
+    CACHE.with_borrow_mut(|cache| {
+        cache.check_epoch(epoch);
+        if cache.clients.is_empty() {
+            cache.clients.resize_with(CLIENT_SLOTS, || None);
+        }
+        let slot = cache.slot(&key);
+        cache.clients[slot] = Some(ClientEntry { key, tiers, scope });
+    });
+}
+
+/// The tiers for `key`, computed by `make` when this thread has not seen
+/// `key` under `epoch` yet.
+pub(super) fn tiers(epoch: Epoch, key: Key, make: impl FnOnce() -> Vec<Vec<usize>>) -> Tiers {
+    CACHE.with_borrow_mut(|cache| {
+        cache.check_epoch(epoch);
+        if let Some(t) = cache.entries.get(&key) {
+            return t.clone();
+        }
+        if cache.entries.len() >= MAX_ENTRIES {
+            cache.entries.clear();
+        }
+        let t = Rc::new(make());
+        cache.entries.insert(key, t.clone());
+        t
+    })
+}
