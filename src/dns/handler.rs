@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::{A, AAAA, CNAME};
-use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use super::ecs::{self, Ecs};
 use super::query::{self, QueryEdns};
@@ -189,7 +189,7 @@ pub(crate) fn answer(
     ecs_zero: bool,
     trace: Option<&mut policy::Trace>,
 ) -> Answered {
-    let Some((zone_index, zone)) = snap.find_zone(&LowerName::new(qname)) else {
+    let Some((zone_index, zone)) = snap.find_zone(qname) else {
         return Answered {
             rcode: ResponseCode::Refused,
             authoritative: false,
