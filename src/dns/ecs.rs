@@ -80,7 +80,7 @@ fn find_in_opt(mut options: &[u8]) -> Ecs {
 }
 
 /// Check one ECS option body (RFC 7871 section 6).
-fn parse_option(data: &[u8]) -> Ecs {
+pub(crate) fn parse_option(data: &[u8]) -> Ecs {
     let Some(&[f0, f1, source_prefix, _scope]) = data.get(..4) else {
         return Ecs::Malformed;
     };

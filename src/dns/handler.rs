@@ -9,14 +9,12 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
 
-use hickory_proto::op::{Edns, Message, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::opt::{
-    ClientSubnet as HickorySubnet, EdnsCode, EdnsOption, NSIDPayload,
-};
+use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::{A, AAAA, CNAME};
-use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use super::ecs::{self, Ecs};
+use super::query::{self, QueryEdns};
 use super::wire::{self, QueryHeader, Response, Sections};
 use crate::config::Target;
 use crate::health::{EndpointHealth, HealthView};
@@ -56,7 +54,7 @@ pub fn respond(
     }
     let empty = Sections::default();
 
-    let Ok(message) = Message::from_vec(query) else {
+    let Some(request) = query::parse(query) else {
         // hickory rejects, among others, ECS with an unknown family or a
         // source prefix longer than the family allows: FORMERR (SPEC 3.1).
         let rcode = if header.opcode == 0 {
@@ -78,20 +76,17 @@ pub fn respond(
         return true;
     };
 
-    // The question is echoed only when there is exactly one to echo.
-    let question = (message.queries.len() == 1)
-        .then(|| wire::question_len(query).map(|(len, _)| &query[12..12 + len]))
-        .flatten();
+    let question = request.question;
     let ecs_enabled = snap.config.geoip.as_ref().is_none_or(|g| g.ecs);
-    let ecs = if ecs_enabled && message.edns.is_some() {
-        ecs::find(query)
+    let ecs = if ecs_enabled {
+        request.ecs
     } else {
         Ecs::Absent
     };
     let mut ctx = Reply {
         header,
         question,
-        query_edns: message.edns.as_ref(),
+        query_edns: request.edns,
         max_udp: snap.config.dns.max_udp_payload,
         transport,
         ecs: match ecs {
@@ -100,18 +95,18 @@ pub fn respond(
         },
         counters: &snap.no_zone_counters,
         nsid: snap.config.dns.nsid.as_deref(),
-        qtype: message.queries.first().map(|q| q.query_type()),
+        qtype: request.first.as_ref().map(|q| q.qtype),
     };
 
-    if message.metadata.op_code != OpCode::Query {
+    if !request.opcode_query {
         ctx.send(out, ResponseCode::NotImp, false, &empty, 0);
         return true;
     }
-    if message.queries.len() != 1 || question.is_none() {
+    let (Some(q), 1, Some(_)) = (&request.first, request.questions, question) else {
         ctx.send(out, ResponseCode::FormErr, false, &empty, 0);
         return true;
-    }
-    if message.edns.as_ref().is_some_and(|e| e.version() > 0) {
+    };
+    if request.edns.is_some_and(|e| e.version > 0) {
         ctx.ecs = None;
         ctx.send(out, ResponseCode::BADVERS, false, &empty, 0);
         return true;
@@ -120,12 +115,11 @@ pub fn respond(
         ctx.send(out, ResponseCode::FormErr, false, &empty, 0);
         return true;
     }
-    let q = &message.queries[0];
-    if q.query_class() != DNSClass::IN {
+    if q.qclass != DNSClass::IN {
         ctx.send(out, ResponseCode::Refused, false, &empty, 0);
         return true;
     }
-    let qtype = q.query_type();
+    let qtype = q.qtype;
     if matches!(qtype, RecordType::AXFR | RecordType::IXFR) {
         ctx.send(out, ResponseCode::Refused, false, &empty, 0);
         return true;
@@ -137,7 +131,7 @@ pub fn respond(
         _ => canonical(src.ip()),
     };
     let ecs_zero = ctx.ecs.is_some_and(|e| e.source_prefix == 0);
-    let answered = answer(snap, health, q.name(), qtype, client, ecs_zero, None);
+    let answered = answer(snap, health, &q.name, qtype, client, ecs_zero, None);
     if answered.decision.as_ref().is_some_and(|d| d.fail_open) {
         snap.fail_open_counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -195,7 +189,7 @@ pub(crate) fn answer(
     ecs_zero: bool,
     trace: Option<&mut policy::Trace>,
 ) -> Answered {
-    let Some((zone_index, zone)) = snap.find_zone(&LowerName::new(qname)) else {
+    let Some((zone_index, zone)) = snap.find_zone(qname) else {
         return Answered {
             rcode: ResponseCode::Refused,
             authoritative: false,
@@ -303,7 +297,7 @@ fn canonical(ip: IpAddr) -> IpAddr {
 struct Reply<'a> {
     header: QueryHeader,
     question: Option<&'a [u8]>,
-    query_edns: Option<&'a Edns>,
+    query_edns: Option<QueryEdns>,
     max_udp: u16,
     transport: Transport,
     /// The query's valid ECS option, echoed with a scope.
@@ -326,34 +320,20 @@ impl Reply<'_> {
     ) {
         self.counters
             .count(self.qtype, rcode, self.transport == Transport::Tcp);
-        let edns = self.query_edns.map(|q| {
-            let mut e = Edns::new();
-            e.set_max_payload(self.max_udp.max(512));
-            e.set_version(0);
-            // DO is copied (RFC 3225); other flags and unknown options are
-            // ignored and never echoed (RFC 6891 6.1.4, 6.1.2).
-            e.set_dnssec_ok(q.flags().dnssec_ok);
-            if let (Some(id), Some(_)) = (self.nsid, q.option(EdnsCode::NSID))
-                && let Ok(payload) = NSIDPayload::new(id.as_bytes())
-            {
-                e.options_mut().insert(EdnsOption::NSID(payload));
-            }
-            if let Some(ecs) = self.ecs {
-                // RFC 7871 7.2.1: family, source prefix and address as
-                // asked, with our scope.
-                e.options_mut()
-                    .insert(EdnsOption::Subnet(HickorySubnet::new(
-                        ecs.addr,
-                        ecs.source_prefix,
-                        scope,
-                    )));
-            }
-            e
+        // DO is copied (RFC 3225); other flags and unknown options are
+        // ignored and never echoed (RFC 6891 6.1.4, 6.1.2). The ECS option
+        // goes back with family, source prefix and address as asked, and
+        // our scope (RFC 7871 7.2.1).
+        let edns = self.query_edns.map(|q| wire::Opt {
+            max_payload: self.max_udp.max(512),
+            dnssec_ok: q.dnssec_ok,
+            nsid: self.nsid.filter(|_| q.nsid).map(str::as_bytes),
+            ecs: self.ecs.map(|e| (e, scope)),
         });
         let limit = match self.transport {
             Transport::Tcp => usize::from(u16::MAX),
             Transport::Udp => match self.query_edns {
-                Some(q) => usize::from(q.max_payload()).clamp(
+                Some(q) => usize::from(q.max_payload).clamp(
                     PLAIN_UDP_LIMIT,
                     usize::from(self.max_udp).max(PLAIN_UDP_LIMIT),
                 ),
@@ -366,7 +346,7 @@ impl Reply<'_> {
             authoritative,
             question: self.question,
             sections,
-            edns: edns.as_ref(),
+            edns,
         };
         wire::encode(out, &response, limit);
     }

@@ -1,10 +1,13 @@
-//! The DNS front end: sockets (`server`), the per-query decision from packet
-//! to response (`handler`), and the wire encoding of responses (`wire`).
-//! hickory-proto parses queries and encodes records; the loops are ours
-//! (see docs/design.md for why hickory-server's `Server` is not used).
+//! The DNS front end: sockets (`server`), reading a query (`query`), the
+//! per-query decision from packet to response (`handler`), and the wire
+//! encoding of responses (`wire`). Queries of the common shape and the OPT
+//! record are handled by hand; hickory-proto parses every other query and
+//! encodes records. The loops are ours (see docs/design.md for why
+//! hickory-server's `Server` is not used).
 
 mod ecs;
 mod handler;
+mod query;
 pub mod rrl;
 mod server;
 mod udp;

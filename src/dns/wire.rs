@@ -1,10 +1,27 @@
 //! Writing a response onto the wire: header, the question copied byte for
 //! byte from the query (so its case is kept), the three record sections, the
 //! OPT record, and truncation to the size the client can take.
+//!
+//! Records are written by hickory's encoder (with name compression); the
+//! OPT record is written here by hand, as it has a fixed layout and is part
+//! of nearly every answer.
 
-use hickory_proto::op::{Edns, ResponseCode};
+use std::net::IpAddr;
+
+use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::Record;
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
+
+use super::ecs::ClientSubnet;
+
+/// RR type of OPT.
+const TYPE_OPT: u16 = 41;
+/// EDNS option code of NSID (RFC 5001).
+const OPTION_NSID: u16 = 3;
+/// EDNS option code of Client Subnet (RFC 7871).
+const OPTION_ECS: u16 = 8;
+/// The largest message: hickory's encoder refuses to write past it.
+const MAX_MESSAGE: usize = u16::MAX as usize;
 
 /// Header fields of the query that the response copies.
 #[derive(Debug, Clone, Copy)]
@@ -49,7 +66,73 @@ pub(crate) struct Response<'a> {
     pub(crate) question: Option<&'a [u8]>,
     pub(crate) sections: &'a Sections,
     /// The OPT record to send, present when the query had one.
-    pub(crate) edns: Option<&'a Edns>,
+    pub(crate) edns: Option<Opt<'a>>,
+}
+
+/// The OPT record of a response (RFC 6891 6.1.2): EDNS version 0, the
+/// extended rcode bits of the response, and our options.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Opt<'a> {
+    /// Our UDP payload size, sent in the class field.
+    pub(crate) max_payload: u16,
+    /// The DO bit (RFC 3225), copied from the query.
+    pub(crate) dnssec_ok: bool,
+    /// Our NSID (RFC 5001), when the query asked for it.
+    pub(crate) nsid: Option<&'a [u8]>,
+    /// The query's Client Subnet with our scope prefix (RFC 7871 7.2.1).
+    pub(crate) ecs: Option<(ClientSubnet, u8)>,
+}
+
+/// The OPT record would take the message past its largest size.
+#[derive(Debug)]
+struct TooLong;
+
+impl Opt<'_> {
+    /// Append the record to `out`, with the upper 8 bits of the extended
+    /// rcode `rcode_high`.
+    fn write(&self, out: &mut Vec<u8>, rcode_high: u8) -> Result<(), TooLong> {
+        let ttl = u32::from(rcode_high) << 24 | if self.dnssec_ok { 0x8000 } else { 0 };
+        // Owner: the root.
+        out.push(0);
+        out.extend_from_slice(&TYPE_OPT.to_be_bytes());
+        // Values below 512 count as 512 (RFC 6891 6.2.5).
+        out.extend_from_slice(&self.max_payload.max(512).to_be_bytes());
+        out.extend_from_slice(&ttl.to_be_bytes());
+        let rdlen_at = out.len();
+        out.extend_from_slice(&[0, 0]);
+        if let Some(nsid) = self.nsid
+            && let Ok(len) = u16::try_from(nsid.len())
+        {
+            out.extend_from_slice(&OPTION_NSID.to_be_bytes());
+            out.extend_from_slice(&len.to_be_bytes());
+            out.extend_from_slice(nsid);
+        }
+        if let Some((ecs, scope)) = self.ecs {
+            // RFC 7871 6: the address cut to the bytes the source prefix
+            // covers.
+            let (family, octets, bytes): (u16, [u8; 16], usize) = match ecs.addr {
+                IpAddr::V4(a) => {
+                    let mut o = [0; 16];
+                    o[..4].copy_from_slice(&a.octets());
+                    (1, o, 4)
+                }
+                IpAddr::V6(a) => (2, a.octets(), 16),
+            };
+            let len = usize::from(ecs.source_prefix).div_ceil(8).min(bytes);
+            out.extend_from_slice(&OPTION_ECS.to_be_bytes());
+            out.extend_from_slice(&((4 + len) as u16).to_be_bytes());
+            out.extend_from_slice(&family.to_be_bytes());
+            out.push(ecs.source_prefix);
+            out.push(scope);
+            out.extend_from_slice(&octets[..len]);
+        }
+        if out.len() > MAX_MESSAGE {
+            return Err(TooLong);
+        }
+        let rdlen = u16::try_from(out.len() - rdlen_at - 2).map_err(|_| TooLong)?;
+        out[rdlen_at..rdlen_at + 2].copy_from_slice(&rdlen.to_be_bytes());
+        Ok(())
+    }
 }
 
 /// Length of the first question in `packet` (which starts at offset 12),
@@ -155,12 +238,11 @@ fn encode_with(
                 counts[3] = emit_records(&mut enc, &sections.additional)?;
             }
         }
-        if let Some(edns) = response.edns {
-            let mut edns = edns.clone();
-            edns.set_rcode_high(response.rcode.high());
-            Record::from(&edns).emit(&mut enc)?;
-            counts[3] += 1;
-        }
+    }
+    if let Some(opt) = &response.edns {
+        opt.write(out, response.rcode.high())
+            .map_err(|TooLong| hickory_proto::ProtoError::MaxBufferSizeExceeded(MAX_MESSAGE))?;
+        counts[3] += 1;
     }
     write_header(out, response, !records, counts);
     Ok(())
@@ -187,3 +269,6 @@ fn emit_records(
     }
     Ok(u16::try_from(records.len()).unwrap_or(u16::MAX))
 }
+
+#[cfg(test)]
+mod tests;

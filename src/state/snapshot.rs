@@ -6,12 +6,11 @@
 //! behind `Arc`s, so an admin change makes a new snapshot by cloning the
 //! pointers and replacing only the overrides.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use hickory_proto::rr::{LowerName, Name};
+use hickory_proto::rr::Name;
 
 use std::sync::atomic::AtomicU64;
 
@@ -20,7 +19,7 @@ use crate::geo::lookup::GeoDb;
 use crate::health::TargetMap;
 use crate::metrics::{self, Registry, ZoneCounters};
 use crate::policy::{self, Compiled, Overrides};
-use crate::zone::{self, ZoneData};
+use crate::zone::{self, NameMap, ZoneData};
 
 /// One loaded configuration with its zones, ready to answer from.
 #[derive(Debug, Clone)]
@@ -30,8 +29,8 @@ pub struct Snapshot {
     pub config: Arc<Config>,
     /// Indexed like `config.zones`.
     pub zones: Arc<Vec<ZoneData>>,
-    /// Origin (lower-cased) to index in `zones`.
-    by_origin: Arc<HashMap<LowerName, usize>>,
+    /// Origin (lower-cased, in wire form) to index in `zones`.
+    by_origin: Arc<NameMap<Box<[u8]>, usize>>,
     /// Geo maps compiled for lookup.
     pub compiled: Arc<Compiled>,
     /// The GeoIP database, when configured.
@@ -53,16 +52,22 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// The zone that holds `qname`: the longest origin that is a suffix of it.
-    pub fn find_zone(&self, qname: &LowerName) -> Option<(usize, &ZoneData)> {
-        let mut name = qname.clone();
+    /// Looks up each suffix of the lower-cased wire form, longest first,
+    /// without allocating.
+    pub fn find_zone(&self, qname: &Name) -> Option<(usize, &ZoneData)> {
+        let mut wire = [0u8; Name::MAX_LENGTH + 1];
+        let len = lower_wire(qname, &mut wire)?;
+        let wire = &wire[..len];
+        let mut pos = 0;
         loop {
-            if let Some(&index) = self.by_origin.get(&name) {
+            let suffix = wire.get(pos..)?;
+            if let Some(&index) = self.by_origin.get(suffix) {
                 return Some((index, &self.zones[index]));
             }
-            if name.is_root() {
-                return None;
+            match suffix.first() {
+                Some(&label) if label != 0 => pos += 1 + usize::from(label),
+                _ => return None,
             }
-            name = name.base_name();
         }
     }
 
@@ -149,13 +154,31 @@ impl fmt::Display for Summary {
     }
 }
 
+/// Write `name` into `out` in wire form (labels, then the root), lower-cased
+/// (ASCII); its length, or `None` if it does not fit (it always does for a
+/// name hickory built, which is at most 255 bytes).
+fn lower_wire(name: &Name, out: &mut [u8; Name::MAX_LENGTH + 1]) -> Option<usize> {
+    let mut len = 0;
+    for label in name.iter() {
+        let end = len + 1 + label.len();
+        let dst = out.get_mut(len..end)?;
+        dst[0] = u8::try_from(label.len()).ok()?;
+        for (d, s) in dst[1..].iter_mut().zip(label) {
+            *d = s.to_ascii_lowercase();
+        }
+        len = end;
+    }
+    *out.get_mut(len)? = 0;
+    Some(len + 1)
+}
+
 /// Load the configuration at `path` and everything it names, reporting every
 /// error found.
 pub fn load(path: &Path, generation: u64) -> Result<Snapshot, ConfigErrors> {
     let config = config::load(path)?;
     let mut errors = Vec::new();
     let mut zones = Vec::with_capacity(config.zones.len());
-    let mut by_origin = HashMap::new();
+    let mut by_origin = NameMap::default();
 
     for (index, zone_cfg) in config.zones.iter().enumerate() {
         let records = match zone::load_zone_file(&zone_cfg.file, &zone_cfg.origin) {
@@ -174,7 +197,10 @@ pub fn load(path: &Path, generation: u64) -> Result<Snapshot, ConfigErrors> {
         let services: Vec<Name> = zone_cfg.services.iter().map(|s| s.name.clone()).collect();
         match ZoneData::build(zone_cfg.origin.clone(), records, &services) {
             Ok(zone) => {
-                by_origin.insert(LowerName::new(&zone_cfg.origin), index);
+                let mut wire = [0u8; Name::MAX_LENGTH + 1];
+                if let Some(len) = lower_wire(&zone_cfg.origin, &mut wire) {
+                    by_origin.insert(Box::from(&wire[..len]), index);
+                }
                 zones.push(zone);
             }
             Err(problems) => {
@@ -234,4 +260,41 @@ pub fn load(path: &Path, generation: u64) -> Result<Snapshot, ConfigErrors> {
         fail_open_counter: Arc::default(),
         geoip,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn zone(origin: &str) -> String {
+        format!(
+            "$ORIGIN {origin}\n$TTL 60\n@ IN SOA ns1 hostmaster 1 3600 600 86400 60\n@ IN NS ns1\nns1 IN A 192.0.2.1\n"
+        )
+    }
+
+    #[test]
+    fn find_zone_takes_the_longest_origin_whatever_the_case() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.zone"), zone("example.")).unwrap();
+        std::fs::write(dir.path().join("b.zone"), zone("Sub.Example.")).unwrap();
+        let config = dir.path().join("meridian.yaml");
+        std::fs::write(
+            &config,
+            "dns:\n  listen: [\"127.0.0.1:5300\"]\nregions:\n  here: {}\nzones:\n  - origin: example.\n    file: a.zone\n  - origin: Sub.Example.\n    file: b.zone\n",
+        )
+        .unwrap();
+        let snap = load(&config, 1).unwrap();
+        let find = |name: &str| {
+            snap.find_zone(&Name::from_ascii(name).unwrap())
+                .map(|(i, _)| i)
+        };
+        assert_eq!(find("example."), Some(0));
+        assert_eq!(find("WWW.EXAMPLE."), Some(0));
+        assert_eq!(find("sub.example."), Some(1));
+        assert_eq!(find("a.b.SUB.example."), Some(1));
+        assert_eq!(find("subx.example."), Some(0));
+        assert_eq!(find("example.org."), None);
+        assert_eq!(find("com."), None);
+        assert_eq!(find("."), None);
+    }
 }

@@ -9,13 +9,13 @@
 //! and a wildcard never shadows them; what a service answers is decided
 //! elsewhere (`policy`).
 
+mod hash;
 mod load;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use hash::NameMap;
 pub use load::{ZoneFileError, load_zone_file, parse_zone_text};
-
-use std::collections::HashMap;
 
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 
@@ -49,7 +49,7 @@ pub struct ZoneData {
     negative_soa: Record,
     /// Every name that exists: owners of records, GSLB services, and the
     /// empty non-terminals between them and the apex.
-    nodes: HashMap<LowerName, Node>,
+    nodes: NameMap<LowerName, Node>,
     /// Delegation points below the apex (names holding NS records).
     cuts: Vec<LowerName>,
     record_count: usize,
@@ -107,7 +107,7 @@ impl ZoneData {
     ) -> Result<Self, Vec<BuildProblem>> {
         let origin_lower = LowerName::new(&origin);
         let mut errors = Vec::new();
-        let mut nodes: HashMap<LowerName, Node> = HashMap::new();
+        let mut nodes: NameMap<LowerName, Node> = NameMap::default();
         let record_count = records.len();
 
         for record in records {

@@ -1,0 +1,282 @@
+//! `fast` against `slow`: whatever `fast` accepts, hickory's parser reads
+//! to the same request.
+
+use super::*;
+
+/// A query for `name`/`qtype`, with an OPT record holding `options` when
+/// `opt` is given as (payload, ttl).
+fn packet(name: &str, qtype: u16, qclass: u16, opt: Option<(u16, u32)>, options: &[u8]) -> Vec<u8> {
+    let mut p = vec![
+        0x12,
+        0x34,
+        0x01,
+        0x20,
+        0,
+        1,
+        0,
+        0,
+        0,
+        0,
+        0,
+        u8::from(opt.is_some()),
+    ];
+    for label in name.split('.').filter(|l| !l.is_empty()) {
+        p.push(label.len() as u8);
+        p.extend_from_slice(label.as_bytes());
+    }
+    p.push(0);
+    p.extend_from_slice(&qtype.to_be_bytes());
+    p.extend_from_slice(&qclass.to_be_bytes());
+    if let Some((payload, ttl)) = opt {
+        p.push(0);
+        p.extend_from_slice(&41u16.to_be_bytes());
+        p.extend_from_slice(&payload.to_be_bytes());
+        p.extend_from_slice(&ttl.to_be_bytes());
+        p.extend_from_slice(&(options.len() as u16).to_be_bytes());
+        p.extend_from_slice(options);
+    }
+    p
+}
+
+fn option(code: u16, data: &[u8]) -> Vec<u8> {
+    let mut o = code.to_be_bytes().to_vec();
+    o.extend_from_slice(&(data.len() as u16).to_be_bytes());
+    o.extend_from_slice(data);
+    o
+}
+
+fn ecs(family: u16, source: u8, addr: &[u8]) -> Vec<u8> {
+    let mut d = family.to_be_bytes().to_vec();
+    d.extend_from_slice(&[source, 0]);
+    d.extend_from_slice(addr);
+    option(8, &d)
+}
+
+/// Fail unless `a` and `b` are the same request (names compared with case).
+fn assert_same(a: &Request<'_>, b: &Request<'_>, p: &[u8]) {
+    assert_eq!(a.opcode_query, b.opcode_query, "{p:?}");
+    assert_eq!(a.questions, b.questions, "{p:?}");
+    assert_eq!(a.question, b.question, "{p:?}");
+    assert_eq!(a.edns, b.edns, "{p:?}");
+    assert_eq!(a.ecs, b.ecs, "{p:?}");
+    match (&a.first, &b.first) {
+        (Some(x), Some(y)) => {
+            assert!(x.name.eq_case(&y.name), "{p:?}");
+            assert_eq!(x.name.is_fqdn(), y.name.is_fqdn(), "{p:?}");
+            assert_eq!(x.qtype, y.qtype, "{p:?}");
+            assert_eq!(x.qclass, y.qclass, "{p:?}");
+        }
+        (None, None) => {}
+        _ => panic!("first question differs: {p:?}"),
+    }
+}
+
+/// Check `p` both ways; returns whether `fast` took it.
+fn check(p: &[u8]) -> bool {
+    match fast(p) {
+        Some(f) => {
+            let s = slow(p).unwrap_or_else(|| panic!("fast took what hickory rejects: {p:?}"));
+            assert_same(&f, &s, p);
+            true
+        }
+        None => false,
+    }
+}
+
+fn common_queries() -> Vec<Vec<u8>> {
+    let cookie = option(10, &[1, 2, 3, 4, 5, 6, 7, 8]);
+    let nsid = option(3, &[]);
+    let v4 = ecs(1, 24, &[203, 0, 113]);
+    let v6 = ecs(2, 56, &[0x20, 0x01, 0x0d, 0xb8, 0, 1, 2]);
+    let zero = ecs(1, 0, &[]);
+    let odd = ecs(1, 20, &[203, 0, 0x70]);
+    let mut out = Vec::new();
+    for name in [
+        "www.example.com",
+        "WwW.ExAmPlE.CoM",
+        "",
+        "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q",
+    ] {
+        for qtype in [1, 28, 5, 255, 252, 41, 65535] {
+            out.push(packet(name, qtype, 1, None, &[]));
+            for (payload, ttl) in [
+                (1232, 0),
+                (0, 0x8000),
+                (4096, 0x0001_8000),
+                (65535, 0xff00_ffff),
+            ] {
+                for options in [
+                    Vec::new(),
+                    cookie.clone(),
+                    nsid.clone(),
+                    v4.clone(),
+                    v6.clone(),
+                    zero.clone(),
+                    odd.clone(),
+                    [nsid.clone(), v4.clone(), cookie.clone()].concat(),
+                    [cookie.clone(), v6.clone(), nsid.clone()].concat(),
+                    option(12, &[0; 40]),
+                ] {
+                    out.push(packet(name, qtype, 1, Some((payload, ttl)), &options));
+                }
+            }
+        }
+    }
+    // A name of 63-byte labels up to the longest allowed.
+    let label = "x".repeat(63);
+    out.push(packet(&[label.as_str(); 3].join("."), 1, 1, None, &[]));
+    out.push(packet(
+        &format!("{}.{}", [label.as_str(); 3].join("."), "y".repeat(61)),
+        1,
+        1,
+        None,
+        &[],
+    ));
+    out
+}
+
+#[test]
+fn common_queries_take_the_fast_path_and_agree_with_hickory() {
+    for p in common_queries() {
+        assert!(check(&p), "not taken: {p:?}");
+    }
+}
+
+#[test]
+fn other_shapes_take_the_slow_path() {
+    let base = packet("www.example.com", 1, 1, None, &[]);
+    let with_opt = packet(
+        "www.example.com",
+        1,
+        1,
+        Some((1232, 0)),
+        &option(10, &[1; 8]),
+    );
+    let mut cases = Vec::new();
+    // Class other than IN (CHAOS, ANY).
+    cases.push(packet("version.bind", 16, 3, None, &[]));
+    cases.push(packet("www.example.com", 1, 255, None, &[]));
+    // Opcode NOTIFY, QR set.
+    let mut p = base.clone();
+    p[2] |= 0x20;
+    cases.push(p);
+    let mut p = base.clone();
+    p[2] |= 0x80;
+    cases.push(p);
+    // Two questions, an answer record, ARCOUNT 2.
+    for i in [5, 7, 9, 11] {
+        let mut p = with_opt.clone();
+        p[i] += 1;
+        cases.push(p);
+    }
+    // Trailing byte after the question or the OPT record.
+    let mut p = base.clone();
+    p.push(0);
+    cases.push(p);
+    let mut p = with_opt.clone();
+    p.push(0);
+    cases.push(p);
+    // A compressed question name.
+    cases.push(vec![
+        0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 12, 0, 1, 0, 1,
+    ]);
+    // OPT with a non-root owner; an additional record that is not OPT.
+    let mut p = packet("www.example.com", 1, 1, Some((1232, 0)), &[]);
+    let at = p.len() - 11;
+    p.splice(at..at + 1, [1, b'a', 0]);
+    cases.push(p);
+    let mut p = packet("www.example.com", 1, 1, Some((1232, 0)), &[]);
+    let at = p.len() - 9;
+    p[at] = 1;
+    cases.push(p);
+    // Options that overrun the record; ECS that is malformed or repeated.
+    cases.push(packet(
+        "a.example",
+        1,
+        1,
+        Some((1232, 0)),
+        &[0, 10, 0, 9, 1, 2],
+    ));
+    cases.push(packet("a.example", 1, 1, Some((1232, 0)), &[0, 10]));
+    cases.push(packet("a.example", 1, 1, Some((1232, 0)), &ecs(3, 0, &[])));
+    cases.push(packet(
+        "a.example",
+        1,
+        1,
+        Some((1232, 0)),
+        &ecs(1, 33, &[1, 2, 3, 4, 5]),
+    ));
+    cases.push(packet(
+        "a.example",
+        1,
+        1,
+        Some((1232, 0)),
+        &ecs(1, 24, &[1, 2, 3, 0]),
+    ));
+    cases.push(packet(
+        "a.example",
+        1,
+        1,
+        Some((1232, 0)),
+        &ecs(1, 20, &[1, 2, 0x71]),
+    ));
+    cases.push(packet("a.example", 1, 1, Some((1232, 0)), &option(8, &[])));
+    cases.push(packet(
+        "a.example",
+        1,
+        1,
+        Some((1232, 0)),
+        &[ecs(1, 8, &[10]), ecs(1, 8, &[10])].concat(),
+    ));
+    // A name past 255 bytes; a label past 63.
+    let label = "x".repeat(63);
+    cases.push(packet(
+        &format!("{}.{}", [label.as_str(); 3].join("."), "y".repeat(62)),
+        1,
+        1,
+        None,
+        &[],
+    ));
+    let mut p = base.clone();
+    p[12] = 64;
+    cases.push(p);
+    for p in cases {
+        assert!(!check(&p), "taken: {p:?}");
+    }
+}
+
+/// Byte flips, cuts and extensions of common queries: `fast` either
+/// declines or agrees with hickory.
+#[test]
+fn mutated_queries_never_disagree_with_hickory() {
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let (mut taken, mut total) = (0, 0);
+    for base in common_queries() {
+        for _ in 0..40 {
+            let mut p = base.clone();
+            match next() % 4 {
+                0 => p.truncate(next() as usize % (p.len() + 1)),
+                1 => p.push(next() as u8),
+                _ => {
+                    for _ in 0..=next() % 3 {
+                        let i = next() as usize % p.len();
+                        p[i] = next() as u8;
+                    }
+                }
+            }
+            total += 1;
+            if check(&p) {
+                taken += 1;
+            }
+        }
+    }
+    // The flips mostly land in places (ID, flags, name bytes, payload)
+    // that keep the shape.
+    assert!(taken > total / 10, "{taken} of {total}");
+}

@@ -1,0 +1,245 @@
+//! The hand-written OPT record against hickory's `Edns`, which wrote it
+//! before: the same response must come out byte for byte, truncated or not.
+
+use std::net::IpAddr;
+
+use hickory_proto::op::{Edns, ResponseCode};
+use hickory_proto::rr::rdata::opt::{ClientSubnet as HickorySubnet, EdnsOption, NSIDPayload};
+use hickory_proto::rr::rdata::{A, AAAA};
+use hickory_proto::rr::{Name, RData, Record};
+use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
+
+use super::*;
+use crate::dns::ecs::ClientSubnet;
+
+/// `encode` as it was with hickory's `Edns` for the OPT record.
+fn old_encode(out: &mut Vec<u8>, response: &Response<'_>, edns: Option<&Edns>, limit: usize) {
+    let sections = response.sections;
+    if old_encode_with(out, response, edns, true, true).is_ok() && out.len() <= limit {
+        return;
+    }
+    if !sections.additional.is_empty()
+        && !sections.additional_required
+        && old_encode_with(out, response, edns, true, false).is_ok()
+        && out.len() <= limit
+    {
+        return;
+    }
+    if old_encode_with(out, response, edns, false, false).is_err() {
+        out.clear();
+        write_header(out, response, true, [0, 0, 0, 0]);
+        if let Some(h) = out.get_mut(3) {
+            *h = (*h & 0xf0) | ResponseCode::ServFail.low();
+        }
+    }
+}
+
+fn old_encode_with(
+    out: &mut Vec<u8>,
+    response: &Response<'_>,
+    edns: Option<&Edns>,
+    records: bool,
+    additional: bool,
+) -> Result<(), hickory_proto::ProtoError> {
+    out.clear();
+    out.resize(12, 0);
+    let sections = response.sections;
+    let mut counts = [0u16; 4];
+    {
+        let mut enc = BinEncoder::with_offset(out, 12);
+        if let Some(question) = response.question {
+            enc.emit_vec(question)?;
+            if let Some((_, name_len)) = question_len_from(question) {
+                enc.store_label_pointer(12, 12 + name_len);
+            }
+            counts[0] = 1;
+        }
+        if records {
+            counts[1] = emit_records(&mut enc, &sections.answers)?;
+            counts[2] = emit_records(&mut enc, &sections.authority)?;
+            if additional {
+                counts[3] = emit_records(&mut enc, &sections.additional)?;
+            }
+        }
+        if let Some(edns) = edns {
+            let mut edns = edns.clone();
+            edns.set_rcode_high(response.rcode.high());
+            Record::from(&edns).emit(&mut enc)?;
+            counts[3] += 1;
+        }
+    }
+    write_header(out, response, !records, counts);
+    Ok(())
+}
+
+/// The `Edns` the handler used to build for the same `Opt`.
+fn old_edns(opt: &Opt<'_>) -> Edns {
+    let mut e = Edns::new();
+    e.set_max_payload(opt.max_payload.max(512));
+    e.set_version(0);
+    e.set_dnssec_ok(opt.dnssec_ok);
+    if let Some(id) = opt.nsid
+        && let Ok(payload) = NSIDPayload::new(id)
+    {
+        e.options_mut().insert(EdnsOption::NSID(payload));
+    }
+    if let Some((ecs, scope)) = opt.ecs {
+        e.options_mut()
+            .insert(EdnsOption::Subnet(HickorySubnet::new(
+                ecs.addr,
+                ecs.source_prefix,
+                scope,
+            )));
+    }
+    e
+}
+
+/// A query for `www.Example.com. A` as its question section.
+fn question() -> Vec<u8> {
+    let mut q = Vec::new();
+    for label in ["www", "Example", "com"] {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    q
+}
+
+fn sections(answers: usize, additional: usize, required: bool) -> Sections {
+    let owner = Name::from_ascii("www.example.com.").unwrap();
+    let glue = Name::from_ascii("ns1.example.com.").unwrap();
+    Sections {
+        answers: (0..answers)
+            .map(|i| Record::from_rdata(owner.clone(), 60, RData::A(A::new(192, 0, 2, i as u8))))
+            .collect(),
+        authority: Vec::new(),
+        additional: (0..additional)
+            .map(|i| {
+                Record::from_rdata(
+                    glue.clone(),
+                    60,
+                    RData::AAAA(AAAA::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, i as u16)),
+                )
+            })
+            .collect(),
+        additional_required: required,
+    }
+}
+
+fn subnet(addr: &str, source_prefix: u8) -> ClientSubnet {
+    let addr: IpAddr = addr.parse().unwrap();
+    ClientSubnet {
+        addr,
+        source_prefix,
+    }
+}
+
+#[test]
+fn hand_written_opt_matches_hickory_edns() {
+    let header = QueryHeader {
+        id: 0xbeef,
+        opcode: 0,
+        recursion_desired: true,
+        checking_disabled: true,
+    };
+    let q = question();
+    let long_nsid = vec![b'x'; 600];
+    let nsids: [Option<&[u8]>; 3] = [None, Some(b"ns1.meridian"), Some(&long_nsid)];
+    let ecses = [
+        None,
+        Some((subnet("0.0.0.0", 0), 0)),
+        Some((subnet("203.0.113.0", 24), 24)),
+        Some((subnet("203.0.112.0", 20), 16)),
+        Some((subnet("203.0.113.7", 32), 0)),
+        Some((subnet("128.0.0.0", 1), 8)),
+        Some((subnet("::", 0), 0)),
+        Some((subnet("2001:db8:1::", 48), 40)),
+        Some((subnet("2001:db8::", 29), 32)),
+        Some((subnet("2001:db8::1", 128), 128)),
+    ];
+    let rcodes = [
+        ResponseCode::NoError,
+        ResponseCode::NXDomain,
+        ResponseCode::FormErr,
+        ResponseCode::BADVERS,
+    ];
+    let bodies = [
+        sections(0, 0, false),
+        sections(2, 0, false),
+        sections(3, 4, false),
+        sections(3, 4, true),
+        sections(60, 0, false),
+    ];
+    let (mut new, mut old) = (Vec::new(), Vec::new());
+    let mut compared = 0;
+    for nsid in nsids {
+        for ecs in ecses {
+            for dnssec_ok in [false, true] {
+                for max_payload in [0, 512, 1232, 4096] {
+                    let opt = Opt {
+                        max_payload,
+                        dnssec_ok,
+                        nsid,
+                        ecs,
+                    };
+                    let edns = old_edns(&opt);
+                    for rcode in rcodes {
+                        for body in &bodies {
+                            for limit in [512, 700, 1232, 65535] {
+                                let response = Response {
+                                    header,
+                                    rcode,
+                                    authoritative: true,
+                                    question: Some(&q),
+                                    sections: body,
+                                    edns: Some(opt),
+                                };
+                                encode(&mut new, &response, limit);
+                                old_encode(&mut old, &response, Some(&edns), limit);
+                                assert_eq!(new, old, "{opt:?} {rcode:?} limit {limit}");
+                                compared += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // Without EDNS there is no OPT record either way.
+    for body in &bodies {
+        let response = Response {
+            header,
+            rcode: ResponseCode::NoError,
+            authoritative: true,
+            question: Some(&q),
+            sections: body,
+            edns: None,
+        };
+        encode(&mut new, &response, 512);
+        old_encode(&mut old, &response, None, 512);
+        assert_eq!(new, old);
+    }
+    assert!(compared > 1000);
+}
+
+#[test]
+fn opt_record_layout() {
+    let opt = Opt {
+        max_payload: 1232,
+        dnssec_ok: true,
+        nsid: Some(b"a"),
+        ecs: Some((subnet("203.0.112.0", 20), 16)),
+    };
+    let mut out = Vec::new();
+    opt.write(&mut out, ResponseCode::BADVERS.high()).unwrap();
+    assert_eq!(
+        out,
+        [
+            0, 0, 41, 0x04, 0xd0, // root, OPT, payload 1232
+            1, 0, 0x80, 0, // extended rcode 1 (BADVERS), version 0, DO
+            0, 16, // rdata length
+            0, 3, 0, 1, b'a', // NSID
+            0, 8, 0, 7, 0, 1, 20, 16, 203, 0, 112, // ECS, 3 address bytes
+        ]
+    );
+}
