@@ -13,6 +13,9 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::{A, AAAA, CNAME};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
+use smallvec::SmallVec;
+
+use super::answer_cache;
 use super::ecs::{self, Ecs};
 use super::query::{self, QueryEdns};
 use super::wire::{self, QueryHeader, Response, Sections};
@@ -102,7 +105,7 @@ pub fn respond(
         ctx.send(out, ResponseCode::NotImp, false, &empty, 0);
         return true;
     }
-    let (Some(q), 1, Some(_)) = (&request.first, request.questions, question) else {
+    let (Some(q), 1, Some(question)) = (&request.first, request.questions, question) else {
         ctx.send(out, ResponseCode::FormErr, false, &empty, 0);
         return true;
     };
@@ -124,6 +127,14 @@ pub fn respond(
         ctx.send(out, ResponseCode::Refused, false, &empty, 0);
         return true;
     }
+    // A static answer seen before: its records are ready (answer_cache).
+    let epoch = snap.compiled.id();
+    if let Some(hit) = answer_cache::get(epoch, question) {
+        ctx.counters = counters_of(snap, hit.zone);
+        if ctx.send_cached(out, &hit, 0) {
+            return true;
+        }
+    }
     let client = match ctx.ecs {
         // SPEC 3.1: the ECS address when it has a source prefix above 0,
         // else the packet's source.
@@ -135,12 +146,7 @@ pub fn respond(
     if answered.decision.as_ref().is_some_and(|d| d.fail_open) {
         snap.fail_open_counter.fetch_add(1, Ordering::Relaxed);
     }
-    if let Some(z) = answered.zone {
-        ctx.counters = snap
-            .zone_counters
-            .get(z)
-            .map_or(&snap.no_zone_counters, |c| &**c);
-    }
+    ctx.counters = counters_of(snap, answered.zone);
     if let (Some((z, s)), Some(PolicyOutcome::Answer { pool, .. })) = (
         answered.service,
         answered.decision.as_ref().map(|d| &d.outcome),
@@ -152,6 +158,16 @@ pub fn respond(
     {
         c.fetch_add(1, Ordering::Relaxed);
     }
+    // The key: the question, and for a GSLB name what was decided.
+    let mut key: SmallVec<[u8; 320]> = SmallVec::from_slice(question);
+    if let Some(d) = &answered.decision {
+        decision_key(d, &mut key);
+        if let Some(hit) = answer_cache::get(epoch, &key)
+            && ctx.send_cached(out, &hit, answered.scope)
+        {
+            return true;
+        }
+    }
     ctx.send(
         out,
         answered.rcode,
@@ -159,7 +175,29 @@ pub fn respond(
         &answered.sections,
         answered.scope,
     );
+    ctx.remember(epoch, &key, answered.zone, &answered);
     true
+}
+
+/// The counters of zone `zone`, or those for queries outside every zone.
+fn counters_of(snap: &Snapshot, zone: Option<usize>) -> &ZoneCounters {
+    zone.and_then(|z| snap.zone_counters.get(z))
+        .map_or(&snap.no_zone_counters, |c| &**c)
+}
+
+/// Append what decides a GSLB answer's records to `key`: the outcome, and
+/// for an answer the pool and the endpoints in order.
+fn decision_key(decision: &Decision, key: &mut SmallVec<[u8; 320]>) {
+    match &decision.outcome {
+        PolicyOutcome::Answer { pool, endpoints } => {
+            key.push(0);
+            for i in std::iter::once(pool).chain(endpoints) {
+                key.extend_from_slice(&u32::try_from(*i).unwrap_or(u32::MAX).to_be_bytes());
+            }
+        }
+        PolicyOutcome::NoData { .. } => key.push(1),
+        PolicyOutcome::ServFail => key.push(2),
+    }
 }
 
 /// The answer to one question, before it is encoded.
@@ -309,7 +347,7 @@ struct Reply<'a> {
     qtype: Option<RecordType>,
 }
 
-impl Reply<'_> {
+impl<'a> Reply<'a> {
     fn send(
         &self,
         out: &mut Vec<u8>,
@@ -320,6 +358,53 @@ impl Reply<'_> {
     ) {
         self.counters
             .count(self.qtype, rcode, self.transport == Transport::Tcp);
+        let (response, limit) = self.response(rcode, authoritative, sections, scope);
+        wire::encode(out, &response, limit);
+    }
+
+    /// Send the records of a cache entry; false when they do not fit the
+    /// client's limit (nothing is counted then: the caller answers in full).
+    fn send_cached(&self, out: &mut Vec<u8>, entry: &answer_cache::Entry, scope: u8) -> bool {
+        let empty = Sections::default();
+        let (response, limit) = self.response(entry.rcode, entry.authoritative, &empty, scope);
+        if !wire::encode_prebuilt(out, &response, entry.counts, &entry.records, limit) {
+            return false;
+        }
+        self.counters
+            .count(self.qtype, entry.rcode, self.transport == Transport::Tcp);
+        true
+    }
+
+    /// Remember the records of this response for the next query with the
+    /// same `key` (see `answer_cache`).
+    fn remember(&self, epoch: u64, key: &[u8], zone: Option<usize>, answered: &Answered) {
+        let (response, _) = self.response(
+            answered.rcode,
+            answered.authoritative,
+            &answered.sections,
+            0,
+        );
+        let mut scratch = Vec::new();
+        if let Some((counts, start)) = wire::encode_records(&mut scratch, &response) {
+            let entry = answer_cache::Entry {
+                zone,
+                rcode: answered.rcode,
+                authoritative: answered.authoritative,
+                counts,
+                records: scratch[start..].into(),
+            };
+            answer_cache::put(epoch, key, entry);
+        }
+    }
+
+    /// The response to encode and the size limit it must fit.
+    fn response<'s>(
+        &'s self,
+        rcode: ResponseCode,
+        authoritative: bool,
+        sections: &'s Sections,
+        scope: u8,
+    ) -> (Response<'s>, usize) {
         // DO is copied (RFC 3225); other flags and unknown options are
         // ignored and never echoed (RFC 6891 6.1.4, 6.1.2). The ECS option
         // goes back with family, source prefix and address as asked, and
@@ -348,6 +433,9 @@ impl Reply<'_> {
             sections,
             edns,
         };
-        wire::encode(out, &response, limit);
+        (response, limit)
     }
 }
+
+#[cfg(test)]
+mod tests;

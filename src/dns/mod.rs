@@ -5,6 +5,7 @@
 //! encodes records. The loops are ours (see docs/design.md for why
 //! hickory-server's `Server` is not used).
 
+mod answer_cache;
 mod ecs;
 mod handler;
 mod query;

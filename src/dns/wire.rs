@@ -248,6 +248,56 @@ fn encode_with(
     Ok(())
 }
 
+/// The record sections of `response` (all of them, no OPT) encoded as they
+/// follow its question, into `scratch`; returns the answer, authority and
+/// additional counts and where the records start in `scratch`. For the
+/// answer cache: the bytes are those `encode` writes.
+pub(crate) fn encode_records(
+    scratch: &mut Vec<u8>,
+    response: &Response<'_>,
+) -> Option<([u16; 3], usize)> {
+    let question = response.question?;
+    let plain = Response {
+        edns: None,
+        ..*response
+    };
+    encode_with(scratch, &plain, true, true).ok()?;
+    let count = |i: usize| u16::from_be_bytes([scratch[4 + 2 * i], scratch[5 + 2 * i]]);
+    Some(([count(1), count(2), count(3)], 12 + question.len()))
+}
+
+/// Write a response from records encoded earlier by `encode_records` for the
+/// same question: header, question, `records`, OPT. False (and `out` is
+/// to be ignored) when it would not fit in `limit`: the caller then encodes
+/// in full, which truncates.
+pub(crate) fn encode_prebuilt(
+    out: &mut Vec<u8>,
+    response: &Response<'_>,
+    counts: [u16; 3],
+    records: &[u8],
+    limit: usize,
+) -> bool {
+    let Some(question) = response.question else {
+        return false;
+    };
+    out.clear();
+    out.resize(12, 0);
+    out.extend_from_slice(question);
+    out.extend_from_slice(records);
+    let mut all = [1, counts[0], counts[1], counts[2]];
+    if let Some(opt) = &response.edns {
+        if opt.write(out, response.rcode.high()).is_err() {
+            return false;
+        }
+        all[3] += 1;
+    }
+    if out.len() > limit {
+        return false;
+    }
+    write_header(out, response, false, all);
+    true
+}
+
 /// `question_len` for a question section on its own.
 fn question_len_from(question: &[u8]) -> Option<(usize, usize)> {
     let mut pos = 0;

@@ -92,6 +92,12 @@ impl Compiled {
             id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
     }
+
+    /// Unique to this compilation (so to this loaded configuration) within
+    /// the process: caches of what was derived from it are keyed by it.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
 }
 
 /// Where a client is, as far as we know.
