@@ -111,7 +111,8 @@ mod batch {
     /// buffers, so they are (re)built just before each system call, from
     /// fields that do not move while the call runs.
     pub(super) struct Batch {
-        bufs: Vec<Vec<u8>>,
+        /// `BATCH` receive buffers of `MAX_DATAGRAM` bytes, end to end.
+        bufs: Vec<u8>,
         lens: [usize; BATCH],
         outs: Vec<Vec<u8>>,
         reply: [bool; BATCH],
@@ -125,8 +126,10 @@ mod batch {
     impl Batch {
         pub(super) fn new() -> Self {
             Self {
-                // Untouched pages of these buffers are never made resident.
-                bufs: (0..BATCH).map(|_| vec![0u8; MAX_DATAGRAM]).collect(),
+                // One allocation of 2 MiB: the allocator maps it fresh
+                // (already zero), so pages no datagram reaches never become
+                // resident.
+                bufs: vec![0u8; BATCH * MAX_DATAGRAM],
                 lens: [0; BATCH],
                 outs: (0..BATCH).map(|_| Vec::with_capacity(1500)).collect(),
                 reply: [false; BATCH],
@@ -145,8 +148,8 @@ mod batch {
         pub(super) fn receive(&mut self, socket: &UdpSocket) -> io::Result<usize> {
             for i in 0..BATCH {
                 self.iovs[i] = libc::iovec {
-                    iov_base: self.bufs[i].as_mut_ptr().cast(),
-                    iov_len: self.bufs[i].len(),
+                    iov_base: self.bufs[i * MAX_DATAGRAM..].as_mut_ptr().cast(),
+                    iov_len: MAX_DATAGRAM,
                 };
                 let hdr = &mut self.hdrs[i];
                 hdr.msg_hdr.msg_name = ptr::from_mut(&mut self.addrs[i]).cast();
@@ -187,7 +190,12 @@ mod batch {
             // answered; an unspecified sender makes `respond` treat it as
             // any other client, and the reply is then not sent.
             let src = self.peers[i].unwrap_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)));
-            (&self.bufs[i][..self.lens[i]], src, &mut self.outs[i])
+            let start = i * MAX_DATAGRAM;
+            (
+                &self.bufs[start..start + self.lens[i]],
+                src,
+                &mut self.outs[i],
+            )
         }
 
         pub(super) fn set_reply(&mut self, i: usize, send: bool) {

@@ -4,7 +4,8 @@
 //! holds the client (or "unknown"); and in front of it, the tiers and ECS
 //! scope for (zone, service, client address), so that a client (usually a
 //! resolver, or an ECS subnet) seen before costs neither a walk of the
-//! database tree nor a lookup in the map.
+//! database tree nor a lookup in the map. That table has 16,384 slots of
+//! 40 bytes (640 KiB per DNS thread, allocated on the first geo query).
 //!
 //! Health, drains and weights are not in it: availability and the weighted
 //! draw are worked out for every query from the health view and overrides
@@ -30,7 +31,7 @@ pub(super) type Tiers = Rc<Vec<Vec<usize>>>;
 const MAX_ENTRIES: usize = 65_536;
 /// Slots of the by-client cache (a power of two); a new client takes the
 /// slot its key hashes to, replacing whoever was there.
-const CLIENT_SLOTS: usize = 1 << 16;
+const CLIENT_SLOTS: usize = 1 << 14;
 
 /// Where a client is, as far as the tiers are concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -59,8 +60,8 @@ pub(super) type Epoch = (u64, u64);
 /// Who asked: the by-client cache's key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) struct ClientKey {
-    pub(super) zone: usize,
-    pub(super) service: usize,
+    pub(super) zone: u32,
+    pub(super) service: u32,
     pub(super) client: IpAddr,
 }
 

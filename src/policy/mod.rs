@@ -303,9 +303,15 @@ fn wanted_type(service: &Service, qtype: RecordType) -> Option<Wanted> {
 fn cached_tiers(inputs: &Inputs<'_>, service: &Service, query: &Query) -> (cache::Tiers, u8) {
     use cache::Place;
     let epoch = (inputs.compiled.id, inputs.geoip.map_or(0, GeoDb::id));
+    // Indices past u32 are not cached (no configuration has that many).
+    let (Ok(zone), Ok(service_index)) = (u32::try_from(query.zone), u32::try_from(query.service))
+    else {
+        let (tiers, scope) = tiers_for(inputs, service, query, None);
+        return (Rc::new(tiers), scope);
+    };
     let client_key = cache::ClientKey {
-        zone: query.zone,
-        service: query.service,
+        zone,
+        service: service_index,
         client: query.client,
     };
     if let Some(hit) = cache::by_client(epoch, &client_key) {
