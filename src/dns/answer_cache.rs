@@ -10,6 +10,9 @@
 //! changes), and when it holds [`MAX_ENTRIES`] (a flood of random names
 //! costs an insertion each, never memory without bound).
 //!
+//! For a GSLB name the plain question maps to the service that answers it
+//! (when no CNAME led there), so the zone lookup is skipped as well.
+//!
 //! Only the records are cached: the header (ID, flags the query sets) and
 //! the OPT record (payload size, DO, NSID, the ECS echo and its scope) are
 //! written for each query, and an answer that would not fit the client's
@@ -20,13 +23,29 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::Name;
 
 /// Entries per thread at most.
 const MAX_ENTRIES: usize = 16_384;
 
+/// What a question (and decision) is known to be answered with.
+#[derive(Debug)]
+pub(super) enum Entry {
+    /// These records, whatever the client.
+    Records(Records),
+    /// A GSLB name: its records depend on the decision, taken per query,
+    /// but which service decides and the owner of the records are known,
+    /// so the zone lookup is skipped.
+    Service {
+        zone: usize,
+        service: usize,
+        owner: Name,
+    },
+}
+
 /// Encoded sections of one response.
 #[derive(Debug)]
-pub(super) struct Entry {
+pub(super) struct Records {
     /// The zone that answered, for the counters.
     pub(super) zone: Option<usize>,
     pub(super) rcode: ResponseCode,

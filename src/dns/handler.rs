@@ -15,7 +15,7 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use smallvec::SmallVec;
 
-use super::answer_cache;
+use super::answer_cache::{self, Entry};
 use super::ecs::{self, Ecs};
 use super::query::{self, QueryEdns};
 use super::wire::{self, QueryHeader, Response, Sections};
@@ -127,11 +127,13 @@ pub fn respond(
         ctx.send(out, ResponseCode::Refused, false, &empty, 0);
         return true;
     }
-    // A static answer seen before: its records are ready (answer_cache).
+    // A static answer seen before: its records are ready; a GSLB name
+    // seen before: its zone and service are known (answer_cache).
     let epoch = snap.compiled.id();
-    if let Some(hit) = answer_cache::get(epoch, question) {
+    let known = answer_cache::get(epoch, question);
+    if let Some(Entry::Records(hit)) = known.as_deref() {
         ctx.counters = counters_of(snap, hit.zone);
-        if ctx.send_cached(out, &hit, 0) {
+        if ctx.send_cached(out, hit, 0) {
             return true;
         }
     }
@@ -142,7 +144,35 @@ pub fn respond(
         _ => canonical(src.ip()),
     };
     let ecs_zero = ctx.ecs.is_some_and(|e| e.source_prefix == 0);
-    let answered = answer(snap, health, &q.name, qtype, client, ecs_zero, None);
+    let answered = match known.as_deref() {
+        Some(Entry::Service {
+            zone,
+            service,
+            owner,
+        }) => answer_service(
+            snap,
+            health,
+            (*zone, *service),
+            owner,
+            Sections::default(),
+            (qtype, client, ecs_zero),
+            None,
+        ),
+        _ => {
+            let answered = answer(snap, health, &q.name, qtype, client, ecs_zero, None);
+            if let (Some((zone, service)), Some(owner)) =
+                (answered.service, &answered.service_owner)
+            {
+                let entry = Entry::Service {
+                    zone,
+                    service,
+                    owner: owner.clone(),
+                };
+                answer_cache::put(epoch, question, entry);
+            }
+            answered
+        }
+    };
     if answered.decision.as_ref().is_some_and(|d| d.fail_open) {
         snap.fail_open_counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -162,8 +192,8 @@ pub fn respond(
     let mut key: SmallVec<[u8; 320]> = SmallVec::from_slice(question);
     if let Some(d) = &answered.decision {
         decision_key(d, &mut key);
-        if let Some(hit) = answer_cache::get(epoch, &key)
-            && ctx.send_cached(out, &hit, answered.scope)
+        if let Some(Entry::Records(hit)) = answer_cache::get(epoch, &key).as_deref()
+            && ctx.send_cached(out, hit, answered.scope)
         {
             return true;
         }
@@ -213,6 +243,10 @@ pub(crate) struct Answered {
     /// (zone, service) when a GSLB service decided.
     pub(crate) service: Option<(usize, usize)>,
     pub(crate) decision: Option<Decision>,
+    /// The owner of a GSLB answer when the decision alone makes the
+    /// response (no CNAME led to it): the question can then skip the zone
+    /// lookup next time (`answer_cache`).
+    pub(crate) service_owner: Option<Name>,
 }
 
 /// Answer `qname`/`qtype` for a client at `client`: zone match, static
@@ -236,10 +270,11 @@ pub(crate) fn answer(
             zone: None,
             service: None,
             decision: None,
+            service_owner: None,
         };
     };
     let found = zone.lookup(qname, qtype);
-    let mut sections = Sections {
+    let sections = Sections {
         answers: found.answers,
         authority: found.authority,
         additional: found.additional,
@@ -253,46 +288,88 @@ pub(crate) fn answer(
         zone: Some(zone_index),
         service: None,
         decision: None,
+        service_owner: None,
     };
     match found.outcome {
         Outcome::Answer | Outcome::NoData => {}
         Outcome::NxDomain => answered.rcode = ResponseCode::NXDomain,
         Outcome::Referral => answered.authoritative = false,
         Outcome::Service(service) => {
-            let query = Query {
-                zone: zone_index,
-                service,
-                qtype,
-                client,
-                ecs_zero,
-            };
-            let decision = policy::decide(
-                &snap.policy_inputs(),
-                &EndpointHealth {
-                    map: &snap.targets,
-                    view: health,
-                },
-                &query,
-                &mut rand::rng(),
+            let owner = found.service_name.unwrap_or_else(|| qname.clone());
+            let only_decided = sections.answers.is_empty()
+                && sections.authority.is_empty()
+                && sections.additional.is_empty();
+            let mut answered = answer_service(
+                snap,
+                health,
+                (zone_index, service),
+                &owner,
+                sections,
+                (qtype, client, ecs_zero),
                 trace,
             );
-            let owner = found.service_name.unwrap_or_else(|| qname.clone());
-            service_answer(snap, zone_index, service, &owner, &decision, &mut sections);
-            answered.scope = decision.scope;
-            match decision.outcome {
-                PolicyOutcome::Answer { .. } => {}
-                PolicyOutcome::NoData { .. } => {
-                    sections.authority.push(zone.negative_soa().clone())
-                }
-                PolicyOutcome::ServFail => {
-                    answered.rcode = ResponseCode::ServFail;
-                    answered.authoritative = false;
-                }
+            if only_decided {
+                answered.service_owner = Some(owner);
             }
-            answered.service = Some((zone_index, service));
-            answered.decision = Some(decision);
+            return answered;
         }
     }
+    answered.sections = sections;
+    answered
+}
+
+/// The GSLB part of `answer`: decide for service `service` of zone
+/// `zone_index` and add its records (owned by `owner`) to `sections`.
+pub(super) fn answer_service(
+    snap: &Snapshot,
+    health: &HealthView,
+    (zone_index, service): (usize, usize),
+    owner: &Name,
+    mut sections: Sections,
+    (qtype, client, ecs_zero): (RecordType, IpAddr, bool),
+    trace: Option<&mut policy::Trace>,
+) -> Answered {
+    let query = Query {
+        zone: zone_index,
+        service,
+        qtype,
+        client,
+        ecs_zero,
+    };
+    let decision = policy::decide(
+        &snap.policy_inputs(),
+        &EndpointHealth {
+            map: &snap.targets,
+            view: health,
+        },
+        &query,
+        &mut rand::rng(),
+        trace,
+    );
+    service_answer(snap, zone_index, service, owner, &decision, &mut sections);
+    let mut answered = Answered {
+        rcode: ResponseCode::NoError,
+        authoritative: true,
+        sections: Sections::default(),
+        scope: decision.scope,
+        zone: Some(zone_index),
+        service: Some((zone_index, service)),
+        decision: None,
+        service_owner: None,
+    };
+    match decision.outcome {
+        PolicyOutcome::Answer { .. } => {}
+        PolicyOutcome::NoData { .. } => {
+            if let Some(zone) = snap.zones.get(zone_index) {
+                sections.authority.push(zone.negative_soa().clone());
+            }
+        }
+        PolicyOutcome::ServFail => {
+            answered.rcode = ResponseCode::ServFail;
+            answered.authoritative = false;
+        }
+    }
+    answered.decision = Some(decision);
     answered.sections = sections;
     answered
 }
@@ -364,7 +441,7 @@ impl<'a> Reply<'a> {
 
     /// Send the records of a cache entry; false when they do not fit the
     /// client's limit (nothing is counted then: the caller answers in full).
-    fn send_cached(&self, out: &mut Vec<u8>, entry: &answer_cache::Entry, scope: u8) -> bool {
+    fn send_cached(&self, out: &mut Vec<u8>, entry: &answer_cache::Records, scope: u8) -> bool {
         let empty = Sections::default();
         let (response, limit) = self.response(entry.rcode, entry.authoritative, &empty, scope);
         if !wire::encode_prebuilt(out, &response, entry.counts, &entry.records, limit) {
@@ -386,13 +463,13 @@ impl<'a> Reply<'a> {
         );
         let mut scratch = Vec::new();
         if let Some((counts, start)) = wire::encode_records(&mut scratch, &response) {
-            let entry = answer_cache::Entry {
+            let entry = Entry::Records(answer_cache::Records {
                 zone,
                 rcode: answered.rcode,
                 authoritative: answered.authoritative,
                 counts,
                 records: scratch[start..].into(),
-            };
+            });
             answer_cache::put(epoch, key, entry);
         }
     }

@@ -38,7 +38,7 @@ fn zone(address: &str) -> String {
         "$ORIGIN t.example.\n$TTL 300\n\
          @ IN SOA ns1 hostmaster 1 3600 600 604800 60\n\
          @ IN NS ns1\nns1 IN A 127.0.0.1\n\
-         alias IN CNAME static\nlab IN NS ns.lab\nns.lab IN A 192.0.2.53\n",
+         alias IN CNAME static\ntoapi IN CNAME api\nlab IN NS ns.lab\nns.lab IN A 192.0.2.53\n",
     );
     z.push_str(&format!("static IN A {address}\n"));
     // 40 x 60 bytes: more than 512 and more than 1232 bytes.
@@ -116,6 +116,8 @@ fn cases() -> Vec<(Vec<u8>, Transport)> {
         ("elsewhere.example.", RecordType::A),
         ("api.t.example.", RecordType::A),
         ("api.t.example.", RecordType::AAAA),
+        ("toapi.t.example.", RecordType::A),
+        ("API.t.example.", RecordType::A),
     ];
     let mut out = Vec::new();
     for (name, qtype) in questions {
@@ -193,4 +195,27 @@ fn a_reload_is_never_answered_from_the_old_cache() {
         assert_eq!(address(&answer_all(&a, &q)[0]), [192, 0, 2, 1]);
         assert_eq!(address(&answer_all(&b, &q)[0]), [192, 0, 2, 2]);
     }
+}
+
+#[test]
+fn only_a_gslb_name_reached_without_a_cname_skips_the_zone_lookup() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = snapshot(dir.path(), "192.0.2.1");
+    let health = HealthView::default();
+    let ask = |name: &str| {
+        let name = Name::from_ascii(name).unwrap();
+        let client: IpAddr = "192.0.2.7".parse().unwrap();
+        answer(&snap, &health, &name, RecordType::A, client, false, None)
+    };
+    let direct = ask("api.t.example.");
+    assert_eq!(
+        direct.service_owner,
+        Some(Name::from_ascii("api.t.example.").unwrap())
+    );
+    // Through a CNAME the answer holds the CNAME too: the decision alone
+    // does not make it, so it must not be cached as the service's.
+    let via = ask("toapi.t.example.");
+    assert!(via.service.is_some());
+    assert_eq!(via.sections.answers.len(), 2);
+    assert_eq!(via.service_owner, None);
 }
