@@ -499,6 +499,40 @@ fn cached_decisions_equal_fresh_ones_and_follow_health_and_reloads() {
             assert_eq!(cached, fresh, "client {c}");
         }
     }
+    // Many clients, so sets of the by-client table fill and entries are
+    // pushed out: a hit is still never another client's answer.
+    let many: Vec<String> = (0..40_000u32)
+        .map(|i| {
+            let b = i.to_be_bytes();
+            match i % 4 {
+                0 => format!("81.2.{}.{}", b[2], b[3]),
+                1 => format!("192.0.2.{}", b[3]),
+                2 => format!("10.{}.{}.1", b[2], b[3]),
+                _ => format!("2001:db8:{:x}::{:x}", i % 3, i),
+            }
+        })
+        .collect();
+    for _ in 0..2 {
+        for c in &many {
+            let cached = f.decide(0, RecordType::A, c, &AllHealthy, &mut rng());
+            let query = Query {
+                zone: 0,
+                service: 0,
+                qtype: RecordType::A,
+                client: c.parse().unwrap(),
+                ecs_zero: false,
+            };
+            let mut trace = Trace::default();
+            let fresh = decide(
+                &f.inputs(),
+                &AllHealthy,
+                &query,
+                &mut rng(),
+                Some(&mut trace),
+            );
+            assert_eq!(cached, fresh, "client {c}");
+        }
+    }
     // Health is read per query, never cached: eu-west down moves GB on.
     let d = f.decide(
         0,
