@@ -144,20 +144,24 @@ pub fn respond(
         _ => canonical(src.ip()),
     };
     let ecs_zero = ctx.ecs.is_some_and(|e| e.source_prefix == 0);
-    let answered = match known.as_deref() {
+    // The owner of records still to add: a known GSLB name gets them only
+    // when its response is not cached.
+    let mut records_owner = None;
+    let mut answered = match known.as_deref() {
         Some(Entry::Service {
             zone,
             service,
             owner,
-        }) => answer_service(
-            snap,
-            health,
-            (*zone, *service),
-            owner,
-            Sections::default(),
-            (qtype, client, ecs_zero),
-            None,
-        ),
+        }) => {
+            records_owner = Some(owner);
+            decide_service(
+                snap,
+                health,
+                (*zone, *service),
+                (qtype, client, ecs_zero),
+                None,
+            )
+        }
         _ => {
             let answered = answer(snap, health, &q.name, qtype, client, ecs_zero, None);
             if let (Some((zone, service)), Some(owner)) =
@@ -197,6 +201,9 @@ pub fn respond(
         {
             return true;
         }
+    }
+    if let Some(owner) = records_owner {
+        add_service_records(snap, &mut answered, owner);
     }
     ctx.send(
         out,
@@ -299,15 +306,15 @@ pub(crate) fn answer(
             let only_decided = sections.answers.is_empty()
                 && sections.authority.is_empty()
                 && sections.additional.is_empty();
-            let mut answered = answer_service(
+            let mut answered = decide_service(
                 snap,
                 health,
                 (zone_index, service),
-                &owner,
-                sections,
                 (qtype, client, ecs_zero),
                 trace,
             );
+            answered.sections = sections;
+            add_service_records(snap, &mut answered, &owner);
             if only_decided {
                 answered.service_owner = Some(owner);
             }
@@ -319,13 +326,12 @@ pub(crate) fn answer(
 }
 
 /// The GSLB part of `answer`: decide for service `service` of zone
-/// `zone_index` and add its records (owned by `owner`) to `sections`.
-pub(super) fn answer_service(
+/// `zone_index`. The response's records are not added yet (see
+/// `add_service_records`): a cached response does not need them.
+pub(super) fn decide_service(
     snap: &Snapshot,
     health: &HealthView,
     (zone_index, service): (usize, usize),
-    owner: &Name,
-    mut sections: Sections,
     (qtype, client, ecs_zero): (RecordType, IpAddr, bool),
     trace: Option<&mut policy::Trace>,
 ) -> Answered {
@@ -346,32 +352,35 @@ pub(super) fn answer_service(
         &mut rand::rng(),
         trace,
     );
-    service_answer(snap, zone_index, service, owner, &decision, &mut sections);
-    let mut answered = Answered {
-        rcode: ResponseCode::NoError,
-        authoritative: true,
+    let failed = decision.outcome == PolicyOutcome::ServFail;
+    Answered {
+        rcode: if failed {
+            ResponseCode::ServFail
+        } else {
+            ResponseCode::NoError
+        },
+        authoritative: !failed,
         sections: Sections::default(),
         scope: decision.scope,
         zone: Some(zone_index),
         service: Some((zone_index, service)),
-        decision: None,
+        decision: Some(decision),
         service_owner: None,
-    };
-    match decision.outcome {
-        PolicyOutcome::Answer { .. } => {}
-        PolicyOutcome::NoData { .. } => {
-            if let Some(zone) = snap.zones.get(zone_index) {
-                sections.authority.push(zone.negative_soa().clone());
-            }
-        }
-        PolicyOutcome::ServFail => {
-            answered.rcode = ResponseCode::ServFail;
-            answered.authoritative = false;
-        }
     }
-    answered.decision = Some(decision);
-    answered.sections = sections;
-    answered
+}
+
+/// Add what a GSLB decision answers with to `answered.sections`: the
+/// endpoints' records (owned by `owner`), or the zone's SOA for NODATA.
+pub(super) fn add_service_records(snap: &Snapshot, answered: &mut Answered, owner: &Name) {
+    let (Some((zone, service)), Some(decision)) = (answered.service, &answered.decision) else {
+        return;
+    };
+    service_answer(snap, zone, service, owner, decision, &mut answered.sections);
+    if matches!(decision.outcome, PolicyOutcome::NoData { .. })
+        && let Some(z) = snap.zones.get(zone)
+    {
+        answered.sections.authority.push(z.negative_soa().clone());
+    }
 }
 
 /// Append the records of a GSLB decision to `sections.answers`.

@@ -31,6 +31,13 @@ zones:
         pools:
           us-east: { endpoints: [192.0.2.10] }
           eu-west: { endpoints: [198.51.100.10] }
+      pick:
+        ttl: 20
+        policy: weighted
+        max_answers: 1
+        pools:
+          us-east: { endpoints: [192.0.2.20] }
+          eu-west: { endpoints: [198.51.100.20] }
 "#;
 
 fn zone(address: &str) -> String {
@@ -218,4 +225,35 @@ fn only_a_gslb_name_reached_without_a_cname_skips_the_zone_lookup() {
     assert!(via.service.is_some());
     assert_eq!(via.sections.answers.len(), 2);
     assert_eq!(via.service_owner, None);
+}
+
+#[test]
+fn a_known_gslb_name_with_a_new_decision_gets_its_records() {
+    use std::collections::HashSet;
+    let dir = tempfile::tempdir().unwrap();
+    let snap = snapshot(dir.path(), "192.0.2.1");
+    let edns = Opts {
+        payload: Some(1232),
+        nsid: true,
+        ecs: Some(("198.51.100.0", 24)),
+    };
+    for opts in [PLAIN, edns] {
+        let q = vec![(
+            packet("pick.t.example.", RecordType::A, opts),
+            Transport::Udp,
+        )];
+        // What a thread with empty caches answers: one region or the other.
+        let cold: HashSet<Vec<u8>> = (0..64).map(|_| cold(&snap, &q).remove(0)).collect();
+        assert_eq!(cold.len(), 2, "both pools are drawn");
+        // One thread: the first query marks the name, later ones decide
+        // without the zone lookup and meet the second pool's answer uncached.
+        let warm: HashSet<Vec<u8>> = (0..200)
+            .map(|_| {
+                let r = answer_all(&snap, &q).remove(0);
+                assert!(cold.contains(&r), "an answer no fresh thread gives");
+                r
+            })
+            .collect();
+        assert_eq!(warm, cold);
+    }
 }
