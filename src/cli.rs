@@ -229,11 +229,11 @@ fn serve(path: &Path) -> anyhow::Result<()> {
         }
     };
     let expired = overrides.prune_expired(unix_now());
-    let warnings = overrides.retain_known(&snap.config);
-    for w in &warnings {
+    // SPEC 5.3: overrides naming what the configuration lacks stay, dormant.
+    for w in overrides.dormant(&snap.config) {
         warn!("{w}");
     }
-    if let (true, Some(file)) = (expired || !warnings.is_empty(), &snap.config.state_file) {
+    if let (true, Some(file)) = (expired, &snap.config.state_file) {
         overrides.save(file).context("rewriting the state file")?;
     }
     snap = snap.with_overrides(overrides.resolve(&snap.config, unix_now()));
@@ -319,6 +319,19 @@ fn serve(path: &Path) -> anyhow::Result<()> {
             }
             None => None,
         };
+        // Endpoints from the registry join before the first round of
+        // checks, so they are probed like the others before any answer.
+        let registry =
+            crate::cluster::discovery::Link::for_config(&shared.load().config, cluster.as_ref());
+        if let Some(link) = &registry {
+            let set = rt.overrides.lock().await;
+            crate::cluster::discovery::initial(&rt.registry, link, &shared.load().base).await;
+            let mut with = shared.load().with_discovered(&rt.discovered());
+            with.attach_metrics(&rt.metrics);
+            let with = with.with_overrides(set.resolve(&with.config, unix_now()));
+            rt.note_registry_draining(&with);
+            shared.store(Arc::new(with));
+        }
         // The first round of checks runs before DNS is served (SPEC 4); the
         // sockets are bound already, so early queries wait in the kernel.
         {
@@ -339,6 +352,20 @@ fn serve(path: &Path) -> anyhow::Result<()> {
                 c.clone(),
                 health.clone(),
                 shared.clone(),
+                shutdown.clone(),
+            ));
+        }
+        if let Some(link) = registry {
+            tokio::spawn(crate::cluster::discovery::run(
+                rt.clone(),
+                link,
+                shutdown.clone(),
+            ));
+        }
+        if let Some(c) = &cluster {
+            tokio::spawn(crate::cluster::drains::run(
+                rt.clone(),
+                c.clone(),
                 shutdown.clone(),
             ));
         }

@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod config;
 pub mod dns;
 pub mod geo;
+pub mod handout;
 pub mod health;
 pub mod metrics;
 pub mod policy;

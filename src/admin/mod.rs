@@ -27,7 +27,7 @@ use tracing::info;
 
 use crate::config::parse_duration;
 use crate::state::overrides::{
-    RegionOverride, RegionState, WeightOverride, expiry_after, find_service, unix_now,
+    RegionOverride, RegionState, WeightOverride, expiry_after, find_service, unix_now, unix_now_ms,
 };
 use crate::state::runtime::{ChangeError, Runtime};
 
@@ -329,8 +329,19 @@ async fn put_override(
     rt.change(expect, |set, _| {
         match state {
             Some(state) => {
-                set.regions
-                    .insert(region.clone(), RegionOverride { state, until });
+                let since = set
+                    .regions
+                    .get(&region)
+                    .filter(|o| o.state == state)
+                    .map_or_else(|| Some(unix_now_ms()), |o| o.since);
+                set.regions.insert(
+                    region.clone(),
+                    RegionOverride {
+                        state,
+                        until,
+                        since,
+                    },
+                );
             }
             None => {
                 set.regions.remove(&region);
@@ -388,10 +399,19 @@ async fn put_weight(
         })?;
     let until = expiry(req.for_.as_deref())?;
     rt.change(expect, |set, _| {
-        set.weights
-            .entry(full_name.clone())
-            .or_default()
-            .insert(region.clone(), WeightOverride { weight, until });
+        let pools = set.weights.entry(full_name.clone()).or_default();
+        let since = pools
+            .get(&region)
+            .filter(|o| o.weight == weight)
+            .map_or_else(|| Some(unix_now_ms()), |o| o.since);
+        pools.insert(
+            region.clone(),
+            WeightOverride {
+                weight,
+                until,
+                since,
+            },
+        );
         Ok(())
     })
     .await?;

@@ -10,6 +10,8 @@
 //! view the rest of the process publishes. Without a `cluster` section
 //! nothing here runs.
 
+pub mod discovery;
+pub mod drains;
 pub mod health;
 mod store;
 pub mod sync;
@@ -21,7 +23,7 @@ use std::time::Duration;
 
 use etcd_client::{Client, ConnectOptions};
 
-use crate::config::ClusterConfig;
+use crate::config::{ClusterConfig, EtcdConnection};
 
 pub use store::StoreError;
 
@@ -37,6 +39,8 @@ pub struct Cluster {
     client: tokio::sync::Mutex<Option<Client>>,
     /// What `/v1/regions` shows of shared health.
     board: Mutex<Board>,
+    /// Other instances' drain figures (`drains`).
+    drains: Mutex<drains::DrainBoard>,
 }
 
 /// The votes as last seen, for the admin API.
@@ -62,6 +66,7 @@ impl Cluster {
             config,
             client: tokio::sync::Mutex::new(None),
             board: Mutex::new(Board::default()),
+            drains: Mutex::new(drains::DrainBoard::default()),
         }
     }
 
@@ -86,14 +91,7 @@ impl Cluster {
         if let Some(c) = slot.as_ref() {
             return Ok(c.clone());
         }
-        let options = connect_options(&self.config)?;
-        let client = tokio::time::timeout(
-            REQUEST_TIMEOUT,
-            Client::connect(&self.config.endpoints, Some(options)),
-        )
-        .await
-        .map_err(|_| StoreError::timeout())?
-        .map_err(StoreError::unreachable)?;
+        let client = connect(&self.config.connection()).await?;
         *slot = Some(client.clone());
         Ok(client)
     }
@@ -107,8 +105,21 @@ impl Cluster {
     }
 }
 
+/// Connect to the etcd `c` names (bounded by the request timeout); the
+/// client reconnects by itself after that.
+pub async fn connect(c: &EtcdConnection) -> Result<Client, StoreError> {
+    let options = connect_options(c)?;
+    tokio::time::timeout(
+        REQUEST_TIMEOUT,
+        Client::connect(&c.endpoints, Some(options)),
+    )
+    .await
+    .map_err(|_| StoreError::timeout())?
+    .map_err(StoreError::unreachable)
+}
+
 /// Timeouts, TLS and credentials for the etcd client.
-fn connect_options(c: &ClusterConfig) -> Result<ConnectOptions, StoreError> {
+fn connect_options(c: &EtcdConnection) -> Result<ConnectOptions, StoreError> {
     let mut o = ConnectOptions::new()
         .with_connect_timeout(REQUEST_TIMEOUT)
         .with_timeout(REQUEST_TIMEOUT)

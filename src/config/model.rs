@@ -5,6 +5,7 @@
 //! from input it has already validated, so code that consumes a `Config` may
 //! rely on the invariants written on each field.
 
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -38,6 +39,9 @@ pub struct Config {
     /// Several instances sharing overrides and health through etcd; none
     /// means this instance runs alone.
     pub cluster: Option<ClusterConfig>,
+    /// `discovery.etcd`: the registry that pools with `discover` read,
+    /// when it is not the cluster's etcd. None: they use `cluster`'s.
+    pub discovery: Option<EtcdConnection>,
     /// In config order.
     pub regions: Vec<Region>,
     pub monitors: Vec<Monitor>,
@@ -108,6 +112,28 @@ pub struct ClusterConfig {
     pub password_env: Option<String>,
 }
 
+/// How to reach an etcd that is only a registry (`discovery.etcd`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EtcdConnection {
+    /// At least one; each `http://host:port` or `https://host:port`.
+    pub endpoints: Vec<String>,
+    pub tls: Option<ClusterTls>,
+    pub username: Option<String>,
+    pub password_env: Option<String>,
+}
+
+impl ClusterConfig {
+    /// The connection part of the cluster's settings.
+    pub fn connection(&self) -> EtcdConnection {
+        EtcdConnection {
+            endpoints: self.endpoints.clone(),
+            tls: self.tls.clone(),
+            username: self.username.clone(),
+            password_env: self.password_env.clone(),
+        }
+    }
+}
+
 /// TLS to etcd: the CA that signed its certificate, and optionally a
 /// client certificate and key (both or neither). Paths joined to the
 /// config file's directory.
@@ -150,6 +176,9 @@ pub struct Monitor {
     pub kind: MonitorKind,
     /// Default 80 for http, 443 for https; required for tcp.
     pub port: u16,
+    /// Whether `port` was written in the configuration: a registry
+    /// endpoint's own port is probed only when it was not.
+    pub port_set: bool,
     /// Default "/". Always starts with '/'.
     pub path: String,
     pub host: Option<String>,
@@ -244,11 +273,38 @@ pub struct Pool {
     pub monitor: Option<MonitorId>,
     /// >= 1, default 1.
     pub min_healthy: usize,
-    /// At least one; at most one `Endpoint::Name`, and then no addresses.
+    /// At least one unless `discover` is set; at most one
+    /// `Endpoint::Name`, and then no addresses. Endpoints from the registry
+    /// follow the configured ones (`Source::Registry`).
     pub endpoints: Vec<Endpoint>,
+    /// Endpoints also taken from a registry key prefix.
+    pub discover: Option<Discover>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// `discover: {etcd: {prefix, max_removal, hold}}` on a pool.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Discover {
+    /// Key prefix the endpoints are registered under; never empty.
+    pub prefix: String,
+    /// Largest share (0.0..=1.0, default 0.5) of the pool's registry
+    /// endpoints one update may remove without being held.
+    pub max_removal: f64,
+    /// How long a larger removal must persist before it is applied
+    /// (default 30s).
+    pub hold: Duration,
+}
+
+/// Where an endpoint comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum Source {
+    /// Written in the configuration file.
+    #[default]
+    Config,
+    /// Registered under this etcd key.
+    Registry(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Target {
     V4(Ipv4Addr),
     V6(Ipv6Addr),
@@ -256,11 +312,17 @@ pub enum Target {
     Name(Name),
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Endpoint {
     pub target: Target,
     /// 0..=1000, default 100.
     pub weight: u16,
     /// `host:port` the monitor connects to instead of `address:port`.
     pub probe: Option<String>,
+    /// Free-form labels (`rack: r7`, `version: v2`) that admin changes
+    /// select endpoints by.
+    pub labels: BTreeMap<String, String>,
+    pub source: Source,
+    /// The registry marks it `state: "draining"`: it is not answered.
+    pub draining: bool,
 }

@@ -5,6 +5,7 @@
 //! Never reads the files the configuration names (zone files, GeoIP
 //! databases, token files).
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,9 +15,9 @@ use ipnet::IpNet;
 
 use super::duration::format_duration;
 use super::model::{
-    AdminConfig, AllDown, ClusterConfig, ClusterTls, Config, DnsConfig, Endpoint, GeoMap,
-    GeoipConfig, Loc, MapDefault, Monitor, MonitorId, MonitorKind, Policy, Pool, Region, RegionId,
-    RrlConfig, Service, Target, Tier, Zone,
+    AdminConfig, AllDown, ClusterConfig, ClusterTls, Config, Discover, DnsConfig, Endpoint,
+    EtcdConnection, GeoMap, GeoipConfig, Loc, MapDefault, Monitor, MonitorId, MonitorKind, Policy,
+    Pool, Region, RegionId, RrlConfig, Service, Source, Target, Tier, Zone,
 };
 use super::tree::{Diag, Field, Key, Kind, MapWalker, key_path};
 
@@ -56,6 +57,7 @@ pub(crate) fn build(root: &Field<'_>, source: &Path, diag: &mut Diag) -> Config 
         state_file: None,
         geoip: None,
         cluster: None,
+        discovery: None,
         regions: Vec::new(),
         monitors: Vec::new(),
         geo_maps: Vec::new(),
@@ -69,6 +71,7 @@ pub(crate) fn build(root: &Field<'_>, source: &Path, diag: &mut Diag) -> Config 
             "state_file",
             "geoip",
             "cluster",
+            "discovery",
             "regions",
             "monitors",
             "geo_maps",
@@ -86,6 +89,9 @@ pub(crate) fn build(root: &Field<'_>, source: &Path, diag: &mut Diag) -> Config 
         .and_then(|f| file_path(&f, &base, diag));
     config.geoip = top.get("geoip").and_then(|f| geoip(&f, &base, diag));
     config.cluster = top.get("cluster").and_then(|f| cluster(&f, &base, diag));
+    config.discovery = top
+        .get("discovery")
+        .and_then(|f| discovery(&f, &base, diag));
     if let Some(f) = top.get("regions") {
         config.regions = regions(&f, diag);
     }
@@ -96,6 +102,7 @@ pub(crate) fn build(root: &Field<'_>, source: &Path, diag: &mut Diag) -> Config 
         regions: config.regions.iter().map(|r| r.name.as_str()).collect(),
         monitors: config.monitors.iter().map(|m| m.name.as_str()).collect(),
         maps: Vec::new(),
+        etcd: config.cluster.is_some() || config.discovery.is_some(),
     };
     if let Some(f) = top.get("geo_maps") {
         config.geo_maps = geo_maps(&f, &names, diag);
@@ -115,6 +122,9 @@ struct Names<'c> {
     regions: Vec<&'c str>,
     monitors: Vec<&'c str>,
     maps: Vec<&'c str>,
+    /// Whether an etcd is configured (`cluster` or `discovery.etcd`), for
+    /// pools that `discover` their endpoints.
+    etcd: bool,
 }
 
 impl Names<'_> {
@@ -379,38 +389,6 @@ fn cluster(f: &Field<'_>, base: &Path, diag: &mut Diag) -> Option<ClusterConfig>
             "password_env",
         ],
     )?;
-    let endpoints = m.require(diag, "endpoints").and_then(|f| {
-        let items = f.seq(diag)?;
-        if items.is_empty() {
-            f.error(diag, "must list at least one etcd endpoint (http://host:port)");
-            return None;
-        }
-        let mut out = Vec::new();
-        for item in &items {
-            let Some(url) = item.nonempty_string(diag) else {
-                continue;
-            };
-            let rest = url
-                .strip_prefix("http://")
-                .or_else(|| url.strip_prefix("https://"));
-            let host_port_ok = rest.is_some_and(|r| {
-                r.rsplit_once(':')
-                    .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0))
-                    && !r.contains('/')
-            });
-            if !host_port_ok {
-                item.error(
-                    diag,
-                    format!("{url:?} is not an etcd endpoint; write http://host:port or https://host:port"),
-                );
-            } else if out.contains(&url) {
-                item.error(diag, format!("{url} is listed twice"));
-            } else {
-                out.push(url);
-            }
-        }
-        Some(out)
-    });
     let prefix = m.get("prefix").map_or_else(
         || Some(DEFAULT_CLUSTER_PREFIX.to_string()),
         |f| {
@@ -466,6 +444,63 @@ fn cluster(f: &Field<'_>, base: &Path, diag: &mut Diag) -> Option<ClusterConfig>
             }
         }),
     };
+    let connection = connection(&m, base, diag);
+    Some(ClusterConfig {
+        endpoints: connection.as_ref()?.endpoints.clone(),
+        prefix: prefix?,
+        instance: instance?,
+        quorum: quorum?,
+        lease_ttl: lease_ttl?,
+        tls: connection.as_ref()?.tls.clone(),
+        username: connection.as_ref()?.username.clone(),
+        password_env: connection?.password_env,
+    })
+}
+
+/// `discovery`: where pools with `discover` find their registry when it
+/// is not the cluster's etcd.
+fn discovery(f: &Field<'_>, base: &Path, diag: &mut Diag) -> Option<EtcdConnection> {
+    let top = f.map(diag, &["etcd"])?;
+    let f = top.require(diag, "etcd")?;
+    let m = f.map(diag, &["endpoints", "tls", "username", "password_env"])?;
+    connection(&m, base, diag)
+}
+
+/// The connection keys shared by `cluster` and `discovery.etcd`:
+/// endpoints, TLS and credentials.
+fn connection(m: &MapWalker<'_>, base: &Path, diag: &mut Diag) -> Option<EtcdConnection> {
+    let endpoints = m.require(diag, "endpoints").and_then(|f| {
+        let items = f.seq(diag)?;
+        if items.is_empty() {
+            f.error(diag, "must list at least one etcd endpoint (http://host:port)");
+            return None;
+        }
+        let mut out = Vec::new();
+        for item in &items {
+            let Some(url) = item.nonempty_string(diag) else {
+                continue;
+            };
+            let rest = url
+                .strip_prefix("http://")
+                .or_else(|| url.strip_prefix("https://"));
+            let host_port_ok = rest.is_some_and(|r| {
+                r.rsplit_once(':')
+                    .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0))
+                    && !r.contains('/')
+            });
+            if !host_port_ok {
+                item.error(
+                    diag,
+                    format!("{url:?} is not an etcd endpoint; write http://host:port or https://host:port"),
+                );
+            } else if out.contains(&url) {
+                item.error(diag, format!("{url} is listed twice"));
+            } else {
+                out.push(url);
+            }
+        }
+        Some(out)
+    });
     let tls = m.get("tls").and_then(|f| {
         let t = f.map(diag, &["ca_file", "cert_file", "key_file"])?;
         let tls = ClusterTls {
@@ -506,19 +541,15 @@ fn cluster(f: &Field<'_>, base: &Path, diag: &mut Diag) -> Option<ClusterConfig>
     if let (Some(endpoints), Some(_)) = (&endpoints, &tls)
         && let Some(plain) = endpoints.iter().find(|e| e.starts_with("http://"))
     {
-        let (loc, path) = second_of(&m, "endpoints", "tls");
+        let (loc, path) = second_of(m, "endpoints", "tls");
         diag.error(
             loc,
             &path,
             format!("tls is set but {plain} is plain http; use https:// endpoints with tls"),
         );
     }
-    Some(ClusterConfig {
+    Some(EtcdConnection {
         endpoints: endpoints?,
-        prefix: prefix?,
-        instance: instance?,
-        quorum: quorum?,
-        lease_ttl: lease_ttl?,
         tls,
         username,
         password_env,
@@ -599,6 +630,7 @@ fn monitor(name: &str, f: &Field<'_>, diag: &mut Diag) -> Monitor {
         name: name.to_owned(),
         kind: MonitorKind::Http,
         port: 80,
+        port_set: false,
         path: "/".to_owned(),
         host: None,
         expect_status: Vec::new(),
@@ -629,6 +661,7 @@ fn monitor(name: &str, f: &Field<'_>, diag: &mut Diag) -> Monitor {
         Some(kind)
     });
     let port = m.get("port").and_then(|f| f.int_in::<u16>(diag, 1..=65535));
+    mon.port_set = port.is_some();
     if let Some(kind) = kind {
         mon.kind = kind;
         mon.port = match (kind, port) {
@@ -1278,7 +1311,10 @@ fn pool(
     names: &Names<'_>,
     diag: &mut Diag,
 ) -> Option<Pool> {
-    let m = f.map(diag, &["weight", "monitor", "min_healthy", "endpoints"])?;
+    let m = f.map(
+        diag,
+        &["weight", "monitor", "min_healthy", "endpoints", "discover"],
+    )?;
     let weight = m
         .get("weight")
         .map_or(Some(DEFAULT_WEIGHT), |f| f.int_in(diag, 0..=MAX_WEIGHT));
@@ -1303,12 +1339,21 @@ fn pool(
     let min_healthy = min_healthy_field.as_ref().map_or(Some(1), |f| {
         f.int_in::<usize>(diag, 1..=i128::from(u32::MAX))
     });
+    let discover = match m.get("discover") {
+        None => Some(None),
+        Some(f) => discover(&f, names.etcd, diag).map(Some),
+    };
     let mut endpoints = Vec::new();
     let mut count = None;
-    if let Some(f) = m.require(diag, "endpoints")
+    let listed = if matches!(discover, Some(Some(_))) {
+        m.get("endpoints")
+    } else {
+        m.require(diag, "endpoints")
+    };
+    if let Some(f) = listed
         && let Some(items) = f.seq(diag)
     {
-        if items.is_empty() {
+        if items.is_empty() && m.get("discover").is_none() {
             f.error(diag, "a pool needs at least one endpoint");
         }
         count = Some(items.len());
@@ -1317,6 +1362,7 @@ fn pool(
     if let (Some(min), Some(count), Some(f)) = (min_healthy, count, &min_healthy_field)
         && min > count
         && count > 0
+        && matches!(discover, Some(None))
     {
         f.error(
             diag,
@@ -1329,6 +1375,74 @@ fn pool(
         monitor: monitor?,
         min_healthy: min_healthy?,
         endpoints,
+        discover: discover?,
+    })
+}
+
+const DEFAULT_MAX_REMOVAL: f64 = 0.5;
+const DEFAULT_HOLD: Duration = Duration::from_secs(30);
+
+/// `discover: {etcd: {prefix, max_removal, hold}}`.
+fn discover(f: &Field<'_>, etcd: bool, diag: &mut Diag) -> Option<Discover> {
+    let top = f.map(diag, &["etcd"])?;
+    let f = top.require(diag, "etcd")?;
+    let m = f.map(diag, &["prefix", "max_removal", "hold"])?;
+    let prefix = m.require(diag, "prefix").and_then(|f| {
+        let p = f.nonempty_string(diag)?;
+        if p.len() < 2 || !p.starts_with('/') {
+            f.error(
+                diag,
+                format!("{p:?} is not a key prefix; write one that starts with '/', e.g. \"/services/www/eu-west/\""),
+            );
+            return None;
+        }
+        Some(p)
+    });
+    let max_removal = m.get("max_removal").map_or(Some(DEFAULT_MAX_REMOVAL), |f| {
+        let text = match &f.node.kind {
+            Kind::Str(s) => s.trim().to_owned(),
+            Kind::Int(i) => format!("{i}"),
+            Kind::Float(x) => format!("{x}"),
+            other => {
+                f.error(
+                    diag,
+                    format!(
+                        "expected a share like \"50%\" or 0.5, found {}",
+                        other.describe()
+                    ),
+                );
+                return None;
+            }
+        };
+        let value = match text.strip_suffix('%') {
+            Some(pct) => pct.trim().parse::<f64>().ok().map(|p| p / 100.0),
+            None => text.parse::<f64>().ok(),
+        };
+        match value {
+            Some(v) if (0.0..=1.0).contains(&v) => Some(v),
+            _ => {
+                f.error(
+                    diag,
+                    format!("{text:?} is not a share of 0%..=100% (write \"50%\" or 0.5)"),
+                );
+                None
+            }
+        }
+    });
+    let hold = m
+        .get("hold")
+        .map_or(Some(DEFAULT_HOLD), |f| f.duration(diag, true));
+    if !etcd {
+        f.error(
+            diag,
+            "discover needs an etcd: add a `cluster` section or `discovery: {etcd: {endpoints: [...]}}`",
+        );
+        return None;
+    }
+    Some(Discover {
+        prefix: prefix?,
+        max_removal: max_removal?,
+        hold: hold?,
     })
 }
 
@@ -1406,7 +1520,7 @@ fn show_target(t: &Target) -> String {
 /// An endpoint: a plain address or name, or `{address, weight, probe}`.
 fn endpoint(f: &Field<'_>, diag: &mut Diag) -> Option<Endpoint> {
     if let Kind::Map(_) = f.node.kind {
-        let m = f.map(diag, &["address", "weight", "probe"])?;
+        let m = f.map(diag, &["address", "weight", "probe", "labels"])?;
         let target = m.require(diag, "address").and_then(|f| target(&f, diag));
         let weight = m
             .get("weight")
@@ -1415,17 +1529,52 @@ fn endpoint(f: &Field<'_>, diag: &mut Diag) -> Option<Endpoint> {
             None => Some(None),
             Some(f) => probe(&f, diag).map(Some),
         };
+        let labels = match m.get("labels") {
+            None => Some(BTreeMap::new()),
+            Some(f) => labels(&f, diag),
+        };
         return Some(Endpoint {
             target: target?,
             weight: weight?,
             probe: probe?,
+            labels: labels?,
+            source: Source::Config,
+            draining: false,
         });
     }
     Some(Endpoint {
         target: target(f, diag)?,
         weight: DEFAULT_WEIGHT,
         probe: None,
+        labels: BTreeMap::new(),
+        source: Source::Config,
+        draining: false,
     })
+}
+
+/// `labels: {rack: r7}`: names and values are non-empty strings.
+fn labels(f: &Field<'_>, diag: &mut Diag) -> Option<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for (key, value) in f.entries(diag)? {
+        let text = match &value.node.kind {
+            Kind::Str(s) => s.clone(),
+            Kind::Int(i) => i.to_string(),
+            Kind::Bool(b) => b.to_string(),
+            other => {
+                value.error(
+                    diag,
+                    format!("a label value is a string, found {}", other.describe()),
+                );
+                continue;
+            }
+        };
+        if key.name.is_empty() {
+            value.error(diag, "a label needs a name");
+            continue;
+        }
+        out.insert(key.name.clone(), text);
+    }
+    Some(out)
 }
 
 /// An IPv4 address, an IPv6 address, or a domain name ending in `.`.

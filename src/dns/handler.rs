@@ -181,16 +181,25 @@ pub fn respond(
         snap.fail_open_counter.fetch_add(1, Ordering::Relaxed);
     }
     ctx.counters = counters_of(snap, answered.zone);
-    if let (Some((z, s)), Some(PolicyOutcome::Answer { pool, .. })) = (
+    if let (Some((z, s)), Some(PolicyOutcome::Answer { pool, endpoints })) = (
         answered.service,
         answered.decision.as_ref().map(|d| &d.outcome),
-    ) && let Some(c) = snap
-        .answer_counters
-        .get(z)
-        .and_then(|z| z.get(s))
-        .and_then(|s| s.get(*pool))
-    {
-        c.fetch_add(1, Ordering::Relaxed);
+    ) {
+        if let Some(c) = snap
+            .answer_counters
+            .get(z)
+            .and_then(|z| z.get(s))
+            .and_then(|s| s.get(*pool))
+        {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+        // For drain reports: who was handed out, until when.
+        let ttl = snap.config.zones[z].services[s].ttl;
+        for &e in endpoints {
+            if let Some(slot) = snap.handouts.slot(z, s, *pool, e) {
+                slot.record(ttl);
+            }
+        }
     }
     // The key: the question, and for a GSLB name what was decided.
     let mut key: SmallVec<[u8; 320]> = SmallVec::from_slice(question);

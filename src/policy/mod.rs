@@ -53,6 +53,30 @@ pub enum Forced {
     Down,
 }
 
+/// An endpoint forced by an operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EndpointForced {
+    #[default]
+    Auto,
+    /// Healthy whatever its probes say.
+    Up,
+    /// Out of the answers, as failed.
+    Down,
+    /// Out of the answers, on purpose: its drain is reported.
+    Drain,
+}
+
+/// What an operator set on one endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EndpointOverride {
+    pub state: EndpointForced,
+    /// In place of the configured (or registered) weight.
+    pub weight: Option<u16>,
+}
+
+/// (zone, service, pool, endpoint), the key of endpoint overrides.
+pub type EndpointKey = (u32, u32, u32, u32);
+
 /// Operator overrides in effect, resolved to indices.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
@@ -60,9 +84,29 @@ pub struct Overrides {
     pub regions: Vec<Forced>,
     /// (zone, service, pool) → weight in place of the configured one.
     pub weights: Vec<((usize, usize, usize), u16)>,
+    /// Endpoint overrides, sorted by key (binary search per endpoint; the
+    /// answering path skips it when there are none).
+    pub endpoints: Vec<(EndpointKey, EndpointOverride)>,
 }
 
 impl Overrides {
+    /// The override of one endpoint (`Auto` and no weight when none).
+    #[inline]
+    pub fn endpoint(&self, zone: usize, service: usize, pool: usize, e: usize) -> EndpointOverride {
+        if self.endpoints.is_empty() {
+            return EndpointOverride::default();
+        }
+        let key = (
+            u32::try_from(zone).unwrap_or(u32::MAX),
+            u32::try_from(service).unwrap_or(u32::MAX),
+            u32::try_from(pool).unwrap_or(u32::MAX),
+            u32::try_from(e).unwrap_or(u32::MAX),
+        );
+        self.endpoints
+            .binary_search_by(|(k, _)| k.cmp(&key))
+            .map_or_else(|_| EndpointOverride::default(), |i| self.endpoints[i].1)
+    }
+
     pub fn region(&self, region: RegionId) -> Forced {
         self.regions.get(region).copied().unwrap_or_default()
     }
@@ -475,7 +519,12 @@ enum Why {
     ForcedDown,
     WeightZero,
     ForcedUp,
-    Healthy { healthy: usize, min: usize },
+    /// Every endpoint is drained or forced down (or the pool has none).
+    NoEndpoints,
+    Healthy {
+        healthy: usize,
+        min: usize,
+    },
 }
 
 impl fmt::Display for Why {
@@ -484,6 +533,9 @@ impl fmt::Display for Why {
             Self::ForcedDown => f.write_str("region forced down"),
             Self::WeightZero => f.write_str("weight 0"),
             Self::ForcedUp => f.write_str("region forced up"),
+            Self::NoEndpoints => {
+                f.write_str("no endpoint in service (all drained, down or none registered)")
+            }
             Self::Healthy { healthy, min } => {
                 write!(f, "{healthy} healthy endpoint(s), min_healthy {min}")
             }
@@ -514,15 +566,50 @@ impl<H: Health> PoolCtx<'_, H> {
     }
 
     fn not_drained(&self, pool: usize) -> bool {
-        self.forced(pool) != Forced::Down && self.weight(pool) > 0
+        self.forced(pool) != Forced::Down && self.weight(pool) > 0 && self.any_usable(pool)
+    }
+
+    fn endpoint_override(&self, pool: usize, e: usize) -> EndpointOverride {
+        self.inputs
+            .overrides
+            .endpoint(self.zone, self.service_index, pool, e)
+    }
+
+    /// Not drained or forced down by an operator, nor draining in the
+    /// registry: such an endpoint is never answered, not even failing open.
+    fn usable(&self, pool: usize, e: usize) -> bool {
+        !self.service.pools[pool].endpoints[e].draining
+            && !matches!(
+                self.endpoint_override(pool, e).state,
+                EndpointForced::Down | EndpointForced::Drain
+            )
+    }
+
+    fn any_usable(&self, pool: usize) -> bool {
+        (0..self.service.pools[pool].endpoints.len()).any(|e| self.usable(pool, e))
+    }
+
+    /// Usable, and forced up or passing its checks.
+    fn endpoint_ok(&self, pool: usize, e: usize) -> bool {
+        if !self.usable(pool, e) {
+            return false;
+        }
+        self.endpoint_override(pool, e).state == EndpointForced::Up
+            || self
+                .health
+                .endpoint_up(self.zone, self.service_index, pool, e)
+    }
+
+    /// The endpoint's weight after an operator's override.
+    fn endpoint_weight(&self, pool: usize, e: usize) -> u16 {
+        self.endpoint_override(pool, e)
+            .weight
+            .unwrap_or(self.service.pools[pool].endpoints[e].weight)
     }
 
     fn healthy_count(&self, pool: usize) -> usize {
         (0..self.service.pools[pool].endpoints.len())
-            .filter(|&e| {
-                self.health
-                    .endpoint_up(self.zone, self.service_index, pool, e)
-            })
+            .filter(|&e| self.endpoint_ok(pool, e))
             .count()
     }
 
@@ -532,6 +619,7 @@ impl<H: Health> PoolCtx<'_, H> {
         match self.forced(pool) {
             Forced::Down => return (false, Why::ForcedDown),
             _ if self.weight(pool) == 0 => return (false, Why::WeightZero),
+            _ if !self.any_usable(pool) => return (false, Why::NoEndpoints),
             Forced::Up => return (true, Why::ForcedUp),
             Forced::Auto => {}
         }
@@ -562,31 +650,30 @@ impl<H: Health> PoolCtx<'_, H> {
             .iter()
             .position(|e| matches!(e.target, Target::Name(_)))
         {
-            return vec![i];
+            return if self.usable(pool, i) {
+                vec![i]
+            } else {
+                Vec::new()
+            };
         }
         if wanted == Wanted::NameOnly {
             return Vec::new();
         }
         let of_type: SmallVec<[usize; 8]> = (0..p.endpoints.len())
-            .filter(|&i| is_wanted(&p.endpoints[i].target))
+            .filter(|&i| is_wanted(&p.endpoints[i].target) && self.usable(pool, i))
             .collect();
         let trust_all = fail_open || self.forced(pool) == Forced::Up;
         let mut candidates: SmallVec<[(usize, u16); 8]> = of_type
             .iter()
-            .filter(|&&i| {
-                trust_all
-                    || self
-                        .health
-                        .endpoint_up(self.zone, self.service_index, pool, i)
-            })
-            .map(|&i| (i, p.endpoints[i].weight))
+            .filter(|&&i| trust_all || self.endpoint_ok(pool, i))
+            .map(|&i| (i, self.endpoint_weight(pool, i)))
             .collect();
         if candidates.is_empty() {
             // The pool is available on the strength of its other family:
             // serve this family's endpoints rather than nothing.
             candidates = of_type
                 .iter()
-                .map(|&i| (i, p.endpoints[i].weight))
+                .map(|&i| (i, self.endpoint_weight(pool, i)))
                 .collect();
         }
         select::draw_without_replacement(&mut candidates, self.service.max_answers, rng)

@@ -2,7 +2,9 @@
 //! change it: the immutable [`Snapshot`] published through `arc-swap`, and
 //! how one is loaded from a configuration file.
 
+pub mod drains;
 pub mod overrides;
+pub mod registry;
 pub mod runtime;
 mod snapshot;
 

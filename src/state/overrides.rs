@@ -4,9 +4,12 @@
 //! how they resolve against a configuration into the indices the decision
 //! reads (`policy::Overrides`).
 //!
-//! Overrides are kept by name, not index, so they survive reloads that
-//! reorder the configuration; names the configuration no longer has are
-//! dropped with a warning when resolved.
+//! Overrides are kept by name (and endpoints by address), not index, so
+//! they survive reloads that reorder the configuration. Names the
+//! configuration no longer has are kept as dormant (SPEC 5.3): listed with
+//! a warning, applied again if the name comes back, removed only by an
+//! operator. Endpoint overrides are dormant whenever no pool holds the
+//! address, which is normal for registry endpoints that come and go.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -16,7 +19,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
-use crate::policy::{self, Forced};
+use crate::config::Target;
+use crate::policy::{self, EndpointForced, Forced};
 
 /// Version written into, and required of, the state file.
 pub const STATE_VERSION: u32 = 1;
@@ -62,6 +66,10 @@ pub struct RegionOverride {
     /// Unix seconds at which the override lapses; none = until removed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<u64>,
+    /// Unix milliseconds at which this state was first set: where a drain
+    /// report starts counting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,6 +78,67 @@ pub struct WeightOverride {
     pub weight: u16,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<u64>,
+    /// Unix milliseconds at which this weight was first set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<u64>,
+}
+
+/// A forced endpoint state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EndpointState {
+    Up,
+    Down,
+    Drain,
+}
+
+impl EndpointState {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Up => "up",
+            Self::Down => "down",
+            Self::Drain => "drain",
+        }
+    }
+}
+
+impl From<EndpointState> for EndpointForced {
+    fn from(s: EndpointState) -> Self {
+        match s {
+            EndpointState::Up => Self::Up,
+            EndpointState::Down => Self::Down,
+            EndpointState::Drain => Self::Drain,
+        }
+    }
+}
+
+/// What an operator set on one endpoint (by address, in every pool that
+/// holds it): a state, a weight, or both.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointOverride {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<EndpointState>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<u64>,
+    /// Unix milliseconds at which `state` was first set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<u64>,
+    /// The label selector the operator used, if any (shown, not applied).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub selector: BTreeMap<String, String>,
+}
+
+/// The text an endpoint's overrides are keyed by: its address, or its name
+/// (without the final dot) for a CNAME endpoint.
+pub fn endpoint_key(target: &Target) -> String {
+    match target {
+        Target::V4(a) => a.to_string(),
+        Target::V6(a) => a.to_string(),
+        Target::Name(n) => n.to_ascii().trim_end_matches('.').to_ascii_lowercase(),
+    }
 }
 
 /// Every override in effect, by name. This is also the state file's body.
@@ -83,6 +152,16 @@ pub struct OverrideSet {
     /// Service full name (`www.gslb.example.`) → region name → weight.
     #[serde(default)]
     pub weights: BTreeMap<String, BTreeMap<String, WeightOverride>>,
+    /// Endpoint address (see [`endpoint_key`]) → what is forced on it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub endpoints: BTreeMap<String, EndpointOverride>,
+}
+
+/// Unix milliseconds now.
+pub fn unix_now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// Seconds since the Unix epoch.
@@ -176,11 +255,14 @@ impl OverrideSet {
             pools.retain(|_, o| live(o.until));
         }
         self.weights.retain(|_, pools| !pools.is_empty());
+        self.endpoints.retain(|_, o| live(o.until));
         self.len() != before
     }
 
     fn len(&self) -> usize {
-        self.regions.len() + self.weights.values().map(BTreeMap::len).sum::<usize>()
+        self.regions.len()
+            + self.weights.values().map(BTreeMap::len).sum::<usize>()
+            + self.endpoints.len()
     }
 
     /// The earliest expiry among the overrides, if any has one.
@@ -190,43 +272,42 @@ impl OverrideSet {
             .weights
             .values()
             .flat_map(|p| p.values().filter_map(|o| o.until));
-        regions.chain(weights).min()
+        let endpoints = self.endpoints.values().filter_map(|o| o.until);
+        regions.chain(weights).chain(endpoints).min()
     }
 
-    /// Drop overrides naming what `config` does not have, returning a
-    /// warning for each.
-    pub fn retain_known(&mut self, config: &Config) -> Vec<String> {
+    /// A warning for each override naming what `config` does not have
+    /// (SPEC 5.3): such overrides are dormant, kept and applied again if
+    /// the name comes back. Endpoint overrides are not listed: registry
+    /// endpoints come and go, so an absent address is normal.
+    pub fn dormant(&self, config: &Config) -> Vec<String> {
         let mut warnings = Vec::new();
-        self.regions.retain(|name, _| {
-            let known = config.regions.iter().any(|r| &r.name == name);
-            if !known {
+        for name in self.regions.keys() {
+            if !config.regions.iter().any(|r| &r.name == name) {
                 warnings.push(format!(
-                    "dropping override of region {name:?}: not in the configuration"
+                    "override of region {name:?} is dormant: no such region in the configuration (DELETE it or bring the region back)"
                 ));
             }
-            known
-        });
-        self.weights.retain(|service, pools| {
+        }
+        for (service, pools) in &self.weights {
             let Some((_, _, svc)) = find_service(config, service) else {
                 warnings.push(format!(
-                    "dropping weight overrides of service {service:?}: not in the configuration"
+                    "weight overrides of service {service:?} are dormant: no such service in the configuration"
                 ));
-                return false;
+                continue;
             };
-            pools.retain(|region, _| {
+            for region in pools.keys() {
                 let known = svc
                     .pools
                     .iter()
                     .any(|p| config.regions[p.region].name == *region);
                 if !known {
                     warnings.push(format!(
-                        "dropping weight override of {service} pool {region:?}: no such pool"
+                        "weight override of {service} pool {region:?} is dormant: no such pool"
                     ));
                 }
-                known
-            });
-            !pools.is_empty()
-        });
+            }
+        }
         warnings
     }
 
@@ -237,6 +318,7 @@ impl OverrideSet {
         let mut out = policy::Overrides {
             regions: vec![Forced::Auto; config.regions.len()],
             weights: Vec::new(),
+            endpoints: Vec::new(),
         };
         for (name, o) in &self.regions {
             if let Some(i) = config.regions.iter().position(|r| &r.name == name)
@@ -259,6 +341,43 @@ impl OverrideSet {
                 }
             }
         }
+        if self.endpoints.values().any(|o| live(o.until)) {
+            out.endpoints = self.resolve_endpoints(config, now);
+        }
+        out
+    }
+
+    /// Every (zone, service, pool, endpoint) whose address has a live
+    /// override, sorted by key.
+    fn resolve_endpoints(
+        &self,
+        config: &Config,
+        now: u64,
+    ) -> Vec<(policy::EndpointKey, policy::EndpointOverride)> {
+        let mut out = Vec::new();
+        let index = |i: usize| u32::try_from(i).unwrap_or(u32::MAX);
+        for (z, zone) in config.zones.iter().enumerate() {
+            for (s, svc) in zone.services.iter().enumerate() {
+                for (p, pool) in svc.pools.iter().enumerate() {
+                    for (e, ep) in pool.endpoints.iter().enumerate() {
+                        let Some(o) = self.endpoints.get(&endpoint_key(&ep.target)) else {
+                            continue;
+                        };
+                        if o.until.is_some_and(|t| t <= now) {
+                            continue;
+                        }
+                        out.push((
+                            (index(z), index(s), index(p), index(e)),
+                            policy::EndpointOverride {
+                                state: o.state.map_or(EndpointForced::Auto, Into::into),
+                                weight: o.weight,
+                            },
+                        ));
+                    }
+                }
+            }
+        }
+        out.sort_unstable_by_key(|(k, _)| *k);
         out
     }
 }
@@ -307,6 +426,7 @@ zones:
             RegionOverride {
                 state: RegionState::Down,
                 until: None,
+                since: None,
             },
         );
         set.weights
@@ -317,6 +437,7 @@ zones:
                 WeightOverride {
                     weight: 0,
                     until: Some(1000),
+                    since: None,
                 },
             );
         set
@@ -385,13 +506,14 @@ zones:
     }
 
     #[test]
-    fn unknown_names_are_dropped_with_a_warning() {
+    fn unknown_names_are_kept_dormant_with_a_warning() {
         let mut s = sample();
         s.regions.insert(
             "mars".into(),
             RegionOverride {
                 state: RegionState::Up,
                 until: None,
+                since: None,
             },
         );
         s.weights
@@ -402,11 +524,70 @@ zones:
                 WeightOverride {
                     weight: 5,
                     until: None,
+                    since: None,
                 },
             );
-        let warnings = s.retain_known(&config());
+        let before = s.clone();
+        let warnings = s.dormant(&config());
         assert_eq!(warnings.len(), 2, "{warnings:?}");
-        assert_eq!(s, sample());
+        assert!(
+            warnings.iter().all(|w| w.contains("dormant")),
+            "{warnings:?}"
+        );
+        assert_eq!(s, before, "nothing is dropped");
+        // Dormant overrides resolve to nothing until the name comes back.
+        let o = s.resolve(&config(), 0);
+        assert_eq!(o.regions, vec![Forced::Auto, Forced::Down]);
+    }
+
+    #[test]
+    fn endpoint_overrides_apply_to_every_pool_holding_the_address() {
+        let text = r#"
+regions:
+  us-east: {}
+  eu-west: {}
+zones:
+  - origin: gslb.example.
+    file: z.zone
+    services:
+      www:
+        policy: failover
+        pools:
+          us-east: { endpoints: [192.0.2.1, 192.0.2.9] }
+          eu-west: { endpoints: [192.0.2.9] }
+"#;
+        let c = crate::config::parse(text, Path::new("t.yaml")).unwrap();
+        let mut s = OverrideSet::new();
+        s.endpoints.insert(
+            "192.0.2.9".into(),
+            EndpointOverride {
+                state: Some(EndpointState::Drain),
+                weight: Some(7),
+                until: Some(100),
+                since: Some(1),
+                selector: BTreeMap::new(),
+            },
+        );
+        s.endpoints.insert(
+            "203.0.113.1".into(),
+            EndpointOverride {
+                state: Some(EndpointState::Down),
+                weight: None,
+                until: None,
+                since: None,
+                selector: BTreeMap::new(),
+            },
+        );
+        let o = s.resolve(&c, 99);
+        let keys: Vec<_> = o.endpoints.iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, [(0, 0, 0, 1), (0, 0, 1, 0)]);
+        assert_eq!(o.endpoint(0, 0, 1, 0).state, EndpointForced::Drain);
+        assert_eq!(o.endpoint(0, 0, 0, 1).weight, Some(7));
+        assert_eq!(o.endpoint(0, 0, 0, 0), policy::EndpointOverride::default());
+        assert!(s.resolve(&c, 100).endpoints.is_empty(), "lapsed");
+        assert!(s.dormant(&c).is_empty(), "absent addresses are normal");
+        s.prune_expired(100);
+        assert_eq!(s.endpoints.len(), 1);
     }
 
     #[test]

@@ -6,17 +6,20 @@
 //! lock, so a reload and an admin change can never publish over each
 //! other. The answering path never sees that lock: it only loads.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use super::overrides::{OverrideSet, StateError, unix_now};
+use super::drains;
+use super::overrides::{OverrideSet, StateError, unix_now, unix_now_ms};
+use super::registry::{Discovered, Prefix};
 use super::snapshot::{Snapshot, load};
 use crate::admin::auth::Token;
 use crate::cluster::Cluster;
@@ -46,6 +49,15 @@ pub struct Runtime {
     /// changes made since start. Written under the overrides lock.
     revision: AtomicI64,
     reload_tx: mpsc::Sender<ReloadReply>,
+    /// Registry prefixes as followed (`cluster::discovery` writes them),
+    /// by prefix.
+    pub registry: std::sync::Mutex<BTreeMap<String, Prefix>>,
+    /// Wakes the reload task to rebuild with the registry endpoints now in
+    /// effect.
+    rediscover: Notify,
+    /// When each address the registry marks draining was first seen so
+    /// (Unix ms), for its drain report.
+    pub registry_draining: std::sync::Mutex<BTreeMap<String, u64>>,
 }
 
 /// How often a change is retried when another instance wrote the
@@ -123,6 +135,9 @@ impl Runtime {
             cluster,
             revision: AtomicI64::new(revision),
             reload_tx,
+            registry: std::sync::Mutex::new(BTreeMap::new()),
+            rediscover: Notify::new(),
+            registry_draining: std::sync::Mutex::new(BTreeMap::new()),
         });
         (rt, reload_rx)
     }
@@ -231,7 +246,102 @@ impl Runtime {
     fn publish(&self, set: &OverrideSet) {
         let snap = self.snapshot.load();
         let resolved = set.resolve(&snap.config, unix_now());
-        self.snapshot.store(Arc::new(snap.with_overrides(resolved)));
+        let next = Arc::new(snap.with_overrides(resolved));
+        self.snapshot.store(next.clone());
+        self.watch_drains(&next, set);
+    }
+
+    /// Point the hand-out counts at the drains now in effect.
+    fn watch_drains(&self, snap: &Snapshot, set: &OverrideSet) {
+        let since = self
+            .registry_draining
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        drains::watch(snap, &drains::list(snap, set, &since));
+    }
+
+    /// Every drain in effect, with this instance's figures.
+    pub async fn drains(&self) -> Vec<drains::Drain> {
+        let set = self.overrides.lock().await.clone();
+        let snap = self.snapshot.load_full();
+        let since = self
+            .registry_draining
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        drains::list(&snap, &set, &since)
+    }
+
+    /// The registry endpoints in effect, by prefix.
+    pub fn discovered(&self) -> Discovered {
+        let registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        registry
+            .iter()
+            .map(|(prefix, p)| (prefix.clone(), p.applied.values().cloned().collect()))
+            .collect()
+    }
+
+    /// Ask the reload task to rebuild with the registry endpoints now in
+    /// effect (`registry` was changed).
+    pub fn rediscover(&self) {
+        self.rediscover.notify_one();
+    }
+
+    /// Note which addresses the registry marks draining in `snap`, and
+    /// since when.
+    pub fn note_registry_draining(&self, snap: &Snapshot) {
+        let now = unix_now_ms();
+        let mut draining = BTreeMap::new();
+        for zone in &snap.config.zones {
+            for svc in &zone.services {
+                for pool in &svc.pools {
+                    for ep in pool.endpoints.iter().filter(|e| e.draining) {
+                        draining.insert(super::overrides::endpoint_key(&ep.target), now);
+                    }
+                }
+            }
+        }
+        let mut seen = self
+            .registry_draining
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        for (addr, since) in &mut draining {
+            if let Some(before) = seen.get(addr) {
+                *since = *before;
+            }
+        }
+        *seen = draining;
+    }
+
+    /// Rebuild the current snapshot with the registry endpoints in effect:
+    /// new endpoints get their first check before they are answered (SPEC
+    /// 4), removed ones leave the answers at once.
+    async fn rediscover_once(&self) {
+        let discovered = self.discovered();
+        let current = self.snapshot.load_full();
+        let mut snap = current.with_discovered(&discovered);
+        if same_endpoints(&snap.config, &current.config) {
+            return;
+        }
+        self.health.bind(&mut snap).await;
+        snap.attach_metrics(&self.metrics);
+        self.note_registry_draining(&snap);
+        let set = self.overrides.lock().await;
+        let previous = self.snapshot.load_full();
+        let resolved = set.resolve(&snap.config, unix_now());
+        let snap = Arc::new(snap.with_overrides(resolved));
+        self.snapshot.store(snap.clone());
+        // Answers given on the old snapshot while this one was built.
+        snap.handouts
+            .carry_over(&snap.config, &previous.handouts, &previous.config);
+        self.watch_drains(&snap, &set);
+        drop(set);
+        let endpoints: usize = discovered.values().map(Vec::len).sum();
+        info!(
+            endpoints,
+            "registry: answering with {endpoints} registered endpoint(s)"
+        );
     }
 
     /// Ask the reload task to reload; waits for its answer.
@@ -257,6 +367,10 @@ impl Runtime {
                     Some(r) => r,
                     None => return,
                 },
+                () = self.rediscover.notified() => {
+                    self.rediscover_once().await;
+                    continue;
+                }
                 () = shutdown.cancelled() => return,
             };
             let result = self.reload_once().await;
@@ -269,7 +383,7 @@ impl Runtime {
         let path = self.config_path.clone();
         let loaded = tokio::task::spawn_blocking(move || load(&path, generation)).await;
         let mut snap = match loaded {
-            Ok(Ok(snap)) => snap,
+            Ok(Ok(snap)) => snap.with_discovered(&self.discovered()),
             Ok(Err(errors)) => {
                 let errors: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
                 for e in &errors {
@@ -293,17 +407,14 @@ impl Runtime {
         // the snapshot that answers with them is stored (SPEC 4).
         self.health.bind(&mut snap).await;
         snap.attach_metrics(&self.metrics);
-        let mut set = self.overrides.lock().await;
-        let warnings = set.retain_known(&snap.config);
-        for w in &warnings {
+        self.note_registry_draining(&snap);
+        let set = self.overrides.lock().await;
+        // SPEC 5.3: overrides naming what this configuration lacks stay,
+        // dormant, until the name comes back or an operator deletes them.
+        for w in set.dormant(&snap.config) {
             warn!("{w}");
         }
-        if !warnings.is_empty()
-            && let Some(path) = &snap.config.state_file
-            && let Err(e) = set.save(path)
-        {
-            warn!("{e}");
-        }
+        let previous = self.snapshot.load_full();
         let resolved = set.resolve(&snap.config, unix_now());
         info!(
             generation,
@@ -311,7 +422,13 @@ impl Runtime {
             self.config_path.display(),
             snap.summary()
         );
-        self.snapshot.store(Arc::new(snap.with_overrides(resolved)));
+        let snap = Arc::new(snap.with_overrides(resolved));
+        snap.handouts
+            .carry_over(&snap.config, &previous.handouts, &previous.config);
+        self.snapshot.store(snap.clone());
+        snap.handouts
+            .carry_over(&snap.config, &previous.handouts, &previous.config);
+        self.watch_drains(&snap, &set);
         drop(set);
         self.metrics
             .config_generation
@@ -347,4 +464,20 @@ impl Runtime {
             self.publish(&set);
         }
     }
+}
+
+/// Whether every pool of `a` has the same endpoints as in `b` (both made
+/// from one configuration file).
+fn same_endpoints(a: &crate::config::Config, b: &crate::config::Config) -> bool {
+    let pools = |c: &crate::config::Config| {
+        c.zones
+            .iter()
+            .flat_map(|z| {
+                z.services
+                    .iter()
+                    .flat_map(|s| s.pools.iter().map(|p| p.endpoints.clone()))
+            })
+            .collect::<Vec<_>>()
+    };
+    pools(a) == pools(b)
 }

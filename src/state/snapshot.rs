@@ -16,6 +16,7 @@ use std::sync::atomic::AtomicU64;
 
 use crate::config::{self, Config, ConfigError, ConfigErrors};
 use crate::geo::lookup::GeoDb;
+use crate::handout;
 use crate::health::TargetMap;
 use crate::metrics::{self, Registry, ZoneCounters};
 use crate::policy::{self, Compiled, Overrides};
@@ -26,7 +27,11 @@ use crate::zone::{self, NameMap, ZoneData};
 pub struct Snapshot {
     /// Increases by one with each successful load in this process.
     pub generation: u64,
+    /// The configuration answers use: `base` with the registry endpoints
+    /// in effect added to the pools that discover theirs.
     pub config: Arc<Config>,
+    /// The configuration as read from its file.
+    pub base: Arc<Config>,
     /// Indexed like `config.zones`.
     pub zones: Arc<Vec<ZoneData>>,
     /// Origin (lower-cased, in wire form) to index in `zones`.
@@ -48,6 +53,9 @@ pub struct Snapshot {
     pub fail_open_counter: Arc<AtomicU64>,
     /// Answers by [zone][service][pool].
     pub answer_counters: Arc<Vec<Vec<Vec<Arc<AtomicU64>>>>>,
+    /// What each endpoint was last handed out, for drain reports; made
+    /// with `config` and shared by every snapshot that has the same one.
+    pub handouts: Arc<handout::Table>,
 }
 
 impl Snapshot {
@@ -107,6 +115,23 @@ impl Snapshot {
     pub fn with_overrides(&self, overrides: Overrides) -> Self {
         Self {
             overrides: Arc::new(overrides),
+            ..self.clone()
+        }
+    }
+
+    /// The same files with other registry endpoints in effect: a new
+    /// configuration (so a new decision cache epoch and hand-out table,
+    /// carrying the old figures over); targets are bound again by the
+    /// caller (`HealthChecks::bind`), metrics attached again.
+    pub fn with_discovered(&self, discovered: &super::registry::Discovered) -> Self {
+        let config = Arc::new(super::registry::merge(&self.base, discovered));
+        let handouts = handout::Table::new(&config);
+        handouts.carry_over(&config, &self.handouts, &self.config);
+        Self {
+            compiled: Arc::new(Compiled::new(&config)),
+            handouts: Arc::new(handouts),
+            targets: Arc::default(),
+            config,
             ..self.clone()
         }
     }
@@ -246,12 +271,15 @@ pub fn load(path: &Path, generation: u64) -> Result<Snapshot, ConfigErrors> {
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));
     }
+    let config = Arc::new(config);
     Ok(Snapshot {
         generation,
         compiled: Arc::new(Compiled::new(&config)),
         overrides: Arc::new(Overrides::default()),
         targets: Arc::default(),
-        config: Arc::new(config),
+        handouts: Arc::new(handout::Table::new(&config)),
+        base: config.clone(),
+        config,
         zones: Arc::new(zones),
         by_origin: Arc::new(by_origin),
         zone_counters: Arc::default(),
