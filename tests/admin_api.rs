@@ -518,14 +518,28 @@ fn openapi_document_matches_the_server() {
         .map(|(m, p)| (m.to_string(), p.to_string()))
         .collect();
     assert_eq!(documented, routed);
+    // A drain for GET /v1/drains/{id} to find.
+    let r = s.admin(
+        "PUT",
+        "/v1/regions/ap-northeast/override",
+        Some(r#"{"state":"down"}"#),
+        Some(TOKEN),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
     for (method, path) in &documented {
         let concrete = path
             .replace("{region}", "eu-west")
-            .replace("{service}", "split.gslb.test.");
+            .replace("{service}", "split.gslb.test.")
+            .replace("{address}", "192.0.2.30")
+            .replace("{id}", "region:ap-northeast");
         let (concrete, body) = match (method.as_str(), concrete.as_str()) {
             ("GET", "/v1/explain") => (
                 "/v1/explain?name=www.gslb.test&client=10.0.0.1".into(),
                 None,
+            ),
+            ("PUT", "/v1/endpoints/override") => (
+                concrete.clone(),
+                Some(r#"{"labels":{"tier":"gold"},"state":"auto"}"#),
             ),
             ("PUT", p) if p.ends_with("/override") => (p.to_string(), Some(r#"{"state":"auto"}"#)),
             ("PUT", p) => (p.to_string(), Some(r#"{"weight":100}"#)),

@@ -7,10 +7,9 @@
 
 mod common;
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use common::etcd::Etcd;
 use common::http::Backend;
 use common::{HttpReply, Server, eventually};
 
@@ -53,75 +52,6 @@ zones:
           eu-west:
             endpoints: [127.0.0.21]
 "#;
-
-/// A real etcd on loopback ports, with its data in a temporary directory;
-/// killed when dropped.
-struct Etcd {
-    child: Option<Child>,
-    dir: tempfile::TempDir,
-    client: u16,
-    peer: u16,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
-impl Etcd {
-    fn start() -> Self {
-        let mut e = Self {
-            child: None,
-            dir: tempfile::tempdir().expect("tempdir"),
-            client: free_port(),
-            peer: free_port(),
-        };
-        e.run();
-        e
-    }
-
-    /// Start (again) on the same ports and data directory; wait until it
-    /// answers its health endpoint.
-    fn run(&mut self) {
-        let client = format!("http://127.0.0.1:{}", self.client);
-        let peer = format!("http://127.0.0.1:{}", self.peer);
-        let log = std::fs::File::create(self.dir.path().join("etcd.log")).expect("etcd log");
-        let child = Command::new("etcd")
-            .args(["--name", "t", "--data-dir"])
-            .arg(self.dir.path().join("data"))
-            .args(["--listen-client-urls", &client])
-            .args(["--advertise-client-urls", &client])
-            .args(["--listen-peer-urls", &peer])
-            .args(["--initial-advertise-peer-urls", &peer])
-            .args(["--initial-cluster", &format!("t={peer}")])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn etcd (Debian package etcd-server)");
-        self.child = Some(child);
-        let url = format!("{client}/health");
-        eventually(Duration::from_secs(15), "etcd to be healthy", || {
-            let r = common::curl("GET", &url, None, None);
-            r.body.contains("\"health\":\"true\"").then_some(())
-        });
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Etcd {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 /// One meridian of the fleet, probing us-east through `probe`.
 fn instance(etcd: &Etcd, name: &str, probe: u16) -> Server {

@@ -50,6 +50,14 @@ fn status_page_shows_a_drained_region_as_down() {
         Some(TOKEN),
     );
     assert_eq!(r.status, 200, "{r:?}");
+    // One endpoint drained by its label (split's us-east endpoint is tier=gold).
+    let r = s.admin(
+        "PUT",
+        "/v1/endpoints/override",
+        Some(r#"{"labels":{"tier":"gold"},"state":"drain"}"#),
+        Some(TOKEN),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
 
     let url = format!("http://{}/", s.admin.expect("admin"));
     let profile = tempfile::tempdir().expect("profile dir");
@@ -70,7 +78,13 @@ fn status_page_shows_a_drained_region_as_down() {
     assert!(eu.contains("www.gslb.test."), "pools listed: {eu}");
     assert!(eu.contains("198.51.100.10"), "endpoints listed: {eu}");
     let us = section("us-east");
-    assert!(us.contains("data-state=\"healthy\""), "{us}");
+    assert!(us.contains("data-source=\"config\""), "{us}");
+    assert!(us.contains("tier=gold"), "labels shown: {us}");
+    assert!(
+        us.contains("data-service=\"drained\"") || us.contains("data-service=\"draining\""),
+        "the drained endpoint's state: {us}"
+    );
+    assert!(us.contains("(forced drain"), "its override: {us}");
     assert!(dom.contains("generation 1"), "status line rendered");
 
     // The screenshot step: docs/status-page.png was made the same way.

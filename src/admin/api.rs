@@ -63,6 +63,9 @@ pub struct PoolInfo {
     /// Why the pool is or is not available.
     pub reason: String,
     pub endpoints: Vec<EndpointInfo>,
+    /// Where the pool's registry endpoints come from, if it discovers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discover: Option<DiscoverInfo>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -85,6 +88,19 @@ pub struct EndpointInfo {
     /// In a cluster: how `state` was decided from the votes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<String>,
+    /// `config`, or `registry` for an endpoint discovered in etcd.
+    pub source: String,
+    /// The etcd key a registry endpoint is registered under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// What an operator forced on it (by address).
+    #[serde(rename = "override", default, skip_serializing_if = "Option::is_none")]
+    pub override_: Option<EndpointOverrideShown>,
+    /// `in service`, or why it is not answered: `draining`/`drained` (a
+    /// drain; see `GET /v1/drains`) or `down` (forced down).
+    pub service_state: String,
 }
 
 /// `GET /v1/services`.
@@ -167,6 +183,13 @@ pub struct Overrides {
     /// Service full name → region → weight.
     pub weights:
         std::collections::BTreeMap<String, std::collections::BTreeMap<String, WeightShown>>,
+    /// Endpoint address → what is forced on it.
+    #[serde(default)]
+    pub endpoints: std::collections::BTreeMap<String, EndpointOverrideShown>,
+    /// Overrides naming what the configuration no longer has: kept, and
+    /// applied again if the name comes back (SPEC 5.3).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dormant: Vec<String>,
 }
 
 /// `POST /v1/reload` success.
@@ -229,4 +252,136 @@ pub struct ExplainPool {
     pub region: String,
     pub available: bool,
     pub reason: String,
+}
+
+/// Body of `PUT /v1/endpoints/{address}/override` and (with `labels`)
+/// `PUT /v1/endpoints/override`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointRequest {
+    /// `up`, `down`, `drain` or `auto`; absent keeps the state as it is.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// 0..=1000 in place of the configured (or registered) weight; `null`
+    /// returns to it; absent keeps the weight as it is.
+    #[serde(default, with = "double_option")]
+    pub weight: Option<Option<i64>>,
+    #[serde(default, rename = "for")]
+    pub for_: Option<String>,
+    /// `PUT /v1/endpoints/override` only: every endpoint whose labels hold
+    /// all of these.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// `weight` absent, `null`, or a number.
+mod double_option {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<i64>>, D::Error> {
+        Option::<i64>::deserialize(d).map(Some)
+    }
+
+    pub(super) fn serialize<S: Serializer>(
+        v: &Option<Option<i64>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        v.flatten().serialize(s)
+    }
+}
+
+/// What an operator set on one endpoint, as shown.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EndpointOverrideShown {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+    /// When the state was set (RFC 3339, milliseconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// The label selector it was set through, if any.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub selector: std::collections::BTreeMap<String, String>,
+}
+
+/// Reply to an endpoint change: every address changed and what is set on
+/// it now (absent when the change removed it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EndpointsChanged {
+    pub endpoints: std::collections::BTreeMap<String, Option<EndpointOverrideShown>>,
+    pub revision: i64,
+}
+
+/// `GET /v1/drains`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Drains {
+    pub drains: Vec<DrainInfo>,
+    /// In a cluster: whether the other instances' figures could be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_connected: Option<bool>,
+}
+
+/// One drain and whether it is done.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DrainInfo {
+    /// `region:NAME`, `pool:REGION:SERVICE` or `endpoint:ADDRESS`.
+    pub id: String,
+    /// `region`, `pool` or `endpoint`.
+    pub kind: String,
+    pub target: String,
+    /// `region forced down`, `weight 0`, `endpoint drain`, `endpoint down`,
+    /// `registry: draining`.
+    pub cause: String,
+    /// When the drain began (RFC 3339, milliseconds), if known.
+    pub since: Option<String>,
+    /// When its override lapses, if it has an end.
+    pub until: Option<String>,
+    /// `draining` until every answer that named it has expired from
+    /// resolvers' caches, then `drained`.
+    pub state: String,
+    /// Answers that named it since the drain began (all live instances);
+    /// should be 0.
+    pub answers_since: u64,
+    /// When it was last handed out (RFC 3339, milliseconds), if ever.
+    pub last_handed_out: Option<String>,
+    /// The largest TTL it was handed out with, in seconds.
+    pub max_ttl: u32,
+    /// When the last answer naming it expires from caches.
+    pub drained_at: Option<String>,
+    pub remaining_seconds: f64,
+    /// In a cluster: live instances that have not applied the drain yet.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waiting_for: Vec<String>,
+    /// In a cluster: each live instance's figures, this one included.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub instances: std::collections::BTreeMap<String, DrainSeen>,
+}
+
+/// One instance's figures for one drain.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DrainSeen {
+    pub answers_since: u64,
+    pub last_handed_out: Option<String>,
+    pub remaining_seconds: f64,
+}
+
+/// A registry prefix a pool discovers its endpoints under.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DiscoverInfo {
+    pub prefix: String,
+    /// Registered endpoints in effect.
+    pub endpoints: usize,
+    /// etcd is out of reach: the last good set is kept.
+    pub stale: bool,
+    /// The last problem seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// A removal held by `max_removal`: how many endpoints it would remove.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_removal: Option<usize>,
 }

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod auth;
 mod explain;
+mod fleet;
 mod page;
 mod views;
 
@@ -44,6 +45,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/v1/regions/{region}/override"),
     ("PUT", "/v1/services/{service}/pools/{region}/weight"),
     ("DELETE", "/v1/services/{service}/pools/{region}/weight"),
+    ("PUT", "/v1/endpoints/override"),
+    ("PUT", "/v1/endpoints/{address}/override"),
+    ("DELETE", "/v1/endpoints/{address}/override"),
+    ("GET", "/v1/drains"),
+    ("GET", "/v1/drains/{id}"),
     ("GET", "/v1/explain"),
     ("POST", "/v1/reload"),
     ("GET", "/metrics"),
@@ -65,6 +71,11 @@ pub fn router(rt: Rt) -> Router {
             "/v1/services/{service}/pools/{region}/weight",
             put(put_weight).delete(delete_weight),
         )
+        .route("/v1/endpoints/override", put(fleet::put_by_labels))
+        .route(
+            "/v1/endpoints/{address}/override",
+            put(fleet::put_endpoint).delete(fleet::delete_endpoint),
+        )
         .route("/v1/reload", post(reload))
         .route_layer(middleware::from_fn_with_state(rt.clone(), require_token));
     Router::new()
@@ -73,6 +84,8 @@ pub fn router(rt: Rt) -> Router {
         .route("/v1/regions", get(regions))
         .route("/v1/services", get(services))
         .route("/v1/overrides", get(overrides))
+        .route("/v1/drains", get(fleet::list))
+        .route("/v1/drains/{id}", get(fleet::get))
         .route("/v1/explain", get(explain::explain))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
@@ -226,6 +239,12 @@ async fn overrides(State(rt): State<Rt>) -> Response {
                 (service.clone(), pools)
             })
             .collect(),
+        endpoints: set
+            .endpoints
+            .iter()
+            .map(|(addr, o)| (addr.clone(), views::endpoint_override_shown(o)))
+            .collect(),
+        dormant: set.dormant(&rt.snapshot.load().base),
     };
     let mut r = Json(body).into_response();
     if let Ok(v) = header::HeaderValue::from_str(&format!("\"{revision}\"")) {
@@ -271,6 +290,7 @@ async fn metrics(State(rt): State<Rt>) -> Response {
     let mut out = String::with_capacity(4096);
     rt.metrics.render(&mut out);
     views::render_health_metrics(&rt, &mut out);
+    fleet::render_metrics(&rt, &mut out).await;
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }
 
@@ -300,14 +320,16 @@ async fn put_override(
 ) -> Result<Json<api::Changed>, ApiError> {
     let expect = if_match(&headers)?;
     let req: api::OverrideRequest = body(&bytes)?;
-    if !rt
+    let known = rt
         .snapshot
         .load()
         .config
         .regions
         .iter()
-        .any(|r| r.name == region)
-    {
+        .any(|r| r.name == region);
+    // A dormant override (SPEC 5.3) can still be removed with "auto".
+    let dormant = req.state == "auto" && rt.overrides.lock().await.regions.contains_key(&region);
+    if !known && !dormant {
         return Err(ApiError::not_found(format!("no region {region:?}")));
     }
     let state = match req.state.as_str() {
@@ -435,7 +457,26 @@ async fn delete_weight(
     headers: HeaderMap,
 ) -> Result<Json<api::Changed>, ApiError> {
     let expect = if_match(&headers)?;
-    let (full_name, configured) = find_pool(&rt, &service, &region)?;
+    let (full_name, configured) = match find_pool(&rt, &service, &region) {
+        Ok(found) => found,
+        Err(e) => {
+            // A dormant override (SPEC 5.3) is removed by the name it was set under.
+            let set = rt.overrides.lock().await;
+            let held = set
+                .weights
+                .iter()
+                .find(|(s, pools)| {
+                    s.trim_end_matches('.')
+                        .eq_ignore_ascii_case(service.trim_end_matches('.'))
+                        && pools.contains_key(&region)
+                })
+                .map(|(s, _)| s.clone());
+            match held {
+                Some(name) => (name, 0),
+                None => return Err(e),
+            }
+        }
+    };
     rt.change(expect, |set, _| {
         if let Some(pools) = set.weights.get_mut(&full_name) {
             pools.remove(&region);

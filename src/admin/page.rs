@@ -1,6 +1,7 @@
 //! `GET /`: a small self-contained status page (no external assets). It
 //! fetches `/v1/regions` and `/v1/status` and redraws every two seconds,
-//! so it shows what the API shows and nothing else.
+//! so it shows what the API shows and nothing else: per endpoint its
+//! health, source (config or registry), labels, override and drain state.
 
 /// The whole page.
 pub(crate) const STATUS_PAGE: &str = r##"<!doctype html>
@@ -41,14 +42,23 @@ function endpointRow(e) {
   const cls = e.state === "healthy" || e.state === "unmonitored" ? "ok" : (e.state === "unhealthy" ? "bad" : "pending");
   return `<tr><td>${esc(e.address)}</td><td class="${cls}" data-state="${esc(e.state)}">${esc(e.state)}</td>` +
     `<td>${esc(e.reason ?? "")}</td><td>${e.latency_ms == null ? "" : esc(e.latency_ms.toFixed(1) + " ms")}</td>` +
-    `<td>${esc(e.last_check ?? "")}</td></tr>`;
+    `<td>${esc(e.last_check ?? "")}</td>` +
+    `<td data-source="${esc(e.source)}">${esc(e.source)}${e.key ? " " + esc(e.key) : ""}</td>` +
+    `<td>${esc(Object.entries(e.labels ?? {}).map(([k, v]) => k + "=" + v).join(" "))}</td>` +
+    `<td class="${e.service_state === "in service" ? "ok" : "bad"}" data-service="${esc(e.service_state)}">${esc(e.service_state)}` +
+    (e.override ? ` (forced ${esc(e.override.state ?? "")}${e.override.weight != null ? " weight " + esc(e.override.weight) : ""}` +
+      `${e.override.until ? " until " + esc(e.override.until) : ""})` : "") + `</td></tr>`;
 }
 function poolBlock(p) {
   const weight = p.effective_weight === p.configured_weight ? `${p.effective_weight}` :
     `${p.effective_weight} (configured ${p.configured_weight})`;
   return `<div class="pool"><strong>${esc(p.service)}</strong> weight ${esc(weight)} · ` +
     `${p.available ? '<span class="ok">available</span>' : '<span class="bad">not available</span>'} · ${esc(p.reason)}` +
-    `<table><tr><th>endpoint</th><th>health</th><th>reason</th><th>latency</th><th>last check</th></tr>` +
+    (p.discover ? ` · registry ${esc(p.discover.prefix)}: ${esc(p.discover.endpoints)} endpoint(s)` +
+      (p.discover.stale ? ' <span class="bad" data-registry="stale">stale</span>' : "") +
+      (p.discover.held_removal != null ? ` <span class="bad">removal of ${esc(p.discover.held_removal)} held</span>` : "") : "") +
+    `<table><tr><th>endpoint</th><th>health</th><th>reason</th><th>latency</th><th>last check</th>` +
+    `<th>source</th><th>labels</th><th>in service</th></tr>` +
     p.endpoints.map(endpointRow).join("") + `</table></div>`;
 }
 function regionBlock(r) {

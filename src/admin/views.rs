@@ -9,11 +9,14 @@ use std::sync::Arc;
 
 use crate::cluster::Board;
 use crate::cluster::votes::{decide, vote_key};
+use crate::config::Source;
 use crate::config::Target;
 use crate::health::{EndpointHealth, HealthView, State, TargetId};
 use crate::metrics::escape;
 use crate::policy::{self, Forced};
-use crate::state::overrides::{RegionOverride, RegionState};
+use crate::state::overrides::{
+    EndpointOverride, EndpointState, RegionOverride, RegionState, endpoint_key,
+};
 use crate::state::runtime::Runtime;
 
 /// Unix seconds as RFC 3339 UTC (`2026-11-24T18:30:00Z`).
@@ -36,6 +39,24 @@ pub fn rfc3339(secs: u64) -> String {
         (rem / 60) % 60,
         rem % 60
     )
+}
+
+/// Unix milliseconds as RFC 3339 UTC with milliseconds
+/// (`2026-11-24T18:30:00.250Z`).
+pub(super) fn rfc3339_ms(ms: u64) -> String {
+    let secs = rfc3339(ms / 1000);
+    format!("{}.{:03}Z", secs.trim_end_matches('Z'), ms % 1000)
+}
+
+/// An endpoint override as the API shows it.
+pub(super) fn endpoint_override_shown(o: &EndpointOverride) -> api::EndpointOverrideShown {
+    api::EndpointOverrideShown {
+        state: o.state.map(|s| s.as_str().to_string()),
+        weight: o.weight,
+        until: o.until.map(rfc3339),
+        since: o.since.map(rfc3339_ms),
+        selector: o.selector.clone(),
+    }
 }
 
 fn target_text(t: &Target) -> String {
@@ -98,6 +119,20 @@ impl SharedHealth {
 }
 
 pub(super) async fn regions(rt: &Runtime) -> api::Regions {
+    let drains: BTreeMap<String, String> = rt
+        .drains()
+        .await
+        .into_iter()
+        .map(|d| {
+            let done = d.seen.remaining_ms(crate::state::overrides::unix_now_ms()) == 0;
+            (d.id, if done { "drained" } else { "draining" }.to_string())
+        })
+        .collect();
+    let registry = rt
+        .registry
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
     let snap = rt.snapshot.load_full();
     let view = rt.health_view();
     let set = rt.overrides.lock().await.clone();
@@ -147,9 +182,30 @@ pub(super) async fn regions(rt: &Runtime) -> api::Regions {
                                 }
                                 _ => (None, None),
                             };
+                            let key = endpoint_key(&ep.target);
+                            let forced = set.endpoints.get(&key);
+                            let service_state = match (forced.and_then(|o| o.state), ep.draining) {
+                                (Some(EndpointState::Down), _) => "down".to_string(),
+                                (Some(EndpointState::Drain), _) | (_, true) => drains
+                                    .get(&format!("endpoint:{key}"))
+                                    .cloned()
+                                    .unwrap_or_else(|| "draining".into()),
+                                _ => "in service".to_string(),
+                            };
                             api::EndpointInfo {
                                 votes,
                                 verdict,
+                                source: match ep.source {
+                                    Source::Config => "config".into(),
+                                    Source::Registry(_) => "registry".into(),
+                                },
+                                key: match &ep.source {
+                                    Source::Registry(k) => Some(k.clone()),
+                                    Source::Config => None,
+                                },
+                                labels: ep.labels.clone(),
+                                override_: forced.map(endpoint_override_shown),
+                                service_state,
                                 address: target_text(&ep.target),
                                 weight: ep.weight,
                                 state: state.into(),
@@ -181,6 +237,21 @@ pub(super) async fn regions(rt: &Runtime) -> api::Regions {
                         available,
                         reason,
                         endpoints,
+                        discover: pool.discover.as_ref().map(|d| {
+                            let p = registry.get(&d.prefix);
+                            api::DiscoverInfo {
+                                prefix: d.prefix.clone(),
+                                endpoints: p.map_or(0, |p| p.applied.len()),
+                                stale: p.is_none_or(|p| p.stale || !p.synced),
+                                error: p.and_then(|p| p.error.clone()),
+                                held_removal: p.filter(|p| p.held_since.is_some()).map(|p| {
+                                    p.applied
+                                        .keys()
+                                        .filter(|k| !p.latest.contains_key(*k))
+                                        .count()
+                                }),
+                            }
+                        }),
                     });
                 }
             }

@@ -124,6 +124,15 @@ impl Snapshot {
     /// carrying the old figures over); targets are bound again by the
     /// caller (`HealthChecks::bind`), metrics attached again.
     pub fn with_discovered(&self, discovered: &super::registry::Discovered) -> Self {
+        let discovers = self.base.zones.iter().any(|z| {
+            z.services
+                .iter()
+                .any(|s| s.pools.iter().any(|p| p.discover.is_some()))
+        });
+        if !discovers {
+            // Nothing to merge: the file's configuration is the one answered.
+            return self.clone();
+        }
         let config = Arc::new(super::registry::merge(&self.base, discovered));
         let handouts = handout::Table::new(&config);
         handouts.carry_over(&config, &self.handouts, &self.config);

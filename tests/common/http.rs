@@ -54,8 +54,18 @@ impl Backend {
         Self::start(Some(Arc::new(config)))
     }
 
+    /// Plain HTTP answering `200 ok` on another loopback address
+    /// (`127.0.0.11`), so several endpoints can be told apart by address.
+    pub fn http_at(ip: &str) -> Self {
+        Self::start_at(ip, None)
+    }
+
     fn start(tls: Option<Arc<rustls::ServerConfig>>) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind backend");
+        Self::start_at("127.0.0.1", tls)
+    }
+
+    fn start_at(ip: &str, tls: Option<Arc<rustls::ServerConfig>>) -> Self {
+        let listener = TcpListener::bind((ip, 0)).expect("bind backend");
         let addr = listener.local_addr().expect("addr");
         let shared = Arc::new(Shared {
             mode: Mutex::new(Mode::Status(200, "ok".into())),
