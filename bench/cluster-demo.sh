@@ -89,6 +89,7 @@ for i in 1 2 3; do
 done
 
 answers() {
+    local i
     for i in 1 2 3; do
         printf '   ns%s: %s\n' "$i" \
             "$(dig +short +time=1 +tries=1 -p $((DNS_BASE + i)) @127.0.0.1 api.gslb.example A)"
@@ -122,6 +123,7 @@ register() { # n
         "{\"Addr\":\"192.0.2.3$1:8080\",\"Metadata\":{\"labels\":{\"rack\":\"r$1\",\"version\":\"$2\"}}}" >/dev/null
 }
 www() {
+    local i
     for i in 1 2 3; do
         printf '   ns%s: %s\n' "$i" \
             "$(dig +short +time=1 +tries=1 -p $((DNS_BASE + i)) @127.0.0.1 www.gslb.example A | sort | tr '\n' ' ')"
