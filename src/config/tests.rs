@@ -1453,3 +1453,77 @@ fn large_configurations_parse() {
     };
     assert_eq!(config.zones[0].services.len(), 12_000);
 }
+
+const DISCOVER: &str = r#"regions:
+  eu-west: {}
+monitors:
+  web: { type: http }
+  app: { type: http, port: 8080 }
+discovery:
+  etcd: { endpoints: ["http://127.0.0.1:2379"] }
+zones:
+  - origin: gslb.example.
+    file: z.zone
+    services:
+      www:
+        policy: failover
+        pools:
+          eu-west:
+            monitor: web
+            discover: { etcd: { prefix: "/services/www/eu-west/", max_removal: "25%", hold: 1m } }
+            endpoints:
+              - { address: 192.0.2.1, labels: { rack: r7, tier: 2 } }
+"#;
+
+#[test]
+fn a_pool_discovers_endpoints_with_labels_and_a_removal_rule() {
+    let c = parse_ok(DISCOVER);
+    let pool = &c.zones[0].services[0].pools[0];
+    let d = pool.discover.as_ref().expect("discover");
+    assert_eq!(d.prefix, "/services/www/eu-west/");
+    assert!((d.max_removal - 0.25).abs() < 1e-9);
+    assert_eq!(d.hold, Duration::from_secs(60));
+    assert_eq!(
+        pool.endpoints[0].labels.get("rack").map(String::as_str),
+        Some("r7")
+    );
+    assert_eq!(
+        pool.endpoints[0].labels.get("tier").map(String::as_str),
+        Some("2")
+    );
+    assert_eq!(
+        c.discovery.as_ref().map(|d| d.endpoints.clone()),
+        Some(vec!["http://127.0.0.1:2379".to_string()])
+    );
+    assert!(!c.monitors[0].port_set && c.monitors[1].port_set);
+    // Endpoints are optional with discover, and the defaults apply.
+    let bare = DISCOVER
+        .replace(", max_removal: \"25%\", hold: 1m", "")
+        .replace(
+            "            endpoints:\n              - { address: 192.0.2.1, labels: { rack: r7, tier: 2 } }\n",
+            "",
+        );
+    let c = parse_ok(&bare);
+    let pool = &c.zones[0].services[0].pools[0];
+    assert!(pool.endpoints.is_empty());
+    let d = pool.discover.as_ref().expect("discover");
+    assert!((d.max_removal - 0.5).abs() < 1e-9);
+    assert_eq!(d.hold, Duration::from_secs(30));
+}
+
+#[test]
+fn discover_without_an_etcd_or_with_bad_values_is_an_error_at_its_key() {
+    let no_etcd = DISCOVER.replace(
+        "discovery:\n  etcd: { endpoints: [\"http://127.0.0.1:2379\"] }\n",
+        "",
+    );
+    let e = only_error(&no_etcd);
+    assert!(e.message.contains("discover needs an etcd"), "{e}");
+    assert_eq!(e.path, "zones[0].services.www.pools.eu-west.discover.etcd");
+    let e = only_error(&DISCOVER.replace("\"25%\"", "\"150%\""));
+    assert!(e.message.contains("not a share"), "{e}");
+    let e = only_error(&DISCOVER.replace("\"/services/www/eu-west/\"", "\"services\""));
+    assert!(e.message.contains("not a key prefix"), "{e}");
+    let e = only_error(&DISCOVER.replace("tier: 2", "tier: [2]"));
+    assert!(e.message.contains("label value"), "{e}");
+}

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Instructions per query, counted by callgrind: deterministic on a shared
+# machine, unlike seconds. Runs meridian (the bench configuration, a
+# generated GeoIP database) under `valgrind --tool=callgrind` twice, sends
+# N1 and then N2 queries of one mix with dnsperf, and prints
+#   (instructions(N2) - instructions(N1)) / (N2 - N1)
+# so start-up and shutdown cancel out.
+#
+#   bash bench/callgrind.sh [BIN...]     default target/release/meridian
+#   CG_MIX=geo|static|ecs (default geo; ecs: 1,000 client subnets),
+#   CG_N1=2000, CG_N2=12000 (multiples of 1,000 for ecs)
+#
+# Several binaries (e.g. one built from an older commit) are measured on the
+# same database and queries, one line each. Needs valgrind, dnsperf, python3.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$HERE")
+TOOL="$HERE/benchtool.py"
+MIX=${CG_MIX:-geo}
+N1=${CG_N1:-2000}
+N2=${CG_N2:-12000}
+PORT=${CG_PORT:-15363}
+[ $# -gt 0 ] || set -- "$ROOT/target/release/meridian"
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/meridian-cg.XXXXXX")
+SERVER=""
+cleanup() {
+  [ -z "$SERVER" ] || kill -KILL "$SERVER" 2>/dev/null || true
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+python3 "$TOOL" csv 20000 2000 "$TMP/bench.csv"
+"$1" geoip build "$TMP/bench.csv" -o "$TMP/bench.mmdb" >/dev/null
+PER_LOOP=1
+case $MIX in
+  static) echo "static.gslb.example A" >"$TMP/queries.txt"; FMT=() ;;
+  geo) echo "www.gslb.example A" >"$TMP/queries.txt"; FMT=() ;;
+  ecs)
+    PER_LOOP=1000
+    python3 "$TOOL" ecs-queries "$TMP/bench.csv" "$PER_LOOP" "$TMP/queries.txt" >/dev/null
+    FMT=(-B)
+    ;;
+  *) echo "CG_MIX: static, geo or ecs" >&2; exit 2 ;;
+esac
+sed -e "s#@PORT@#$PORT#g" "$HERE/meridian.yaml" >"$TMP/meridian.yaml"
+cp "$HERE/zones/gslb.example.zone" "$TMP/"
+
+# Instructions for one run of COUNT queries through BIN.
+count() { # bin count
+  local out="$TMP/cg.out" i
+  rm -f "$out"
+  valgrind --tool=callgrind --callgrind-out-file="$out" "$1" run -c "$TMP/meridian.yaml" \
+    >"$TMP/server.log" 2>&1 &
+  SERVER=$!
+  for i in $(seq 600); do
+    grep -q "listening for DNS on UDP" "$TMP/server.log" 2>/dev/null && break
+    sleep 0.1
+  done
+  local loops=$(( $2 / PER_LOOP ))
+  dnsperf -s 127.0.0.1 -p "$PORT" "${FMT[@]}" -d "$TMP/queries.txt" -n "$loops" -c 1 -q 1 -t 5 \
+    >"$TMP/dnsperf.log" 2>&1
+  kill -TERM "$SERVER"
+  wait "$SERVER" 2>/dev/null || true
+  SERVER=""
+  grep -E '^(summary|totals):' "$out" | head -1 | awk '{print $2}'
+}
+
+for bin in "$@"; do
+  a=$(count "$bin" "$N1")
+  b=$(count "$bin" "$N2")
+  printf '%s\t%s\t%d instructions/query (%s mix; %s and %s queries)\n' \
+    "$bin" "$("$bin" --version 2>/dev/null | head -1)" $(( (b - a) / (N2 - N1) )) "$MIX" "$N1" "$N2"
+done
