@@ -42,6 +42,7 @@ clippy:
 BUILD_TOOLS := protoc:protobuf-compiler
 TEST_TOOLS := dig:bind9-dnsutils kdig:knot-dnsutils mmdblookup:mmdb-bin \
               dnsperf:dnsperf curl:curl chromium:chromium etcd:etcd-server \
+              etcdctl:etcd-client \
               $(BUILD_TOOLS)
 RUN_TOOLS  := dig:bind9-dnsutils curl:curl $(BUILD_TOOLS)
 
@@ -73,9 +74,10 @@ bench:
 	bash bench/run.sh
 
 ## cluster-demo: etcd and three meridian instances on loopback; drains a
-## region on ns1 and shows ns2 and ns3 answering from the next one.
+## region on ns1 and shows ns2 and ns3 answering from the next one, then a
+## rolling deploy of registry endpoints with drain reports.
 cluster-demo: deps-run build
-	$(call install_missing,etcd:etcd-server)
+	$(call install_missing,etcd:etcd-server etcdctl:etcd-client)
 	bash bench/cluster-demo.sh
 
 FUZZ_SECONDS ?= 60
