@@ -160,6 +160,17 @@ pub struct Table {
 /// configurations.
 type SlotName = (String, String, Target);
 
+/// The name of the slot at (zone, service, pool, endpoint) of `config`.
+fn slot_name(config: &Config, (z, s, p, e): (usize, usize, usize, usize)) -> SlotName {
+    let svc = &config.zones[z].services[s];
+    let pool = &svc.pools[p];
+    (
+        svc.name.to_ascii(),
+        config.regions[pool.region].name.clone(),
+        pool.endpoints[e].target.clone(),
+    )
+}
+
 impl Table {
     /// Empty slots for every endpoint of `config`.
     pub fn new(config: &Config) -> Self {
@@ -222,27 +233,13 @@ impl Table {
             if f.last_ms == 0 && f.since_count == 0 {
                 continue;
             }
-            let svc = &old_config.zones[z].services[s];
-            let pool = &svc.pools[p];
-            let name = (
-                svc.name.to_ascii(),
-                old_config.regions[pool.region].name.clone(),
-                pool.endpoints[e].target.clone(),
-            );
-            by_name.insert(name, f);
+            by_name.insert(slot_name(old_config, (z, s, p, e)), f);
         }
         if by_name.is_empty() {
             return;
         }
-        for ((z, s, p, e), slot) in self.each(config) {
-            let svc = &config.zones[z].services[s];
-            let pool = &svc.pools[p];
-            let name = (
-                svc.name.to_ascii(),
-                config.regions[pool.region].name.clone(),
-                pool.endpoints[e].target.clone(),
-            );
-            if let Some(f) = by_name.get(&name) {
+        for (at, slot) in self.each(config) {
+            if let Some(f) = by_name.get(&slot_name(config, at)) {
                 slot.absorb(*f);
             }
         }

@@ -13,12 +13,7 @@ use common::etcd::Etcd;
 use common::http::Backend;
 use common::{HttpReply, Server, eventually};
 
-const ZONE: &str = "$ORIGIN gslb.test.
-$TTL 300
-@    IN SOA ns1 hostmaster ( 1 3600 600 86400 45 )
-@    IN NS  ns1
-ns1  IN A   192.0.2.53
-";
+const ZONE: &str = common::GSLB_TEST_ZONE;
 
 /// us-east (127.0.0.11, probed through PROBE) is first for every client;
 /// eu-west (127.0.0.21, not monitored) takes over when it is out.

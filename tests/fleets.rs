@@ -15,12 +15,7 @@ use common::etcd::Etcd;
 use common::http::Backend;
 use common::{Server, eventually};
 
-const ZONE: &str = "$ORIGIN gslb.test.
-$TTL 300
-@    IN SOA ns1 hostmaster ( 1 3600 600 86400 45 )
-@    IN NS  ns1
-ns1  IN A   192.0.2.53
-";
+const ZONE: &str = common::GSLB_TEST_ZONE;
 
 /// us-east takes its endpoints from the registry (probed on the port they
 /// register); eu-west (127.0.0.21, static) answers when us-east has none.

@@ -22,7 +22,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::{Cluster, REQUEST_TIMEOUT, RETRY_EVERY, StoreError};
+use super::store::timed;
+use super::{Cluster, RETRY_EVERY, StoreError};
 use crate::config::{Config, EtcdConnection, format_duration};
 use crate::state::registry::{self, Prefix, Registered, Settled};
 use crate::state::runtime::Runtime;
@@ -100,13 +101,6 @@ fn settings(config: &Config) -> BTreeMap<String, Rule> {
         }
     }
     out
-}
-
-async fn timed<T>(f: impl Future<Output = Result<T, etcd_client::Error>>) -> Result<T, StoreError> {
-    tokio::time::timeout(REQUEST_TIMEOUT, f)
-        .await
-        .map_err(|_| StoreError::timeout())?
-        .map_err(StoreError::unreachable)
 }
 
 /// Read every prefix of `config` once, for the first snapshot: what etcd

@@ -12,7 +12,8 @@ use etcd_client::{GetOptions, PutOptions};
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
-use super::{Cluster, REQUEST_TIMEOUT, RETRY_EVERY, StoreError};
+use super::store::timed;
+use super::{Cluster, RETRY_EVERY, StoreError};
 use crate::state::drains::Seen;
 use crate::state::runtime::Runtime;
 
@@ -29,13 +30,6 @@ pub struct DrainBoard {
     pub connected: bool,
     /// Other live instances' figures (this one's are always fresh locally).
     pub others: Figures,
-}
-
-async fn timed<T>(f: impl Future<Output = Result<T, etcd_client::Error>>) -> Result<T, StoreError> {
-    tokio::time::timeout(REQUEST_TIMEOUT, f)
-        .await
-        .map_err(|_| StoreError::timeout())?
-        .map_err(StoreError::unreachable)
 }
 
 impl Cluster {

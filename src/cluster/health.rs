@@ -15,8 +15,9 @@ use etcd_client::{EventType, GetOptions, PutOptions, WatchOptions};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use super::store::timed;
 use super::votes::{self, Votes};
-use super::{Board, Cluster, REQUEST_TIMEOUT, RETRY_EVERY, StoreError};
+use super::{Board, Cluster, RETRY_EVERY, StoreError};
 use crate::health::HealthChecks;
 use crate::state::Snapshot;
 
@@ -76,13 +77,6 @@ impl Shared {
         self.published = None;
         self.recompute();
     }
-}
-
-async fn timed<T>(f: impl Future<Output = Result<T, etcd_client::Error>>) -> Result<T, StoreError> {
-    tokio::time::timeout(REQUEST_TIMEOUT, f)
-        .await
-        .map_err(|_| StoreError::timeout())?
-        .map_err(StoreError::unreachable)
 }
 
 /// Run shared health until `shutdown`.

@@ -45,7 +45,9 @@ pub struct Stored {
 }
 
 /// Run one etcd request with the request timeout.
-async fn timed<T>(f: impl Future<Output = Result<T, etcd_client::Error>>) -> Result<T, StoreError> {
+pub(super) async fn timed<T>(
+    f: impl Future<Output = Result<T, etcd_client::Error>>,
+) -> Result<T, StoreError> {
     tokio::time::timeout(REQUEST_TIMEOUT, f)
         .await
         .map_err(|_| StoreError::timeout())?

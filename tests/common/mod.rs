@@ -16,6 +16,15 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_meridian");
 
+/// A minimal zone for `gslb.test.` (SOA, NS and the NS's address), for
+/// tests whose answers all come from services.
+pub const GSLB_TEST_ZONE: &str = "$ORIGIN gslb.test.
+$TTL 300
+@    IN SOA ns1 hostmaster ( 1 3600 600 86400 45 )
+@    IN NS  ns1
+ns1  IN A   192.0.2.53
+";
+
 /// Where the repository is, to reach `zones/` and `tests/fixtures/`.
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
