@@ -129,6 +129,38 @@ pub struct ServicePool {
     pub weight_override: Option<WeightShown>,
     pub available: bool,
     pub reason: String,
+    /// Percent of this tier's clients sent on to the next tier (after
+    /// overrides).
+    pub spill: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spill_override: Option<SpillShown>,
+    /// A slow start in progress: the share taken now and when it ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow_start: Option<RampShown>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SpillShown {
+    pub percent: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RampShown {
+    /// 0.0..=1.0: the share of its weight and clients it takes now.
+    pub factor: f64,
+    /// When the ramp ends (RFC 3339).
+    pub ends: String,
+}
+
+/// Body of `PUT /v1/services/{service}/pools/{region}/spill`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpillRequest {
+    pub percent: i64,
+    #[serde(default, rename = "for")]
+    pub for_: Option<String>,
 }
 
 /// Body of `PUT /v1/regions/{region}/override`.
@@ -235,6 +267,9 @@ pub struct Explain {
     pub answer: Vec<String>,
     /// ECS scope prefix the answer would carry.
     pub scope: u8,
+    /// What traffic shaping did (sticky choice, spill, slow start).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shaping: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

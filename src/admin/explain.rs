@@ -64,6 +64,7 @@ pub(super) async fn explain(
         tiers: Vec::new(),
         pools: Vec::new(),
         fail_open: trace.fail_open,
+        shaping: trace.shaping.clone(),
         rcode: crate::metrics::rcode_name(answered.rcode),
         answer: answered
             .sections

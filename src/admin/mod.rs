@@ -28,7 +28,8 @@ use tracing::info;
 
 use crate::config::parse_duration;
 use crate::state::overrides::{
-    RegionOverride, RegionState, WeightOverride, expiry_after, find_service, unix_now, unix_now_ms,
+    RegionOverride, RegionState, SpillOverride, WeightOverride, expiry_after, find_service,
+    unix_now, unix_now_ms,
 };
 use crate::state::runtime::{ChangeError, Runtime};
 
@@ -45,6 +46,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/v1/regions/{region}/override"),
     ("PUT", "/v1/services/{service}/pools/{region}/weight"),
     ("DELETE", "/v1/services/{service}/pools/{region}/weight"),
+    ("PUT", "/v1/services/{service}/pools/{region}/spill"),
+    ("DELETE", "/v1/services/{service}/pools/{region}/spill"),
     ("PUT", "/v1/endpoints/override"),
     ("PUT", "/v1/endpoints/{address}/override"),
     ("DELETE", "/v1/endpoints/{address}/override"),
@@ -70,6 +73,10 @@ pub fn router(rt: Rt) -> Router {
         .route(
             "/v1/services/{service}/pools/{region}/weight",
             put(put_weight).delete(delete_weight),
+        )
+        .route(
+            "/v1/services/{service}/pools/{region}/spill",
+            put(put_spill).delete(delete_spill),
         )
         .route("/v1/endpoints/override", put(fleet::put_by_labels))
         .route(
@@ -495,6 +502,72 @@ async fn delete_weight(
         weight: None,
         effective_weight: Some(configured),
         revision: rt.revision(),
+    }))
+}
+
+/// `PUT /v1/services/{service}/pools/{region}/spill`: send that share of
+/// the pool's tier's clients on to the next tier, optionally for a while.
+async fn put_spill(
+    State(rt): State<Rt>,
+    Path((service, region)): Path<(String, String)>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Json<api::SpillShown>, ApiError> {
+    let expect = if_match(&headers)?;
+    let req: api::SpillRequest = body(&bytes)?;
+    let (full_name, _) = find_pool(&rt, &service, &region)?;
+    let percent = u8::try_from(req.percent)
+        .ok()
+        .filter(|p| *p <= 100)
+        .ok_or_else(|| {
+            ApiError::bad_request(format!("percent {} is outside 0..=100", req.percent))
+        })?;
+    let until = expiry(req.for_.as_deref())?;
+    rt.change(expect, |set, _| {
+        set.spills
+            .entry(full_name.clone())
+            .or_default()
+            .insert(region.clone(), SpillOverride { percent, until });
+        Ok(())
+    })
+    .await?;
+    info!(service = %full_name, %region, percent, "admin: pool spill set");
+    Ok(Json(api::SpillShown {
+        percent,
+        until: until.map(rfc3339),
+    }))
+}
+
+/// `DELETE .../spill`: back to the configured spill.
+async fn delete_spill(
+    State(rt): State<Rt>,
+    Path((service, region)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<api::SpillShown>, ApiError> {
+    let expect = if_match(&headers)?;
+    let (full_name, _) = find_pool(&rt, &service, &region)?;
+    rt.change(expect, |set, _| {
+        if let Some(pools) = set.spills.get_mut(&full_name) {
+            pools.remove(&region);
+            if pools.is_empty() {
+                set.spills.remove(&full_name);
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    let snap = rt.snapshot.load();
+    let configured = find_service(&snap.config, &full_name)
+        .and_then(|(_, _, svc)| {
+            svc.pools
+                .iter()
+                .find(|p| snap.config.regions[p.region].name == region)
+        })
+        .map_or(0, |p| p.spill);
+    info!(service = %full_name, %region, "admin: pool spill back to configured");
+    Ok(Json(api::SpillShown {
+        percent: configured,
+        until: None,
     }))
 }
 

@@ -311,7 +311,30 @@ pub(super) async fn services(rt: &Runtime) -> api::Services {
                     let region = config.regions[pool.region].name.clone();
                     let (available, reason, effective) =
                         policy::pool_status(&inputs, &health, z, s, p);
+                    let now = crate::state::overrides::unix_now_ms();
+                    let factor = snap.ramps.factor(config, (z, s, p), now);
+                    let slow_start = snap
+                        .ramps
+                        .pools
+                        .iter()
+                        .find(|(k, _)| *k == (z, s, p))
+                        .zip(pool.slow_start)
+                        .filter(|_| factor < 1.0)
+                        .map(|((_, start), ss)| api::RampShown {
+                            factor,
+                            ends: rfc3339(
+                                (start + u64::try_from(ss.window.as_millis()).unwrap_or(0)) / 1000,
+                            ),
+                        });
                     api::ServicePool {
+                        spill: snap.overrides.spill(z, s, p, pool.spill),
+                        spill_override: set.spills.get(&name).and_then(|w| w.get(&region)).map(
+                            |o| api::SpillShown {
+                                percent: o.percent,
+                                until: o.until.map(rfc3339),
+                            },
+                        ),
+                        slow_start,
                         weight_override: set.weights.get(&name).and_then(|w| w.get(&region)).map(
                             |w| api::WeightShown {
                                 weight: w.weight,

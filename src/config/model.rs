@@ -238,6 +238,32 @@ pub enum Policy {
     Failover,
 }
 
+/// `selection`: a fresh weighted draw per query, or weighted rendezvous
+/// hashing of the client's network (the same network, the same answer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Selection {
+    #[default]
+    Random,
+    Sticky,
+}
+
+/// `guards`: what a manual change may not take away.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Guards {
+    /// A change leaving fewer available pools is refused (409) unless
+    /// forced. 0 = no guard.
+    pub min_available_pools: usize,
+}
+
+/// `slow_start` on a pool.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SlowStart {
+    /// How long the ramp lasts.
+    pub window: Duration,
+    /// The share it starts at, 0.0..=1.0 (default 0.1).
+    pub floor: f64,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AllDown {
     ServeAll,
@@ -257,6 +283,13 @@ pub struct Service {
     pub max_answers: usize,
     /// Default ServeAll.
     pub all_down: AllDown,
+    /// How a pool within a tier and endpoints within a pool are picked.
+    pub selection: Selection,
+    /// The client network sticky selection, spill and slow start hash:
+    /// `/ipv4` and `/ipv6` prefix lengths (default 24 and 56).
+    pub client_prefix: (u8, u8),
+    /// Guard rails on manual changes.
+    pub guards: Guards,
     /// In config order (the failover order). At least one; each region at most once.
     pub pools: Vec<Pool>,
     /// Where the service key is, for errors found later (static records clash).
@@ -279,6 +312,11 @@ pub struct Pool {
     pub endpoints: Vec<Endpoint>,
     /// Endpoints also taken from a registry key prefix.
     pub discover: Option<Discover>,
+    /// Percent (0..=100) of the clients of this pool's tier sent on to the
+    /// next tier with an available pool.
+    pub spill: u8,
+    /// Ramp back up after becoming available again.
+    pub slow_start: Option<SlowStart>,
 }
 
 /// `discover: {etcd: {prefix, max_removal, hold}}` on a pool.

@@ -470,7 +470,7 @@ fn unknown_key_in_a_pool_is_reported_at_the_key() {
         12,
         13,
         "zones[0].services.www.pools.us-east.wieght",
-        "unknown key \"wieght\" (allowed: weight, monitor, min_healthy, endpoints, discover)",
+        "unknown key \"wieght\" (allowed: weight, monitor, min_healthy, endpoints, discover, spill, slow_start)",
     );
 }
 

@@ -16,8 +16,9 @@ use ipnet::IpNet;
 use super::duration::format_duration;
 use super::model::{
     AdminConfig, AllDown, ClusterConfig, ClusterTls, Config, Discover, DnsConfig, Endpoint,
-    EtcdConnection, GeoMap, GeoipConfig, Loc, MapDefault, Monitor, MonitorId, MonitorKind, Policy,
-    Pool, Region, RegionId, RrlConfig, Service, Source, Target, Tier, Zone,
+    EtcdConnection, GeoMap, GeoipConfig, Guards, Loc, MapDefault, Monitor, MonitorId, MonitorKind,
+    Policy, Pool, Region, RegionId, RrlConfig, Selection, Service, SlowStart, Source, Target, Tier,
+    Zone,
 };
 use super::tree::{Diag, Field, Key, Kind, MapWalker, key_path};
 
@@ -1076,7 +1077,17 @@ fn check_labels(text: &str) -> Result<(), String> {
     Ok(())
 }
 
-const SERVICE_KEYS: &[&str] = &["ttl", "policy", "map", "max_answers", "all_down", "pools"];
+const SERVICE_KEYS: &[&str] = &[
+    "ttl",
+    "policy",
+    "map",
+    "max_answers",
+    "all_down",
+    "pools",
+    "selection",
+    "client_prefix",
+    "guards",
+];
 
 fn services(
     f: &Field<'_>,
@@ -1255,6 +1266,35 @@ fn service(
             }
         }
     }
+    let selection = m.get("selection").map_or(Some(Selection::Random), |f| {
+        let text = f.string(diag)?;
+        match text.as_str() {
+            "random" => Some(Selection::Random),
+            "sticky" => Some(Selection::Sticky),
+            _ => {
+                f.error(
+                    diag,
+                    format!("unknown selection {text:?} (allowed: random, sticky)"),
+                );
+                None
+            }
+        }
+    });
+    let client_prefix = m.get("client_prefix").map_or(Some((24, 56)), |f| {
+        let p = f.map(diag, &["ipv4", "ipv6"])?;
+        let v4 = p.get("ipv4").map_or(Some(24), |f| f.int_in(diag, 1..=32));
+        let v6 = p.get("ipv6").map_or(Some(56), |f| f.int_in(diag, 1..=128));
+        Some((v4?, v6?))
+    });
+    let guards = m.get("guards").map_or(Some(Guards::default()), |f| {
+        let g = f.map(diag, &["min_available_pools"])?;
+        let min = g
+            .get("min_available_pools")
+            .map_or(Some(0), |f| f.int_in(diag, 0..=1000))?;
+        Some(Guards {
+            min_available_pools: min,
+        })
+    });
     Some(Service {
         label: key.name.clone(),
         name: name.unwrap_or_else(Name::root),
@@ -1262,6 +1302,9 @@ fn service(
         policy: policy.unwrap_or(Policy::Failover),
         max_answers: max_answers.unwrap_or(1),
         all_down: all_down.unwrap_or(AllDown::ServeAll),
+        selection: selection.unwrap_or_default(),
+        client_prefix: client_prefix.unwrap_or((24, 56)),
+        guards: guards.unwrap_or_default(),
         pools,
         loc: key.loc,
         path: f.path.clone(),
@@ -1313,7 +1356,15 @@ fn pool(
 ) -> Option<Pool> {
     let m = f.map(
         diag,
-        &["weight", "monitor", "min_healthy", "endpoints", "discover"],
+        &[
+            "weight",
+            "monitor",
+            "min_healthy",
+            "endpoints",
+            "discover",
+            "spill",
+            "slow_start",
+        ],
     )?;
     let weight = m
         .get("weight")
@@ -1342,6 +1393,19 @@ fn pool(
     let discover = match m.get("discover") {
         None => Some(None),
         Some(f) => discover(&f, names.etcd, diag).map(Some),
+    };
+    let spill = m.get("spill").map_or(Some(0), |f| {
+        let s = f.map(diag, &["percent"])?;
+        s.require(diag, "percent")?.int_in::<u8>(diag, 0..=100)
+    });
+    let slow_start = match m.get("slow_start") {
+        None => Some(None),
+        Some(f) => (|| {
+            let s = f.map(diag, &["window", "floor"])?;
+            let window = s.require(diag, "window")?.duration(diag, false)?;
+            let floor = s.get("floor").map_or(Some(0.1), |f| share(&f, diag))?;
+            Some(Some(SlowStart { window, floor }))
+        })(),
     };
     let mut endpoints = Vec::new();
     let mut count = None;
@@ -1376,7 +1440,42 @@ fn pool(
         min_healthy: min_healthy?,
         endpoints,
         discover: discover?,
+        spill: spill?,
+        slow_start: slow_start?,
     })
+}
+
+/// A share written `"20%"`, `20%` as a string, or a fraction `0.2`.
+fn share(f: &Field<'_>, diag: &mut Diag) -> Option<f64> {
+    let text = match &f.node.kind {
+        Kind::Str(s) => s.trim().to_owned(),
+        Kind::Int(i) => format!("{i}"),
+        Kind::Float(x) => format!("{x}"),
+        other => {
+            f.error(
+                diag,
+                format!(
+                    "expected a share like \"50%\" or 0.5, found {}",
+                    other.describe()
+                ),
+            );
+            return None;
+        }
+    };
+    let value = match text.strip_suffix('%') {
+        Some(pct) => pct.trim().parse::<f64>().ok().map(|p| p / 100.0),
+        None => text.parse::<f64>().ok(),
+    };
+    match value {
+        Some(v) if (0.0..=1.0).contains(&v) => Some(v),
+        _ => {
+            f.error(
+                diag,
+                format!("{text:?} is not a share of 0%..=100% (write \"50%\" or 0.5)"),
+            );
+            None
+        }
+    }
 }
 
 const DEFAULT_MAX_REMOVAL: f64 = 0.5;
@@ -1398,37 +1497,9 @@ fn discover(f: &Field<'_>, etcd: bool, diag: &mut Diag) -> Option<Discover> {
         }
         Some(p)
     });
-    let max_removal = m.get("max_removal").map_or(Some(DEFAULT_MAX_REMOVAL), |f| {
-        let text = match &f.node.kind {
-            Kind::Str(s) => s.trim().to_owned(),
-            Kind::Int(i) => format!("{i}"),
-            Kind::Float(x) => format!("{x}"),
-            other => {
-                f.error(
-                    diag,
-                    format!(
-                        "expected a share like \"50%\" or 0.5, found {}",
-                        other.describe()
-                    ),
-                );
-                return None;
-            }
-        };
-        let value = match text.strip_suffix('%') {
-            Some(pct) => pct.trim().parse::<f64>().ok().map(|p| p / 100.0),
-            None => text.parse::<f64>().ok(),
-        };
-        match value {
-            Some(v) if (0.0..=1.0).contains(&v) => Some(v),
-            _ => {
-                f.error(
-                    diag,
-                    format!("{text:?} is not a share of 0%..=100% (write \"50%\" or 0.5)"),
-                );
-                None
-            }
-        }
-    });
+    let max_removal = m
+        .get("max_removal")
+        .map_or(Some(DEFAULT_MAX_REMOVAL), |f| share(&f, diag));
     let hold = m
         .get("hold")
         .map_or(Some(DEFAULT_HOLD), |f| f.duration(diag, true));

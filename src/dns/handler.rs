@@ -350,6 +350,7 @@ pub(super) fn decide_service(
         qtype,
         client,
         ecs_zero,
+        now_ms: crate::handout::clock_ms(),
     };
     let decision = policy::decide(
         &snap.policy_inputs(),

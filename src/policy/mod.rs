@@ -7,6 +7,7 @@
 //! step.
 
 mod cache;
+pub mod hash;
 mod select;
 #[cfg(test)]
 mod tests;
@@ -20,7 +21,7 @@ use ipnet::IpNet;
 use rand::Rng;
 use smallvec::SmallVec;
 
-use crate::config::{AllDown, Config, Policy, RegionId, Service, Target};
+use crate::config::{AllDown, Config, Policy, RegionId, Selection, Service, Target};
 use crate::geo::distance;
 use crate::geo::lookup::GeoDb;
 use crate::geo::map::{CompiledMap, MapChoice, MapRule};
@@ -87,6 +88,39 @@ pub struct Overrides {
     /// Endpoint overrides, sorted by key (binary search per endpoint; the
     /// answering path skips it when there are none).
     pub endpoints: Vec<(EndpointKey, EndpointOverride)>,
+    /// (zone, service, pool) → spill percent in place of the configured one.
+    pub spills: Vec<((usize, usize, usize), u8)>,
+}
+
+/// Pools ramping up after becoming available again (`slow_start`): when
+/// each ramp began (Unix ms). Kept by the slow-start task, published with
+/// the snapshot.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ramps {
+    pub pools: Vec<((usize, usize, usize), u64)>,
+}
+
+impl Ramps {
+    /// The share (floor..=1.0) of its weight and clients pool `pool` takes
+    /// at `now_ms`.
+    pub fn factor(&self, config: &Config, key: (usize, usize, usize), now_ms: u64) -> f64 {
+        let Some(&(_, start)) = self.pools.iter().find(|(k, _)| *k == key) else {
+            return 1.0;
+        };
+        let Some(ss) = config.zones[key.0].services[key.1].pools[key.2].slow_start else {
+            return 1.0;
+        };
+        let window = u64::try_from(ss.window.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let elapsed = now_ms.saturating_sub(start);
+        if elapsed >= window {
+            return 1.0;
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let done = elapsed as f64 / window as f64;
+        ss.floor + (1.0 - ss.floor) * done
+    }
 }
 
 impl Overrides {
@@ -111,6 +145,13 @@ impl Overrides {
         self.regions.get(region).copied().unwrap_or_default()
     }
 
+    pub fn spill(&self, zone: usize, service: usize, pool: usize, configured: u8) -> u8 {
+        self.spills
+            .iter()
+            .find(|(k, _)| *k == (zone, service, pool))
+            .map_or(configured, |(_, w)| *w)
+    }
+
     pub fn weight(&self, zone: usize, service: usize, pool: usize, configured: u16) -> u16 {
         self.weights
             .iter()
@@ -123,6 +164,9 @@ impl Overrides {
 #[derive(Debug)]
 pub struct Compiled {
     pub maps: Vec<CompiledMap>,
+    /// [zone][service]: ids of pools and endpoints for sticky selection
+    /// (empty for services that do not hash).
+    sticky: Vec<Vec<StickyIds>>,
     /// Unique to this compilation within the process (the decision cache
     /// is keyed by it).
     id: u64,
@@ -131,8 +175,40 @@ pub struct Compiled {
 impl Compiled {
     pub fn new(config: &Config) -> Self {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let sticky = config
+            .zones
+            .iter()
+            .map(|z| {
+                z.services
+                    .iter()
+                    .map(|s| {
+                        if s.selection != Selection::Sticky {
+                            return StickyIds::default();
+                        }
+                        StickyIds {
+                            pools: s
+                                .pools
+                                .iter()
+                                .map(|p| hash::id_of(config.regions[p.region].name.as_bytes()))
+                                .collect(),
+                            endpoints: s
+                                .pools
+                                .iter()
+                                .map(|p| {
+                                    p.endpoints
+                                        .iter()
+                                        .map(|e| hash::id_of(target_id(&e.target).as_bytes()))
+                                        .collect()
+                                })
+                                .collect(),
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
         Self {
             maps: config.geo_maps.iter().map(CompiledMap::new).collect(),
+            sticky,
             id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
     }
@@ -141,6 +217,22 @@ impl Compiled {
     /// the process: caches of what was derived from it are keyed by it.
     pub fn id(&self) -> u64 {
         self.id
+    }
+}
+
+/// Ids a sticky service hashes by: a pool's region name, an endpoint's
+/// address, so the choice survives reorders and reloads.
+#[derive(Debug, Default)]
+struct StickyIds {
+    pools: Vec<u64>,
+    endpoints: Vec<Vec<u64>>,
+}
+
+fn target_id(t: &Target) -> String {
+    match t {
+        Target::V4(a) => a.to_string(),
+        Target::V6(a) => a.to_string(),
+        Target::Name(n) => n.to_ascii().to_ascii_lowercase(),
     }
 }
 
@@ -167,6 +259,9 @@ pub struct Query {
     /// True when the query carried ECS with a source prefix of 0: the
     /// answer then uses the source address and the scope is 0.
     pub ecs_zero: bool,
+    /// Now, in Unix ms (slow start's ramp); passed in so `decide` reads no
+    /// clock.
+    pub now_ms: u64,
 }
 
 /// What the service answers.
@@ -203,6 +298,8 @@ pub struct Trace {
     /// Per pool: available, and why not.
     pub pools: Vec<(usize, bool, String)>,
     pub fail_open: bool,
+    /// What traffic shaping did: sticky choice, spill, slow start.
+    pub shaping: Vec<String>,
 }
 
 /// The state a decision reads: the configuration and its compiled form,
@@ -212,6 +309,7 @@ pub struct Inputs<'a> {
     pub compiled: &'a Compiled,
     pub geoip: Option<&'a GeoDb>,
     pub overrides: &'a Overrides,
+    pub ramps: &'a Ramps,
 }
 
 /// Decide the answer for `query` (SPEC 3.1–3.4).
@@ -253,21 +351,58 @@ pub fn decide(
         zone: query.zone,
         service_index: query.service,
         service,
+        now_ms: query.now_ms,
+        net: None,
+    };
+    // Traffic shaping hashes the client's network: sticky choices, and
+    // which clients spill or wait out a slow start.
+    let ctx = PoolCtx {
+        net: ctx
+            .shapes()
+            .then(|| hash::network(query.client, service.client_prefix)),
+        ..ctx
     };
     let mut fail_open = false;
     let mut chosen = None;
-    for tier in tiers.iter() {
-        let avail: SmallVec<[(usize, u16); 8]> = tier
-            .iter()
-            .filter_map(|&p| {
-                let (ok, why) = ctx.available(p);
-                if let Some(t) = trace.as_deref_mut() {
-                    t.pools.push((p, ok, why.to_string()));
-                }
-                ok.then(|| (p, ctx.weight(p)))
-            })
-            .collect();
-        if let Some(p) = draw_weighted(&avail, rng) {
+    let available: SmallVec<[Weighted; 8]> = tiers
+        .iter()
+        .map(|tier| {
+            tier.iter()
+                .filter_map(|&p| {
+                    let (ok, why) = ctx.available(p);
+                    if let Some(t) = trace.as_deref_mut() {
+                        t.pools.push((p, ok, why.to_string()));
+                    }
+                    ok.then(|| (p, ctx.ramped_weight(p)))
+                })
+                .collect()
+        })
+        .collect();
+    for (i, avail) in available.iter().enumerate() {
+        if avail.is_empty() {
+            continue;
+        }
+        let later = available[i + 1..].iter().any(|a| !a.is_empty());
+        if later && let Some(why) = ctx.passes_on(avail) {
+            if let Some(t) = trace.as_deref_mut() {
+                t.shaping.push(why);
+            }
+            continue;
+        }
+        if let Some(p) = ctx.draw_pool(avail, rng) {
+            if ctx.net.is_some()
+                && let Some(t) = trace.as_deref_mut()
+            {
+                t.shaping.push(format!(
+                    "{}: pool {} by the client network's hash",
+                    if service.selection == Selection::Sticky {
+                        "sticky"
+                    } else {
+                        "random"
+                    },
+                    inputs.config.regions[service.pools[p].region].name
+                ));
+            }
             chosen = Some(p);
             break;
         }
@@ -281,7 +416,7 @@ pub fn decide(
                 .filter(|&&p| ctx.not_drained(p))
                 .map(|&p| (p, ctx.weight(p)))
                 .collect();
-            if let Some(p) = draw_weighted(&avail, rng) {
+            if let Some(p) = ctx.draw_pool(&avail, rng) {
                 chosen = Some(p);
                 break;
             }
@@ -290,6 +425,13 @@ pub fn decide(
     if let Some(t) = trace {
         t.fail_open = fail_open;
     }
+    // A hashed answer depends on the client's network: never tell a
+    // resolver it holds for more (RFC 7871 7.2.1).
+    let scope = match (ctx.net, query.ecs_zero, query.client) {
+        (Some(_), false, IpAddr::V4(_)) => scope.max(service.client_prefix.0),
+        (Some(_), false, IpAddr::V6(_)) => scope.max(service.client_prefix.1),
+        _ => scope,
+    };
     let Some(pool_index) = chosen else {
         return Decision {
             outcome: Outcome::ServFail,
@@ -315,6 +457,9 @@ pub fn decide(
         fail_open,
     }
 }
+
+/// Pools (or endpoints) with the weight a draw uses.
+type Weighted = SmallVec<[(usize, u16); 8]>;
 
 /// Which endpoints a query type asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -491,6 +636,8 @@ pub fn pool_status(
         zone,
         service_index: service,
         service: &inputs.config.zones[zone].services[service],
+        now_ms: 0,
+        net: None,
     };
     let (ok, why) = ctx.available(pool);
     (ok, why.to_string(), ctx.weight(pool))
@@ -549,9 +696,97 @@ struct PoolCtx<'a, H> {
     zone: usize,
     service_index: usize,
     service: &'a Service,
+    now_ms: u64,
+    /// The client network's hash, when the service shapes traffic.
+    net: Option<u64>,
 }
 
 impl<H: Health> PoolCtx<'_, H> {
+    /// Whether this service hashes the client's network.
+    fn shapes(&self) -> bool {
+        self.service.selection == Selection::Sticky
+            || self
+                .service
+                .pools
+                .iter()
+                .enumerate()
+                .any(|(p, pool)| pool.slow_start.is_some() || self.spill(p) > 0)
+    }
+
+    fn spill(&self, pool: usize) -> u8 {
+        self.inputs.overrides.spill(
+            self.zone,
+            self.service_index,
+            pool,
+            self.service.pools[pool].spill,
+        )
+    }
+
+    fn ramp(&self, pool: usize) -> f64 {
+        self.inputs.ramps.factor(
+            self.inputs.config,
+            (self.zone, self.service_index, pool),
+            self.now_ms,
+        )
+    }
+
+    /// The weight a draw uses: the effective weight times the slow-start
+    /// ramp (at least 1 while above 0).
+    fn ramped_weight(&self, pool: usize) -> u16 {
+        let w = self.weight(pool);
+        let f = self.ramp(pool);
+        if f >= 1.0 || w == 0 {
+            return w;
+        }
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let ramped = (f64::from(w) * f).round() as u16;
+        ramped.max(1)
+    }
+
+    /// Whether this client goes on to the next tier with an available pool
+    /// (and why): it is in the tier's `spill` share, or the tier's only
+    /// pool is ramping up and has not admitted it yet.
+    fn passes_on(&self, avail: &[(usize, u16)]) -> Option<String> {
+        let net = self.net?;
+        let name = |p: usize| &self.inputs.config.regions[self.service.pools[p].region].name;
+        let spill = avail.iter().map(|&(p, _)| self.spill(p)).max().unwrap_or(0);
+        if spill > 0 && hash::admitted(net, hash::SPILL_SALT, f64::from(spill) / 100.0) {
+            return Some(format!(
+                "spill: this client network is in the {spill}% of {} sent to the next tier",
+                name(avail[0].0)
+            ));
+        }
+        if let [(p, _)] = avail {
+            let f = self.ramp(*p);
+            if f < 1.0 && !hash::admitted(net, hash::RAMP_SALT, f) {
+                return Some(format!(
+                    "slow start: {} admits {:.0}% of its clients so far; this one goes to the next tier",
+                    name(*p),
+                    f * 100.0
+                ));
+            }
+        }
+        None
+    }
+
+    /// One pool of a tier: by weighted rendezvous hashing of the client's
+    /// network when sticky, else a weighted random draw.
+    fn draw_pool(&self, avail: &[(usize, u16)], rng: &mut impl Rng) -> Option<usize> {
+        match (self.service.selection, self.net) {
+            (Selection::Sticky, Some(net)) => {
+                let ids = &self.inputs.compiled.sticky[self.zone][self.service_index].pools;
+                avail
+                    .iter()
+                    .filter(|(_, w)| *w > 0)
+                    .max_by(|a, b| {
+                        hash::score(net, ids[a.0], a.1).total_cmp(&hash::score(net, ids[b.0], b.1))
+                    })
+                    .map(|(p, _)| *p)
+            }
+            _ => draw_weighted(avail, rng),
+        }
+    }
+
     fn weight(&self, pool: usize) -> u16 {
         let configured = self.service.pools[pool].weight;
         self.inputs
@@ -674,6 +909,19 @@ impl<H: Health> PoolCtx<'_, H> {
             candidates = of_type
                 .iter()
                 .map(|&i| (i, self.endpoint_weight(pool, i)))
+                .collect();
+        }
+        if let (Selection::Sticky, Some(net)) = (self.service.selection, self.net) {
+            // The highest scores for this network, best first.
+            let ids = &self.inputs.compiled.sticky[self.zone][self.service_index].endpoints[pool];
+            candidates.retain(|(_, w)| *w > 0);
+            candidates.sort_by(|a, b| {
+                hash::score(net, ids[b.0], b.1).total_cmp(&hash::score(net, ids[a.0], a.1))
+            });
+            return candidates
+                .iter()
+                .take(self.service.max_answers)
+                .map(|(i, _)| *i)
                 .collect();
         }
         select::draw_without_replacement(&mut candidates, self.service.max_answers, rng)

@@ -44,6 +44,7 @@ struct Fixture {
     compiled: Compiled,
     db: GeoDb,
     overrides: Overrides,
+    ramps: crate::policy::Ramps,
 }
 
 impl Fixture {
@@ -62,6 +63,7 @@ impl Fixture {
             config,
             db: GeoDb::from_bytes(bytes).unwrap(),
             overrides: Overrides::default(),
+            ramps: crate::policy::Ramps::default(),
         }
     }
 
@@ -71,6 +73,7 @@ impl Fixture {
             compiled: &self.compiled,
             geoip: Some(&self.db),
             overrides: &self.overrides,
+            ramps: &self.ramps,
         }
     }
 
@@ -97,6 +100,7 @@ impl Fixture {
             qtype,
             client: client.parse().unwrap(),
             ecs_zero: false,
+            now_ms: 0,
         };
         decide(&self.inputs(), health, &query, rng, None)
     }
@@ -397,6 +401,7 @@ fn ecs_source_prefix_zero_answers_with_scope_zero() {
         qtype: RecordType::A,
         client: "81.2.69.1".parse::<IpAddr>().unwrap(),
         ecs_zero: true,
+        now_ms: 0,
     };
     let d = decide(&f.inputs(), &AllHealthy, &query, &mut rng(), None);
     assert_eq!(d.scope, 0);
@@ -411,6 +416,7 @@ fn trace_records_each_step() {
         qtype: RecordType::A,
         client: "81.2.69.1".parse().unwrap(),
         ecs_zero: false,
+        now_ms: 0,
     };
     let mut trace = Trace::default();
     decide(
@@ -499,6 +505,7 @@ fn cached_decisions_equal_fresh_ones_and_follow_health_and_reloads() {
                 qtype: RecordType::A,
                 client: c.parse().unwrap(),
                 ecs_zero: false,
+                now_ms: 0,
             };
             // With a trace, decide works the tiers out afresh.
             let mut trace = Trace::default();

@@ -155,6 +155,18 @@ pub struct OverrideSet {
     /// Endpoint address (see [`endpoint_key`]) → what is forced on it.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub endpoints: BTreeMap<String, EndpointOverride>,
+    /// Service full name → region name → spill percent.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub spills: BTreeMap<String, BTreeMap<String, SpillOverride>>,
+}
+
+/// A pool's spill set at run time (0..=100 percent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpillOverride {
+    pub percent: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<u64>,
 }
 
 /// Unix milliseconds now.
@@ -256,6 +268,10 @@ impl OverrideSet {
         }
         self.weights.retain(|_, pools| !pools.is_empty());
         self.endpoints.retain(|_, o| live(o.until));
+        for pools in self.spills.values_mut() {
+            pools.retain(|_, o| live(o.until));
+        }
+        self.spills.retain(|_, pools| !pools.is_empty());
         self.len() != before
     }
 
@@ -263,6 +279,7 @@ impl OverrideSet {
         self.regions.len()
             + self.weights.values().map(BTreeMap::len).sum::<usize>()
             + self.endpoints.len()
+            + self.spills.values().map(BTreeMap::len).sum::<usize>()
     }
 
     /// The earliest expiry among the overrides, if any has one.
@@ -273,7 +290,11 @@ impl OverrideSet {
             .values()
             .flat_map(|p| p.values().filter_map(|o| o.until));
         let endpoints = self.endpoints.values().filter_map(|o| o.until);
-        regions.chain(weights).chain(endpoints).min()
+        let spills = self
+            .spills
+            .values()
+            .flat_map(|p| p.values().filter_map(|o| o.until));
+        regions.chain(weights).chain(endpoints).chain(spills).min()
     }
 
     /// A warning for each override naming what `config` does not have
@@ -319,7 +340,22 @@ impl OverrideSet {
             regions: vec![Forced::Auto; config.regions.len()],
             weights: Vec::new(),
             endpoints: Vec::new(),
+            spills: Vec::new(),
         };
+        for (service, pools) in &self.spills {
+            let Some((z, s, svc)) = find_service(config, service) else {
+                continue;
+            };
+            for (region, o) in pools {
+                let pool = svc
+                    .pools
+                    .iter()
+                    .position(|p| config.regions[p.region].name == *region);
+                if let (Some(p), true) = (pool, live(o.until)) {
+                    out.spills.push(((z, s, p), o.percent));
+                }
+            }
+        }
         for (name, o) in &self.regions {
             if let Some(i) = config.regions.iter().position(|r| &r.name == name)
                 && live(o.until)

@@ -437,6 +437,70 @@ impl Runtime {
         Ok(generation)
     }
 
+    /// Slow start: every quarter second, note which pools with
+    /// `slow_start` became available again (health recovery, an override
+    /// back to auto or up, a drained endpoint back) and publish their
+    /// ramps; ramps that have run their window are dropped. A reload ends
+    /// the ramps in progress (the pools answer at full weight).
+    pub async fn run_ramps(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut was: BTreeMap<(String, String), bool> = BTreeMap::new();
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = shutdown.cancelled() => return,
+            }
+            let snap = self.snapshot.load_full();
+            let ramped = ramped_pools(&snap.config);
+            if ramped.is_empty() && snap.ramps.pools.is_empty() {
+                continue;
+            }
+            let view = self.health_view();
+            let health = crate::health::EndpointHealth {
+                map: &snap.targets,
+                view: &view,
+            };
+            let inputs = snap.policy_inputs();
+            let now = unix_now_ms();
+            let mut ramps: Vec<_> = snap
+                .ramps
+                .pools
+                .iter()
+                .copied()
+                .filter(|(key, _)| inputs.ramps.factor(&snap.config, *key, now) < 1.0)
+                .collect();
+            for (z, s, p) in ramped {
+                let (ok, _, _) = crate::policy::pool_status(&inputs, &health, z, s, p);
+                let svc = &snap.config.zones[z].services[s];
+                let region = snap.config.regions[svc.pools[p].region].name.clone();
+                let key = (svc.name.to_ascii(), region);
+                if was.insert(key.clone(), ok) == Some(false) && ok {
+                    ramps.retain(|(k, _)| *k != (z, s, p));
+                    ramps.push(((z, s, p), now));
+                    info!(
+                        service = %key.0,
+                        region = %key.1,
+                        "slow start: {} of {} is available again; its share ramps up",
+                        key.1,
+                        key.0
+                    );
+                }
+            }
+            ramps.sort_unstable();
+            if ramps == snap.ramps.pools {
+                continue;
+            }
+            let _writer = self.overrides.lock().await;
+            let current = self.snapshot.load_full();
+            if current.compiled.id() != snap.compiled.id() {
+                continue; // rebuilt meanwhile: look again next tick
+            }
+            let next = current.with_ramps(crate::policy::Ramps { pools: ramps });
+            self.snapshot.store(Arc::new(next));
+        }
+    }
+
     /// Lapse overrides at their time (SPEC 5.2): checked every second,
     /// removed from the state file and from the answers together.
     pub async fn run_expiry(self: Arc<Self>, shutdown: CancellationToken) {
@@ -480,4 +544,19 @@ fn same_endpoints(a: &crate::config::Config, b: &crate::config::Config) -> bool 
             .collect::<Vec<_>>()
     };
     pools(a) == pools(b)
+}
+
+/// Every (zone, service, pool) with `slow_start`.
+fn ramped_pools(config: &crate::config::Config) -> Vec<(usize, usize, usize)> {
+    let mut out = Vec::new();
+    for (z, zone) in config.zones.iter().enumerate() {
+        for (s, svc) in zone.services.iter().enumerate() {
+            for (p, pool) in svc.pools.iter().enumerate() {
+                if pool.slow_start.is_some() {
+                    out.push((z, s, p));
+                }
+            }
+        }
+    }
+    out
 }

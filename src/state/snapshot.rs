@@ -42,6 +42,8 @@ pub struct Snapshot {
     pub geoip: Option<Arc<GeoDb>>,
     /// Operator overrides in effect.
     pub overrides: Arc<Overrides>,
+    /// Pools ramping up (`slow_start`), kept by the slow-start task.
+    pub ramps: Arc<policy::Ramps>,
     /// Which health target each monitored endpoint reads; empty (every
     /// endpoint healthy) until `HealthChecks::bind` fills it in.
     pub targets: Arc<TargetMap>,
@@ -145,6 +147,14 @@ impl Snapshot {
         }
     }
 
+    /// The same snapshot with other slow-start ramps.
+    pub fn with_ramps(&self, ramps: policy::Ramps) -> Self {
+        Self {
+            ramps: Arc::new(ramps),
+            ..self.clone()
+        }
+    }
+
     /// What `policy::decide` reads from this snapshot.
     pub fn policy_inputs(&self) -> policy::Inputs<'_> {
         policy::Inputs {
@@ -152,6 +162,7 @@ impl Snapshot {
             compiled: &self.compiled,
             geoip: self.geoip.as_deref(),
             overrides: &self.overrides,
+            ramps: &self.ramps,
         }
     }
 
@@ -285,6 +296,7 @@ pub fn load(path: &Path, generation: u64) -> Result<Snapshot, ConfigErrors> {
         generation,
         compiled: Arc::new(Compiled::new(&config)),
         overrides: Arc::new(Overrides::default()),
+        ramps: Arc::default(),
         targets: Arc::default(),
         handouts: Arc::new(handout::Table::new(&config)),
         base: config.clone(),
