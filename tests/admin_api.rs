@@ -537,6 +537,7 @@ fn openapi_document_matches_the_server() {
                 "/v1/explain?name=www.gslb.test&client=10.0.0.1".into(),
                 None,
             ),
+            ("PUT", p) if p.ends_with("/spill") => (p.to_string(), Some(r#"{"percent":0}"#)),
             ("PUT", "/v1/endpoints/override") => (
                 concrete.clone(),
                 Some(r#"{"labels":{"tier":"gold"},"state":"auto"}"#),

@@ -218,6 +218,9 @@ pub struct Overrides {
     /// Endpoint address → what is forced on it.
     #[serde(default)]
     pub endpoints: std::collections::BTreeMap<String, EndpointOverrideShown>,
+    /// Service full name → region → spill.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub spills: std::collections::BTreeMap<String, std::collections::BTreeMap<String, SpillShown>>,
     /// Overrides naming what the configuration no longer has: kept, and
     /// applied again if the name comes back (SPEC 5.3).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -252,6 +252,25 @@ async fn overrides(State(rt): State<Rt>) -> Response {
             .map(|(addr, o)| (addr.clone(), views::endpoint_override_shown(o)))
             .collect(),
         dormant: set.dormant(&rt.snapshot.load().base),
+        spills: set
+            .spills
+            .iter()
+            .map(|(service, pools)| {
+                let pools = pools
+                    .iter()
+                    .map(|(region, o)| {
+                        (
+                            region.clone(),
+                            api::SpillShown {
+                                percent: o.percent,
+                                until: o.until.map(rfc3339),
+                            },
+                        )
+                    })
+                    .collect();
+                (service.clone(), pools)
+            })
+            .collect(),
     };
     let mut r = Json(body).into_response();
     if let Ok(v) = header::HeaderValue::from_str(&format!("\"{revision}\"")) {
