@@ -42,6 +42,12 @@ zones:
         pools:
           a: { endpoints: [127.0.1.1] }
           b: { endpoints: [127.0.2.1] }
+      guarded:
+        policy: failover
+        guards: { min_available_pools: 1 }
+        pools:
+          a: { endpoints: [127.0.1.1] }
+          b: { endpoints: [127.0.2.1] }
       ramp:
         policy: failover
         pools:
@@ -287,4 +293,71 @@ fn slow_start_admits_the_ramps_share_of_networks() {
         )
         .json();
     assert!(explain["shaping"].is_array() || explain.get("shaping").is_none());
+}
+
+#[test]
+fn a_guard_refuses_the_last_drain_unless_forced() {
+    let s = server();
+    let first = s.admin(
+        "PUT",
+        "/v1/regions/a/override",
+        Some(r#"{"state":"down"}"#),
+        None,
+    );
+    assert_eq!(first.status, 200, "one of two pools may go: {}", first.body);
+    let before = s.admin("GET", "/v1/overrides", None, None).json()["revision"].clone();
+    let last = s.admin(
+        "PUT",
+        "/v1/regions/b/override",
+        Some(r#"{"state":"down"}"#),
+        None,
+    );
+    assert_eq!(last.status, 409, "{}", last.body);
+    let error = last.json()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        error.contains("guarded.gslb.test.") && error.contains("min_available_pools 1"),
+        "{error}"
+    );
+    let weight = s.admin(
+        "PUT",
+        "/v1/services/guarded.gslb.test./pools/b/weight",
+        Some(r#"{"weight":0}"#),
+        None,
+    );
+    assert_eq!(
+        weight.status, 409,
+        "a weight of 0 is a drain too: {}",
+        weight.body
+    );
+    let endpoint = s.admin(
+        "PUT",
+        "/v1/endpoints/127.0.2.1/override",
+        Some(r#"{"state":"drain"}"#),
+        None,
+    );
+    assert_eq!(
+        endpoint.status, 409,
+        "so is an endpoint drain: {}",
+        endpoint.body
+    );
+    assert_eq!(
+        s.admin("GET", "/v1/overrides", None, None).json()["revision"],
+        before,
+        "nothing changed"
+    );
+    assert_eq!(
+        s.dig(&["guarded.gslb.test", "A"]).answers("A"),
+        ["127.0.2.1"]
+    );
+    let forced = s.admin(
+        "PUT",
+        "/v1/regions/b/override",
+        Some(r#"{"state":"down","force":true}"#),
+        None,
+    );
+    assert_eq!(forced.status, 200, "{}", forced.body);
+    assert!(s.log().contains("forced past a guard"), "logged");
 }

@@ -161,6 +161,9 @@ pub struct SpillRequest {
     pub percent: i64,
     #[serde(default, rename = "for")]
     pub for_: Option<String>,
+    /// Do it even if a service's `guards` would refuse it (logged).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub force: bool,
 }
 
 /// Body of `PUT /v1/regions/{region}/override`.
@@ -172,6 +175,9 @@ pub struct OverrideRequest {
     /// How long until it lapses (`30m`); absent = until changed.
     #[serde(default, rename = "for")]
     pub for_: Option<String>,
+    /// Do it even if a service's `guards` would refuse it (logged).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub force: bool,
 }
 
 /// Body of `PUT /v1/services/{service}/pools/{region}/weight`.
@@ -181,6 +187,9 @@ pub struct WeightRequest {
     pub weight: i64,
     #[serde(default, rename = "for")]
     pub for_: Option<String>,
+    /// Do it even if a service's `guards` would refuse it (logged).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub force: bool,
 }
 
 /// Reply to a change: what is in effect now.
@@ -310,6 +319,9 @@ pub struct EndpointRequest {
     /// all of these.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<std::collections::BTreeMap<String, String>>,
+    /// Do it even if a service's `guards` would refuse it (logged).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub force: bool,
 }
 
 /// `weight` absent, `null`, or a number.

@@ -67,6 +67,8 @@ struct Wanted {
     state: Option<Option<EndpointState>>,
     weight: Option<Option<u16>>,
     until: Option<u64>,
+    /// Past the services' guards.
+    force: bool,
 }
 
 fn wanted(req: &api::EndpointRequest) -> Result<Wanted, ApiError> {
@@ -101,6 +103,7 @@ fn wanted(req: &api::EndpointRequest) -> Result<Wanted, ApiError> {
         state,
         weight,
         until: expiry(req.for_.as_deref())?,
+        force: req.force,
     })
 }
 
@@ -114,42 +117,46 @@ async fn apply(
 ) -> Result<Json<api::EndpointsChanged>, ApiError> {
     let expect = if_match(headers)?;
     let now = unix_now_ms();
+    let what = format!("change endpoint(s) {}", addresses.join(", "));
     let after = rt
-        .change(expect, |set, _| {
-            let mut after = BTreeMap::new();
-            for addr in &addresses {
-                let mut o = set
-                    .endpoints
-                    .get(addr)
-                    .cloned()
-                    .unwrap_or(EndpointOverride {
-                        state: None,
-                        weight: None,
-                        until: None,
-                        since: None,
-                        selector: BTreeMap::new(),
-                    });
-                if let Some(state) = w.state {
-                    if state != o.state {
-                        o.since = state.map(|_| now);
+        .change(
+            expect,
+            super::guard::guarded(rt.health.view().load_full(), w.force, what, |set, _| {
+                let mut after = BTreeMap::new();
+                for addr in &addresses {
+                    let mut o = set
+                        .endpoints
+                        .get(addr)
+                        .cloned()
+                        .unwrap_or(EndpointOverride {
+                            state: None,
+                            weight: None,
+                            until: None,
+                            since: None,
+                            selector: BTreeMap::new(),
+                        });
+                    if let Some(state) = w.state {
+                        if state != o.state {
+                            o.since = state.map(|_| now);
+                        }
+                        o.state = state;
                     }
-                    o.state = state;
+                    if let Some(weight) = w.weight {
+                        o.weight = weight;
+                    }
+                    o.until = w.until;
+                    o.selector.clone_from(&selector);
+                    if o.state.is_none() && o.weight.is_none() {
+                        set.endpoints.remove(addr);
+                        after.insert(addr.clone(), None);
+                    } else {
+                        set.endpoints.insert(addr.clone(), o.clone());
+                        after.insert(addr.clone(), Some(o));
+                    }
                 }
-                if let Some(weight) = w.weight {
-                    o.weight = weight;
-                }
-                o.until = w.until;
-                o.selector.clone_from(&selector);
-                if o.state.is_none() && o.weight.is_none() {
-                    set.endpoints.remove(addr);
-                    after.insert(addr.clone(), None);
-                } else {
-                    set.endpoints.insert(addr.clone(), o.clone());
-                    after.insert(addr.clone(), Some(o));
-                }
-            }
-            Ok(after)
-        })
+                Ok(after)
+            }),
+        )
         .await?;
     for (addr, o) in &after {
         let state = o
@@ -240,6 +247,7 @@ pub(super) async fn delete_endpoint(
         state: Some(None),
         weight: Some(None),
         until: None,
+        force: false,
     };
     apply(&rt, &headers, vec![addr], w, BTreeMap::new()).await
 }

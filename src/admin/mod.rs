@@ -9,6 +9,7 @@ pub mod api;
 pub mod auth;
 mod explain;
 mod fleet;
+mod guard;
 mod page;
 mod views;
 
@@ -374,29 +375,33 @@ async fn put_override(
         ));
     }
     let until = expiry(req.for_.as_deref())?;
-    rt.change(expect, |set, _| {
-        match state {
-            Some(state) => {
-                let since = set
-                    .regions
-                    .get(&region)
-                    .filter(|o| o.state == state)
-                    .map_or_else(|| Some(unix_now_ms()), |o| o.since);
-                set.regions.insert(
-                    region.clone(),
-                    RegionOverride {
-                        state,
-                        until,
-                        since,
-                    },
-                );
+    let what = format!("set region {region} {}", req.state);
+    rt.change(
+        expect,
+        guard::guarded(rt.health.view().load_full(), req.force, what, |set, _| {
+            match state {
+                Some(state) => {
+                    let since = set
+                        .regions
+                        .get(&region)
+                        .filter(|o| o.state == state)
+                        .map_or_else(|| Some(unix_now_ms()), |o| o.since);
+                    set.regions.insert(
+                        region.clone(),
+                        RegionOverride {
+                            state,
+                            until,
+                            since,
+                        },
+                    );
+                }
+                None => {
+                    set.regions.remove(&region);
+                }
             }
-            None => {
-                set.regions.remove(&region);
-            }
-        }
-        Ok(())
-    })
+            Ok(())
+        }),
+    )
     .await?;
     info!(%region, state = %req.state, "admin: region override set");
     Ok(Json(api::Changed {
@@ -446,22 +451,26 @@ async fn put_weight(
             ApiError::bad_request(format!("weight {} is outside 0..=1000", req.weight))
         })?;
     let until = expiry(req.for_.as_deref())?;
-    rt.change(expect, |set, _| {
-        let pools = set.weights.entry(full_name.clone()).or_default();
-        let since = pools
-            .get(&region)
-            .filter(|o| o.weight == weight)
-            .map_or_else(|| Some(unix_now_ms()), |o| o.since);
-        pools.insert(
-            region.clone(),
-            WeightOverride {
-                weight,
-                until,
-                since,
-            },
-        );
-        Ok(())
-    })
+    let what = format!("set the weight of {full_name} in {region} to {weight}");
+    rt.change(
+        expect,
+        guard::guarded(rt.health.view().load_full(), req.force, what, |set, _| {
+            let pools = set.weights.entry(full_name.clone()).or_default();
+            let since = pools
+                .get(&region)
+                .filter(|o| o.weight == weight)
+                .map_or_else(|| Some(unix_now_ms()), |o| o.since);
+            pools.insert(
+                region.clone(),
+                WeightOverride {
+                    weight,
+                    until,
+                    since,
+                },
+            );
+            Ok(())
+        }),
+    )
     .await?;
     info!(service = %full_name, %region, weight, "admin: pool weight set");
     Ok(Json(api::Changed {
