@@ -117,6 +117,8 @@ pub struct Registry {
     pub config_generation: AtomicU64,
     pub reloads_ok: AtomicU64,
     pub reloads_failed: AtomicU64,
+    /// Canary rollouts rolled back because the canary failed.
+    pub rollouts_aborted: AtomicU64,
 }
 
 /// Label value used for queries that matched no zone.
@@ -210,6 +212,16 @@ impl Registry {
             out,
             "meridian_reloads_total{{result=\"failed\"}} {}",
             self.reloads_failed.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP meridian_rollouts_aborted_total Canary rollouts rolled back because the canary failed."
+        );
+        let _ = writeln!(out, "# TYPE meridian_rollouts_aborted_total counter");
+        let _ = writeln!(
+            out,
+            "meridian_rollouts_aborted_total {}",
+            self.rollouts_aborted.load(Ordering::Relaxed)
         );
         let _ = writeln!(
             out,

@@ -518,6 +518,14 @@ fn openapi_document_matches_the_server() {
         .map(|(m, p)| (m.to_string(), p.to_string()))
         .collect();
     assert_eq!(documented, routed);
+    // A rollout for GET and DELETE .../rollouts to find.
+    let r = s.admin(
+        "POST",
+        "/v1/services/split.gslb.test./rollouts",
+        Some(r#"{"pool":"eu-west","steps":[{"weight":50,"hold":"1h"},{"weight":100}]}"#),
+        Some(TOKEN),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
     // A drain for GET /v1/drains/{id} to find.
     let r = s.admin(
         "PUT",
@@ -538,6 +546,10 @@ fn openapi_document_matches_the_server() {
                 None,
             ),
             ("PUT", p) if p.ends_with("/spill") => (p.to_string(), Some(r#"{"percent":0}"#)),
+            ("POST", p) if p.ends_with("/rollouts") => (
+                p.to_string(),
+                Some(r#"{"pool":"eu-west","steps":[{"weight":100}]}"#),
+            ),
             ("PUT", "/v1/endpoints/override") => (
                 concrete.clone(),
                 Some(r#"{"labels":{"tier":"gold"},"state":"auto"}"#),

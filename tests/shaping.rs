@@ -361,3 +361,137 @@ fn a_guard_refuses_the_last_drain_unless_forced() {
     assert_eq!(forced.status, 200, "{}", forced.body);
     assert!(s.log().contains("forced past a guard"), "logged");
 }
+
+const ROLLOUT_CONFIG: &str = r#"
+dns:
+  listen: ["LISTEN"]
+admin:
+  listen: "ADMIN_LISTEN"
+state_file: state.json
+regions:
+  stable: {}
+  canary: {}
+monitors:
+  web: { type: http, path: /ready, interval: 200ms, timeout: 150ms, rise: 1, fall: 1 }
+zones:
+  - origin: gslb.test.
+    file: gslb.test.zone
+    services:
+      www:
+        policy: weighted
+        pools:
+          stable: { endpoints: [127.0.1.1] }
+          canary:
+            weight: 0
+            monitor: web
+            endpoints: [{ address: 127.0.2.1, probe: "127.0.0.1:PROBE" }]
+"#;
+
+fn canary_weight(s: &Server) -> u64 {
+    let services = s.admin("GET", "/v1/services", None, None).json();
+    services["services"][0]["pools"][1]["effective_weight"]
+        .as_u64()
+        .expect("weight")
+}
+
+#[test]
+fn a_rollout_steps_by_itself_and_rolls_back_when_the_canary_fails() {
+    let backend = common::http::Backend::http();
+    let config = ROLLOUT_CONFIG.replace("PROBE", &backend.port().to_string());
+    let s = Server::start(&config, &[("gslb.test.zone", common::GSLB_TEST_ZONE)]);
+    let post = |body: &str| {
+        s.admin(
+            "POST",
+            "/v1/services/www.gslb.test./rollouts",
+            Some(body),
+            None,
+        )
+    };
+
+    // Bad input: 400 with the reason, nothing changed.
+    let before = s.admin("GET", "/v1/overrides", None, None).json()["revision"].clone();
+    for (body, want) in [
+        (r#"{"pool":"mars","steps":[{"weight":10}]}"#, "has no pool"),
+        (
+            r#"{"pool":"canary","steps":[{"weight":10,"hold":"soon"},{"weight":100}]}"#,
+            "steps[0].hold",
+        ),
+        (
+            r#"{"pool":"canary","steps":[{"weight":10},{"weight":100}]}"#,
+            "steps[0].hold is needed",
+        ),
+        (r#"{"pool":"canary","steps":[]}"#, "at least one step"),
+    ] {
+        let r = post(body);
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        assert!(r.body.contains(want), "{body}: {}", r.body);
+    }
+    assert_eq!(
+        s.admin("GET", "/v1/overrides", None, None).json()["revision"],
+        before
+    );
+
+    // A healthy canary goes through every step by itself.
+    let r = post(
+        r#"{"pool":"canary","steps":[{"weight":10,"hold":"1s"},{"weight":50,"hold":"1s"},{"weight":100}]}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(canary_weight(&s), 10);
+    let overlapping = post(r#"{"pool":"canary","steps":[{"weight":5}]}"#);
+    assert_eq!(overlapping.status, 409, "{}", overlapping.body);
+    common::eventually(Duration::from_secs(6), "the rollout to complete", || {
+        let r = s
+            .admin("GET", "/v1/services/www.gslb.test./rollouts", None, None)
+            .json();
+        (r["phase"] == "completed").then_some(r)
+    });
+    assert_eq!(canary_weight(&s), 100);
+    for _ in 0..40 {
+        s.dig(&["www.gslb.test", "A"]);
+    }
+    let done = s
+        .admin("GET", "/v1/services/www.gslb.test./rollouts", None, None)
+        .json();
+    assert!(
+        done["steps"][2]["answers"]
+            .as_u64()
+            .is_some_and(|n| n >= 40),
+        "{done}"
+    );
+    let share = done["steps"][2]["canary_share"].as_f64().unwrap_or(-1.0);
+    assert!(
+        (0.25..=0.75).contains(&share),
+        "half the answers name the canary: {done}"
+    );
+
+    // The next rollout fails: the canary's probe starts failing.
+    let r = post(r#"{"pool":"canary","steps":[{"weight":300,"hold":"1m"},{"weight":1000}]}"#);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(canary_weight(&s), 300);
+    backend.status(503);
+    let aborted = common::eventually(Duration::from_secs(5), "the rollback", || {
+        let r = s
+            .admin("GET", "/v1/services/www.gslb.test./rollouts", None, None)
+            .json();
+        (r["phase"] == "aborted").then_some(r)
+    });
+    assert!(
+        aborted["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("failed their checks")),
+        "{aborted}"
+    );
+    assert_eq!(canary_weight(&s), 100, "back to where it was");
+    let state = std::fs::read_to_string(s.dir.path().join("state.json")).expect("state file");
+    assert!(
+        state.contains("\"aborted\"") && state.contains("failed their checks"),
+        "{state}"
+    );
+    let metrics = s.admin("GET", "/metrics", None, None).body;
+    assert!(
+        metrics.contains("meridian_rollouts_aborted_total 1"),
+        "{metrics}"
+    );
+    let gone = s.admin("DELETE", "/v1/services/www.gslb.test./rollouts", None, None);
+    assert_eq!(gone.status, 404, "nothing running: {}", gone.body);
+}

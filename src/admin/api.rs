@@ -435,3 +435,71 @@ pub struct DiscoverInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub held_removal: Option<usize>,
 }
+
+/// Body of `POST /v1/services/{service}/rollouts`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutRequest {
+    /// The canary pool, by region name.
+    pub pool: String,
+    pub steps: Vec<RolloutStepRequest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abort: Option<RolloutAbort>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutStepRequest {
+    pub weight: i64,
+    /// How long to hold this step (`10m`); every step but the last needs one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutAbort {
+    /// Roll back when any canary endpoint fails its checks (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unhealthy: Option<bool>,
+    /// Roll back when fewer canary endpoints than this are healthy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_healthy: Option<usize>,
+}
+
+/// A rollout as shown.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RolloutShown {
+    pub service: String,
+    pub pool: String,
+    /// `running`, `completed` or `aborted`.
+    pub phase: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Index of the step in effect.
+    pub step: usize,
+    pub steps: Vec<RolloutStepShown>,
+    pub started: String,
+    /// When the step in effect ends, if it has a hold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_ends: Option<String>,
+    /// The weight the canary returns to on abort (none: the configured one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_weight: Option<u16>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RolloutStepShown {
+    pub weight: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<String>,
+    /// Answers of the service this instance gave during the step, and the
+    /// share that named the canary (DNS weights apply per resolver, not per
+    /// user, so this is what the weight really did).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answers: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary_share: Option<f64>,
+}

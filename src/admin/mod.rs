@@ -11,6 +11,7 @@ mod explain;
 mod fleet;
 mod guard;
 mod page;
+mod rollout;
 mod views;
 
 use std::net::SocketAddr;
@@ -48,6 +49,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/v1/services/{service}/pools/{region}/weight"),
     ("DELETE", "/v1/services/{service}/pools/{region}/weight"),
     ("PUT", "/v1/services/{service}/pools/{region}/spill"),
+    ("POST", "/v1/services/{service}/rollouts"),
+    ("GET", "/v1/services/{service}/rollouts"),
+    ("DELETE", "/v1/services/{service}/rollouts"),
     ("DELETE", "/v1/services/{service}/pools/{region}/spill"),
     ("PUT", "/v1/endpoints/override"),
     ("PUT", "/v1/endpoints/{address}/override"),
@@ -79,6 +83,10 @@ pub fn router(rt: Rt) -> Router {
             "/v1/services/{service}/pools/{region}/spill",
             put(put_spill).delete(delete_spill),
         )
+        .route(
+            "/v1/services/{service}/rollouts",
+            post(rollout::start).delete(rollout::stop),
+        )
         .route("/v1/endpoints/override", put(fleet::put_by_labels))
         .route(
             "/v1/endpoints/{address}/override",
@@ -93,6 +101,7 @@ pub fn router(rt: Rt) -> Router {
         .route("/v1/services", get(services))
         .route("/v1/overrides", get(overrides))
         .route("/v1/drains", get(fleet::list))
+        .route("/v1/services/{service}/rollouts", get(rollout::get))
         .route("/v1/drains/{id}", get(fleet::get))
         .route("/v1/explain", get(explain::explain))
         .route("/metrics", get(metrics))

@@ -5,6 +5,7 @@
 pub mod drains;
 pub mod overrides;
 pub mod registry;
+pub mod rollout;
 pub mod runtime;
 mod snapshot;
 

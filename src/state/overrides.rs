@@ -158,6 +158,9 @@ pub struct OverrideSet {
     /// Service full name → region name → spill percent.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub spills: BTreeMap<String, BTreeMap<String, SpillOverride>>,
+    /// Service full name → its canary rollout (running, or the last one).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rollouts: BTreeMap<String, super::rollout::Rollout>,
 }
 
 /// A pool's spill set at run time (0..=100 percent).
