@@ -145,7 +145,7 @@ fn run_exits_1_when_the_port_is_taken() {
         .expect("run");
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("cannot bind DNS UDP"), "{stderr}");
+    assert!(stderr.contains("dns.listen[0]"), "{stderr}");
 }
 
 /// The README tour: EU and Asian subnets get different regions.
