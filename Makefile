@@ -40,7 +40,7 @@ $(GEO_DB): geoip/demo.csv | build
 CARGO_DEB_VERSION := 3.8.0
 
 deps-deb:
-	@command -v cargo-deb >/dev/null 2>&1 || $(CARGO) install cargo-deb --version $(CARGO_DEB_VERSION) --locked
+	@$(CARGO) deb --version >/dev/null 2>&1 || $(CARGO) install cargo-deb --version $(CARGO_DEB_VERSION) --locked
 
 ## deb: the Debian package (target/debian/meridian_*.deb): the release binary
 ## in /usr/sbin, a systemd unit, /etc/meridian/ example, man pages, completions

@@ -39,7 +39,7 @@ cleanup() {
 trap cleanup EXIT
 
 [ -x "$BIN" ] || cargo build --locked
-command -v cargo-deb >/dev/null || fail "cargo-deb is not installed (make deps-deb)"
+cargo deb --version >/dev/null 2>&1 || fail "cargo-deb is not installed (make deps-deb)"
 
 step "building the package"
 rm -rf "$OUT"
