@@ -48,7 +48,7 @@ mkdir -p "$DEB_DIR"
 [ -f geoip/demo.mmdb ] || "$BIN" geoip build geoip/demo.csv -o geoip/demo.mmdb >/dev/null
 # The dev profile packs the debug binary `cargo test` built, so CI does
 # not pay for a release build; `make deb` packs the release one.
-cargo deb --no-build --profile dev --fast --quiet -o "$DEB_DIR/" >/dev/null
+cargo deb --no-build --profile dev --fast --no-dbgsym --quiet -o "$DEB_DIR/" >/dev/null
 deb=$(ls "$DEB_DIR"/meridian_*.deb)
 
 step "installing $deb"
