@@ -60,6 +60,9 @@ enum CtlCommand {
         /// Lapse by itself after this long (`30m`, `2h`); default: until undrained.
         #[arg(long = "for", value_name = "DURATION", value_parser = duration_text)]
         for_: Option<String>,
+        /// Make it even if a service's `guards` refuse it (logged by the server).
+        #[arg(long)]
+        force: bool,
     },
     /// Hand a region back to its health checks (override `auto`).
     Undrain { region: String },
@@ -74,6 +77,9 @@ enum CtlCommand {
         /// Lapse by itself after this long (`10m`); default: until changed.
         #[arg(long = "for", value_name = "DURATION", value_parser = duration_text)]
         for_: Option<String>,
+        /// Make it even if the service's `guards` refuse it (logged by the server).
+        #[arg(long)]
+        force: bool,
     },
     /// Show how one query would be answered, step by step.
     Explain {
@@ -171,10 +177,17 @@ fn execute(args: &CtlArgs) -> Result<(), Failure> {
     let (method, path, body): (Method, Vec<String>, Option<Value>) = match &args.command {
         CtlCommand::Status => (Method::GET, segs(&["v1", "status"]), None),
         CtlCommand::Regions => (Method::GET, segs(&["v1", "regions"]), None),
-        CtlCommand::Drain { region, for_ } => {
+        CtlCommand::Drain {
+            region,
+            for_,
+            force,
+        } => {
             let mut b = json!({"state": "down"});
             if let Some(f) = for_ {
                 b["for"] = json!(f);
+            }
+            if *force {
+                b["force"] = json!(true);
             }
             (
                 Method::PUT,
@@ -192,6 +205,7 @@ fn execute(args: &CtlArgs) -> Result<(), Failure> {
             pool,
             weight,
             for_,
+            force,
         } => {
             let path = segs(&["v1", "services", service, "pools", pool, "weight"]);
             match weight {
@@ -200,6 +214,9 @@ fn execute(args: &CtlArgs) -> Result<(), Failure> {
                     let mut b = json!({"weight": w});
                     if let Some(f) = for_ {
                         b["for"] = json!(f);
+                    }
+                    if *force {
+                        b["force"] = json!(true);
                     }
                     (Method::PUT, path, Some(b))
                 }

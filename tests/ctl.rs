@@ -12,11 +12,16 @@ const TOKEN: &str = "ctl-token-0123";
 const EU_CLIENT: &str = "+subnet=10.1.2.0/24";
 
 fn server() -> Server {
+    server_with(|c| c)
+}
+
+/// The admin fixture with its configuration passed through `edit`.
+fn server_with(edit: impl FnOnce(String) -> String) -> Server {
     let dir = repo().join("tests/fixtures/admin");
     let read = |f: &str| std::fs::read_to_string(dir.join(f)).expect("fixture");
     let token = format!("{TOKEN}\n");
     Server::start(
-        &read("admin.yaml"),
+        &edit(read("admin.yaml")),
         &[
             ("gslb.test.zone", &read("gslb.test.zone")),
             ("token.txt", &token),
@@ -255,4 +260,27 @@ fn unknown_region_is_1_unreachable_server_is_3_usage_is_2() {
     }
     let out = ctl_at("ftp://x", None, &["status"]);
     assert_eq!(out.code, Some(2), "{out:?}");
+}
+
+#[test]
+fn a_change_a_guard_refuses_is_1_and_force_makes_it() {
+    let s = server_with(|c| {
+        let guarded = c.replace(
+            "      split:\n        policy: weighted\n",
+            "      split:\n        policy: weighted\n        guards: { min_available_pools: 2 }\n",
+        );
+        assert_ne!(guarded, c, "fixture changed: split not found");
+        guarded
+    });
+    let out = ctl(&s, Some(TOKEN), &["drain", "eu-west"]);
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(
+        out.stderr.contains("the server said 409") && out.stderr.contains("min_available_pools"),
+        "{out:?}"
+    );
+    assert_eq!(www(&s), vec!["198.51.100.10"], "nothing changed");
+
+    let out = ctl(&s, Some(TOKEN), &["drain", "eu-west", "--force"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(www(&s), vec!["192.0.2.10"], "forced: drained");
 }
