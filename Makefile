@@ -7,16 +7,23 @@ CONFIG  ?= zones/demo.yaml
 GEO_DB  := geoip/demo.mmdb
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test check build deps-build deps-run deps-test fmt clippy unit bench cluster-demo fuzz soak
+.PHONY: run test check build deps-build deps-run deps-test deps-deb deb package-test fmt clippy unit bench cluster-demo fuzz soak
 
 ## run: build and serve the demo (DNS on 127.0.0.1:5300, admin on 127.0.0.1:8053)
 run: deps-run build $(GEO_DB)
 	mkdir -p var
 	$(BIN) run -c $(CONFIG)
 
-## test: everything CI runs: formatting, lints, unit and integration tests
-test: deps-test fmt clippy
+## test: everything CI runs: formatting, lints, unit and integration tests,
+## and the Debian package installed with dpkg (tests/package.sh, needs root
+## or sudo)
+test: deps-test deps-deb fmt clippy
 	$(CARGO) test --locked
+	bash tests/package.sh
+
+## package-test: only the package test (after `cargo test` built the binary)
+package-test: deps-test deps-deb
+	bash tests/package.sh
 
 ## check: validate the demo configuration, its zone files and database
 check: build $(GEO_DB)
@@ -28,6 +35,19 @@ build: deps-build
 $(GEO_DB): geoip/demo.csv | build
 	$(BIN) geoip build geoip/demo.csv -o $(GEO_DB)
 
+# cargo-deb builds the package; pinned so `make deb` gives the same layout
+# everywhere.
+CARGO_DEB_VERSION := 3.8.0
+
+deps-deb:
+	@$(CARGO) deb --version >/dev/null 2>&1 || $(CARGO) install cargo-deb --version $(CARGO_DEB_VERSION) --locked
+
+## deb: the Debian package (target/debian/meridian_*.deb): the release binary
+## in /usr/sbin, a systemd unit, /etc/meridian/ example, man pages, completions
+deb: build $(GEO_DB) deps-deb
+	$(BIN) dist -o target/dist
+	$(CARGO) deb --no-build
+
 fmt:
 	$(CARGO) fmt --all -- --check
 
@@ -35,14 +55,15 @@ clippy:
 	$(CARGO) clippy --all-targets --locked -- -D warnings
 
 # Tools the tests drive: dig (bind9-dnsutils), kdig (knot-dnsutils),
-# mmdblookup (mmdb-bin), dnsperf, curl for the admin API, and chromium for
-# the status page.
+# mmdblookup (mmdb-bin), dnsperf, curl for the admin API, chromium for
+# the status page, and systemd-analyze (systemd) for the package's unit.
 # The build needs protoc (protobuf-compiler) for etcd-client's protos; the
 # cluster tests start a real etcd (etcd-server).
 BUILD_TOOLS := protoc:protobuf-compiler
 TEST_TOOLS := dig:bind9-dnsutils kdig:knot-dnsutils mmdblookup:mmdb-bin \
               dnsperf:dnsperf curl:curl chromium:chromium etcd:etcd-server \
               etcdctl:etcd-client \
+              systemd-analyze:systemd \
               $(BUILD_TOOLS)
 RUN_TOOLS  := dig:bind9-dnsutils curl:curl $(BUILD_TOOLS)
 

@@ -1,6 +1,7 @@
 //! The command line (SPEC section 1): `run`, `check`, `geoip build`,
-//! `geoip lookup`. Maps every outcome to an exit code: 0 success, 1 invalid
-//! input (configuration, zone files, databases, sockets), 2 usage.
+//! `geoip lookup`, `ctl` (the control client, `crate::ctl`). Maps every
+//! outcome to an exit code: 0 success, 1 invalid input (configuration, zone
+//! files, databases, sockets), 2 usage; `ctl` adds 3 (server unreachable).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -18,11 +19,25 @@ use crate::metrics::Registry;
 use crate::state::runtime::Runtime;
 use crate::state::{self, OverrideSet, unix_now};
 
+/// What `meridian --version` prints after the name: the crate version and
+/// the git commit it was built from (`build.rs`; `unknown` without git).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("MERIDIAN_GIT_COMMIT"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "meridian",
-    version,
-    about = "Authoritative DNS server for global server load balancing"
+    version = VERSION,
+    about = "Authoritative DNS server for global server load balancing",
+    after_long_help = "Exit status: 0 success, 1 invalid input (configuration, zone files, \
+        databases, state file, sockets), 2 usage; `meridian ctl` adds 3 (server unreachable).\n\
+        Packaged files: /etc/meridian/meridian.yaml (configuration, see meridian.yaml(5)), \
+        /etc/meridian/admin.token (admin API token), /var/lib/meridian/state.json (admin \
+        overrides), /etc/default/meridian (environment for the service)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -45,10 +60,23 @@ enum Command {
         /// Configuration file.
         #[arg(short, long, default_value = "meridian.yaml")]
         config: PathBuf,
+        /// Also bind every listen address (DNS UDP and TCP, admin) and
+        /// release it, as `run` would bind them.
+        #[arg(long)]
+        bind_check: bool,
     },
     /// Build or query GeoIP databases.
     #[command(subcommand)]
     Geoip(GeoipCommand),
+    /// Drive a running server through its admin API (like knotc, gdnsdctl).
+    Ctl(crate::ctl::CtlArgs),
+    /// Write the man pages and shell completions (for packaging).
+    #[command(hide = true)]
+    Dist {
+        /// Directory to write `man/` and `completions/` into.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,7 +123,9 @@ pub fn run() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Check { config } => check(&config),
+        Command::Check { config, bind_check } => check(&config, bind_check),
+        Command::Ctl(args) => crate::ctl::run(args),
+        Command::Dist { output } => dist(&output),
         Command::Geoip(GeoipCommand::Build { csv, output }) => {
             match crate::geo::build::build_file(&csv, &output) {
                 Ok(summary) => {
@@ -114,8 +144,11 @@ pub fn run() -> ExitCode {
             match serve(&config) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
-                    error!("{e:#}");
-                    eprintln!("meridian: {e:#}");
+                    // Once: as a log line where logs are JSON, else plainly.
+                    match log_format {
+                        LogFormat::Json => error!("{e:#}"),
+                        LogFormat::Human => eprintln!("meridian: {e:#}"),
+                    }
                     ExitCode::from(1)
                 }
             }
@@ -123,10 +156,32 @@ pub fn run() -> ExitCode {
     }
 }
 
-fn check(path: &Path) -> ExitCode {
+fn check(path: &Path, bind: bool) -> ExitCode {
     match state::load(path, 1) {
         Ok(snap) => {
-            println!("{}: ok: {}", path.display(), snap.summary());
+            // What `run` refuses after the configuration (SPEC 1: check
+            // says ok only when run would start).
+            let found = crate::preflight::check(&snap.config, path, bind);
+            for w in &found.warnings {
+                eprintln!("warning: {w}");
+            }
+            if !found.errors.is_empty() {
+                for e in &found.errors {
+                    eprintln!("{e}");
+                }
+                eprintln!(
+                    "{}: {} error(s); meridian run would refuse to start",
+                    path.display(),
+                    found.errors.len()
+                );
+                return ExitCode::from(1);
+            }
+            let bound = if bind {
+                " (every listen address can be bound)"
+            } else {
+                ""
+            };
+            println!("{}: ok: {}{bound}", path.display(), snap.summary());
             ExitCode::SUCCESS
         }
         Err(errors) => {
@@ -138,6 +193,23 @@ fn check(path: &Path) -> ExitCode {
                 path.display(),
                 errors.0.len()
             );
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The hidden `meridian dist -o DIR`: man pages and completions.
+fn dist(out: &Path) -> ExitCode {
+    use clap::CommandFactory;
+    match crate::dist::generate(Cli::command(), out) {
+        Ok(paths) => {
+            for p in paths {
+                println!("wrote {}", p.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("meridian dist: {e:#}");
             ExitCode::from(1)
         }
     }
@@ -222,7 +294,7 @@ fn serve(path: &Path) -> anyhow::Result<()> {
     // Operator overrides from the last run (SPEC 5.3): a state file that
     // cannot be read stops the start rather than silently undoing a drain.
     let mut overrides = match &snap.config.state_file {
-        Some(file) => OverrideSet::load(file).context("loading admin overrides")?,
+        Some(file) => crate::preflight::load_state_file(file).map_err(anyhow::Error::msg)?,
         None => {
             warn!("no state_file configured: admin overrides will not survive a restart");
             OverrideSet::new()
@@ -241,15 +313,24 @@ fn serve(path: &Path) -> anyhow::Result<()> {
     let admin = match &snap.config.admin {
         Some(a) => {
             let token = Token::from_config(a).context("admin API")?;
-            let listener = crate::admin::bind(a.listen)
-                .with_context(|| format!("cannot bind admin HTTP on {}", a.listen))?;
+            let listener = crate::admin::bind(a.listen).map_err(|e| {
+                anyhow::Error::msg(crate::preflight::bind_problem(
+                    path,
+                    "admin.listen",
+                    a.listen,
+                    "TCP",
+                    &e,
+                ))
+            })?;
             Some((listener, token))
         }
         None => None,
     };
     let dns = snap.config.dns.clone();
     let threads = std::thread::available_parallelism().map_or(2, usize::from);
-    let bound = crate::dns::bind(&dns.listen, threads)?;
+    let bound = crate::dns::bind(&dns.listen, threads).map_err(|e| {
+        anyhow::Error::msg(crate::preflight::dns_bind_problem(path, &dns.listen, &e))
+    })?;
 
     // Before any HTTPS client exists (reqwest panics without a provider).
     crate::health::install_crypto_provider();

@@ -145,7 +145,7 @@ fn run_exits_1_when_the_port_is_taken() {
         .expect("run");
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("cannot bind DNS UDP"), "{stderr}");
+    assert!(stderr.contains("dns.listen[0]"), "{stderr}");
 }
 
 /// The README tour: EU and Asian subnets get different regions.
@@ -188,4 +188,27 @@ fn demo_answers_differ_by_client_subnet() {
     let st = s.dig(&["static.gslb.example", "A"]);
     assert!(st.has_flag("aa"));
     assert_eq!(st.answers("A"), vec!["192.0.2.1"]);
+}
+
+/// `meridian --version`: the version and the git commit it was built from
+/// (`unknown` outside git), for bug reports and fleet inventories.
+#[test]
+fn version_names_the_git_commit() {
+    let out = Command::new(BIN).arg("--version").output().expect("run");
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let head = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(repo())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map_or_else(
+            || "unknown".to_string(),
+            |o| String::from_utf8_lossy(&o.stdout).trim().to_string(),
+        );
+    assert_eq!(
+        stdout.trim(),
+        format!("meridian {} (commit {head})", env!("CARGO_PKG_VERSION"))
+    );
 }
