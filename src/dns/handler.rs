@@ -294,7 +294,10 @@ pub(crate) fn answer(
         answers: found.answers,
         authority: found.authority,
         additional: found.additional,
-        additional_required: found.outcome == Outcome::Referral,
+        additional_required: matches!(
+            found.outcome,
+            Outcome::Referral | Outcome::AnswerThenReferral
+        ),
     };
     let mut answered = Answered {
         rcode: ResponseCode::NoError,
@@ -307,8 +310,9 @@ pub(crate) fn answer(
         service_owner: None,
     };
     match found.outcome {
-        Outcome::Answer | Outcome::NoData => {}
+        Outcome::Answer | Outcome::NoData | Outcome::AnswerThenReferral => {}
         Outcome::NxDomain => answered.rcode = ResponseCode::NXDomain,
+        Outcome::YxDomain => answered.rcode = ResponseCode::YXDomain,
         Outcome::Referral => answered.authoritative = false,
         Outcome::Service(service) => {
             let owner = found.service_name.unwrap_or_else(|| qname.clone());

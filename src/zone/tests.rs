@@ -183,8 +183,8 @@ fn parse_error_names_the_line() {
     let origin = name("example.");
     let text = "$ORIGIN example.\n$TTL 60\n@ IN SOA ns1 host ( 1 2 3 4 5 )\n@ IN NS ns1\nns1 IN A 192.0.2.300\nok IN A 192.0.2.1\n";
     let err = parse_zone_text(text, Path::new("bad.zone"), &origin).unwrap_err();
-    assert_eq!(err.line, Some(5), "{err}");
-    assert!(err.to_string().starts_with("bad.zone:5: "), "{err}");
+    assert_eq!((err.line, err.column), (Some(5), Some(10)), "{err}");
+    assert!(err.to_string().starts_with("bad.zone:5:10: "), "{err}");
 }
 
 #[test]
