@@ -192,11 +192,15 @@ fn write_header(out: &mut Vec<u8>, response: &Response<'_>, truncated: bool, cou
     if truncated {
         flags2 |= 0x02;
     }
-    if h.recursion_desired {
+    // RD and CD are copied into answers to QUERY only (RFC 1035 4.1.1,
+    // RFC 4035 3.2.2); other opcodes get neither (genreport `opcodeflg`).
+    // AD is never set: we do not validate.
+    let query = h.opcode == 0;
+    if h.recursion_desired && query {
         flags2 |= 0x01;
     }
     let mut flags3 = response.rcode.low() & 0x0f;
-    if h.checking_disabled {
+    if h.checking_disabled && query {
         flags3 |= 0x10;
     }
     let mut header = [0u8; 12];
