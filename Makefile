@@ -35,12 +35,12 @@ clippy:
 	$(CARGO) clippy --all-targets --locked -- -D warnings
 
 # Tools the tests drive: dig (bind9-dnsutils), kdig (knot-dnsutils),
-# mmdblookup (mmdb-bin), dnsperf, curl for the admin API, and chromium for
-# the status page.
+# knotd (knot: the oracle of tests/knot_oracle.rs), mmdblookup (mmdb-bin),
+# dnsperf, curl for the admin API, and chromium for the status page.
 # The build needs protoc (protobuf-compiler) for etcd-client's protos; the
 # cluster tests start a real etcd (etcd-server).
 BUILD_TOOLS := protoc:protobuf-compiler
-TEST_TOOLS := dig:bind9-dnsutils kdig:knot-dnsutils mmdblookup:mmdb-bin \
+TEST_TOOLS := dig:bind9-dnsutils kdig:knot-dnsutils knotd:knot mmdblookup:mmdb-bin \
               dnsperf:dnsperf curl:curl chromium:chromium etcd:etcd-server \
               etcdctl:etcd-client \
               $(BUILD_TOOLS)

@@ -353,7 +353,10 @@ impl ZoneData {
                 Step::Alias(records, target) => {
                     chain.extend(records);
                     let lower = LowerName::new(&target);
-                    if !self.origin_lower.zone_of(&lower) {
+                    // A CNAME synthesized from a DNAME answers a CNAME
+                    // query itself (RFC 6672 3.1); out of zone, the
+                    // resolver follows the chain.
+                    if qtype == RecordType::CNAME || !self.origin_lower.zone_of(&lower) {
                         let mut answer = StaticAnswer::new(Outcome::Answer);
                         answer.answers = chain;
                         return answer;

@@ -250,6 +250,13 @@ fn rfc6672_dname_synthesizes_a_cname_with_the_dname_ttl() {
         RData::CNAME(c) => assert_eq!(c.0, name("www.new.example.")),
         other => panic!("{other:?}"),
     }
+    // Asked for the CNAME: the synthesized one is the answer, not chased.
+    let cname = z.lookup(&name("www.old2.example."), RecordType::CNAME);
+    assert_eq!(
+        shown(&cname.answers),
+        ["old2.example. 600 DNAME", "www.old2.example. 600 CNAME"]
+    );
+    assert!(cname.authority.is_empty());
     // The owner itself is not redirected.
     let own = z.lookup(&name("old.example."), RecordType::A);
     assert_eq!(shown(&own.answers), ["old.example. 300 A"]);
