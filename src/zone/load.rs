@@ -124,6 +124,8 @@ struct Loader {
     errors: Vec<ZoneFileError>,
     /// Reused wire buffer for names.
     wire: Vec<u8>,
+    /// The last origin appended to a relative name, and its wire form.
+    origin_wire: Option<(Name, Vec<u8>)>,
 }
 
 /// A problem at a place in the file being read.
@@ -409,10 +411,21 @@ impl Loader {
         if absolute {
             self.wire.push(0);
         } else {
-            let origin_wire = origin
-                .to_bytes()
-                .map_err(|e| Problem::at(tok, format!("bad origin {origin}: {e}")))?;
-            self.wire.extend_from_slice(&origin_wire);
+            // The origin's wire form, kept while the origin stays the same
+            // (compared byte for byte: hickory's `==` ignores case).
+            let cached = self
+                .origin_wire
+                .as_ref()
+                .is_some_and(|(name, _)| name.iter().eq(origin.iter()));
+            if !cached {
+                let wire = origin
+                    .to_bytes()
+                    .map_err(|e| Problem::at(tok, format!("bad origin {origin}: {e}")))?;
+                self.origin_wire = Some((origin.clone(), wire));
+            }
+            if let Some((_, wire)) = &self.origin_wire {
+                self.wire.extend_from_slice(wire);
+            }
         }
         if self.wire.len() > 255 {
             return Err(Problem::at(
@@ -808,8 +821,13 @@ impl<'a> Lexer<'a> {
             match b {
                 b'\n' => {
                     self.newline();
-                    if parens == 0 && !toks.is_empty() {
-                        return Ok(Some(blank_start));
+                    if parens == 0 {
+                        if !toks.is_empty() {
+                            return Ok(Some(blank_start));
+                        }
+                        // A blank or comment-only line: the next line
+                        // decides whether its entry starts with a blank.
+                        blank_start = false;
                     }
                 }
                 b' ' | b'\t' | b'\r' => {
