@@ -55,12 +55,13 @@ clippy:
 	$(CARGO) clippy --all-targets --locked -- -D warnings
 
 # Tools the tests drive: dig (bind9-dnsutils), kdig (knot-dnsutils),
-# mmdblookup (mmdb-bin), dnsperf, curl for the admin API, chromium for
-# the status page, and systemd-analyze (systemd) for the package's unit.
+# knotd (knot: the oracle of tests/knot_oracle.rs), mmdblookup (mmdb-bin),
+# dnsperf, curl for the admin API, chromium for the status page, and
+# systemd-analyze (systemd) for the package's unit.
 # The build needs protoc (protobuf-compiler) for etcd-client's protos; the
 # cluster tests start a real etcd (etcd-server).
 BUILD_TOOLS := protoc:protobuf-compiler
-TEST_TOOLS := dig:bind9-dnsutils kdig:knot-dnsutils mmdblookup:mmdb-bin \
+TEST_TOOLS := dig:bind9-dnsutils kdig:knot-dnsutils knotd:knot mmdblookup:mmdb-bin \
               dnsperf:dnsperf curl:curl chromium:chromium etcd:etcd-server \
               etcdctl:etcd-client \
               systemd-analyze:systemd \

@@ -101,6 +101,14 @@ pub fn respond(
         qtype: request.first.as_ref().map(|q| q.qtype),
     };
 
+    if let Some(tsig) = &request.tsig {
+        // We hold no TSIG keys: every signed query names a key we do not
+        // have. RFC 8945 5.2: NOTAUTH, and an unsigned TSIG record with
+        // the error BADKEY (5.3.2), as Knot answers.
+        ctx.send(out, ResponseCode::NotAuth, false, &empty, 0);
+        append_tsig_badkey(out, tsig, header.id);
+        return true;
+    }
     if !request.opcode_query {
         ctx.send(out, ResponseCode::NotImp, false, &empty, 0);
         return true;
@@ -225,6 +233,36 @@ pub fn respond(
     true
 }
 
+/// TSIG error BADKEY (RFC 8945 5.2).
+const TSIG_BADKEY: u16 = 17;
+
+/// Append to the response in `out` the TSIG record that reports BADKEY for
+/// the query's `tsig` (RFC 8945 5.3.2: no MAC), and count it.
+fn append_tsig_badkey(out: &mut Vec<u8>, tsig: &query::Tsig, id: u16) {
+    if out.len() < 12 {
+        return;
+    }
+    out.extend_from_slice(&tsig.key);
+    // TYPE TSIG, CLASS ANY, TTL 0.
+    out.extend_from_slice(&[0, 250, 0, 255, 0, 0, 0, 0]);
+    let rdlen = tsig.algorithm.len() + 16;
+    out.extend_from_slice(&u16::try_from(rdlen).unwrap_or(u16::MAX).to_be_bytes());
+    out.extend_from_slice(&tsig.algorithm);
+    out.extend_from_slice(&tsig.time_signed);
+    out.extend_from_slice(&tsig.fudge.to_be_bytes());
+    out.extend_from_slice(&[0, 0]); // MAC size
+    let original = if tsig.original_id == 0 {
+        id
+    } else {
+        tsig.original_id
+    };
+    out.extend_from_slice(&original.to_be_bytes());
+    out.extend_from_slice(&TSIG_BADKEY.to_be_bytes());
+    out.extend_from_slice(&[0, 0]); // other length
+    let additional = u16::from_be_bytes([out[10], out[11]]).saturating_add(1);
+    out[10..12].copy_from_slice(&additional.to_be_bytes());
+}
+
 /// The counters of zone `zone`, or those for queries outside every zone.
 fn counters_of(snap: &Snapshot, zone: Option<usize>) -> &ZoneCounters {
     zone.and_then(|z| snap.zone_counters.get(z))
@@ -294,7 +332,10 @@ pub(crate) fn answer(
         answers: found.answers,
         authority: found.authority,
         additional: found.additional,
-        additional_required: found.outcome == Outcome::Referral,
+        additional_required: matches!(
+            found.outcome,
+            Outcome::Referral | Outcome::AnswerThenReferral
+        ),
     };
     let mut answered = Answered {
         rcode: ResponseCode::NoError,
@@ -307,8 +348,9 @@ pub(crate) fn answer(
         service_owner: None,
     };
     match found.outcome {
-        Outcome::Answer | Outcome::NoData => {}
+        Outcome::Answer | Outcome::NoData | Outcome::AnswerThenReferral => {}
         Outcome::NxDomain => answered.rcode = ResponseCode::NXDomain,
+        Outcome::YxDomain => answered.rcode = ResponseCode::YXDomain,
         Outcome::Referral => answered.authoritative = false,
         Outcome::Service(service) => {
             let owner = found.service_name.unwrap_or_else(|| qname.clone());

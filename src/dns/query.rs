@@ -13,7 +13,7 @@
 use hickory_proto::op::{Message, OpCode};
 use hickory_proto::rr::rdata::opt::EdnsCode;
 use hickory_proto::rr::{DNSClass, Name, RecordType};
-use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable};
 
 use super::ecs::{self, Ecs};
 use super::wire;
@@ -60,7 +60,25 @@ pub(crate) struct Request<'a> {
     pub(crate) edns: Option<QueryEdns>,
     /// The ECS option as found in the raw bytes; `Absent` without EDNS.
     pub(crate) ecs: Ecs,
+    /// The TSIG record that ends the query (RFC 8945 4.2), if any.
+    pub(crate) tsig: Option<Tsig>,
 }
+
+/// What a response to a TSIG-signed query copies from the query's TSIG
+/// record (RFC 8945 5.3.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Tsig {
+    /// The key name, in wire form.
+    pub(crate) key: Vec<u8>,
+    /// The algorithm name, in wire form.
+    pub(crate) algorithm: Vec<u8>,
+    pub(crate) time_signed: [u8; 6],
+    pub(crate) fudge: u16,
+    pub(crate) original_id: u16,
+}
+
+/// RR type of TSIG.
+const TYPE_TSIG: u16 = 250;
 
 /// Read `packet`, a query at least a header long with QR clear. `None`
 /// when hickory cannot parse it (the caller answers FORMERR or NOTIMP).
@@ -127,6 +145,7 @@ fn fast(packet: &[u8]) -> Option<Request<'_>> {
         }),
         edns,
         ecs,
+        tsig: None,
     })
 }
 
@@ -177,6 +196,16 @@ fn fast_opt(record: &[u8]) -> Option<(QueryEdns, Ecs)> {
 /// Any packet, through hickory's full parser.
 fn slow(packet: &[u8]) -> Option<Request<'_>> {
     let message = Message::from_vec(packet).ok()?;
+    // hickory ignores bytes after the records the header counts: such a
+    // query is malformed (FORMERR, as Knot answers).
+    let (end, last) = walk(packet)?;
+    if end != packet.len() {
+        return None;
+    }
+    let additional = u16::from_be_bytes([packet[10], packet[11]]);
+    let tsig = last
+        .filter(|_| additional > 0)
+        .and_then(|at| tsig_at(packet, at));
     let questions = message.queries.len();
     // The question is echoed only when there is exactly one to echo.
     let question = (questions == 1)
@@ -204,6 +233,66 @@ fn slow(packet: &[u8]) -> Option<Request<'_>> {
         }),
         edns,
         ecs,
+        tsig,
+    })
+}
+
+/// The end of the message that the header's counts describe, and where its
+/// last record starts; `None` when a name or a record runs past the packet.
+fn walk(packet: &[u8]) -> Option<(usize, Option<usize>)> {
+    packet.get(..12)?;
+    let count = |i: usize| usize::from(u16::from_be_bytes([packet[i], packet[i + 1]]));
+    let mut pos = 12;
+    for _ in 0..count(4) {
+        pos = skip_name(packet, pos)? + 4;
+    }
+    let mut last = None;
+    for _ in 0..count(6) + count(8) + count(10) {
+        last = Some(pos);
+        pos = skip_name(packet, pos)?;
+        let rdlen = packet.get(pos + 8..pos + 10)?;
+        pos += 10 + usize::from(u16::from_be_bytes([rdlen[0], rdlen[1]]));
+    }
+    (pos <= packet.len()).then_some((pos, last))
+}
+
+/// Past the name at `pos` (which may end in a compression pointer).
+fn skip_name(packet: &[u8], mut pos: usize) -> Option<usize> {
+    loop {
+        let len = *packet.get(pos)?;
+        match len & 0xc0 {
+            0 if len == 0 => return Some(pos + 1),
+            0 => pos += 1 + usize::from(len),
+            0xc0 => return packet.get(pos + 1).map(|_| pos + 2),
+            _ => return None,
+        }
+    }
+}
+
+/// The TSIG record at `at`, when the record there is one.
+fn tsig_at(packet: &[u8], at: usize) -> Option<Tsig> {
+    let mut d = BinDecoder::new(packet);
+    d.read_slice(at).ok()?;
+    let key = Name::read(&mut d).ok()?;
+    let rtype = d.read_u16().ok()?.unverified();
+    if rtype != TYPE_TSIG {
+        return None;
+    }
+    d.read_slice(8).ok()?; // class, TTL, RDLENGTH
+    let algorithm = Name::read(&mut d).ok()?;
+    let time = d.read_slice(6).ok()?.unverified();
+    let fudge = d.read_u16().ok()?.unverified();
+    let mac_len = d.read_u16().ok()?.unverified();
+    d.read_slice(usize::from(mac_len)).ok()?;
+    let original_id = d.read_u16().ok()?.unverified();
+    let mut time_signed = [0; 6];
+    time_signed.copy_from_slice(time);
+    Some(Tsig {
+        key: key.to_bytes().ok()?,
+        algorithm: algorithm.to_bytes().ok()?,
+        time_signed,
+        fudge,
+        original_id,
     })
 }
 

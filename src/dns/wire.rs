@@ -2,9 +2,11 @@
 //! byte from the query (so its case is kept), the three record sections, the
 //! OPT record, and truncation to the size the client can take.
 //!
-//! Records are written by hickory's encoder (with name compression); the
-//! OPT record is written here by hand, as it has a fixed layout and is part
-//! of nearly every answer.
+//! Records are written by hickory's encoder, with the names of owners and
+//! of NS, CNAME, SOA, MX and PTR data compressed against the question and
+//! the names before them (RFC 1035 4.1.4; other types' names are never
+//! compressed, RFC 3597 4); the OPT record is written here by hand, as it
+//! has a fixed layout and is part of nearly every answer.
 
 use std::net::IpAddr;
 
@@ -190,11 +192,15 @@ fn write_header(out: &mut Vec<u8>, response: &Response<'_>, truncated: bool, cou
     if truncated {
         flags2 |= 0x02;
     }
-    if h.recursion_desired {
+    // RD and CD are copied into answers to QUERY only (RFC 1035 4.1.1,
+    // RFC 4035 3.2.2); other opcodes get neither (genreport `opcodeflg`).
+    // AD is never set: we do not validate.
+    let query = h.opcode == 0;
+    if h.recursion_desired && query {
         flags2 |= 0x01;
     }
     let mut flags3 = response.rcode.low() & 0x0f;
-    if h.checking_disabled {
+    if h.checking_disabled && query {
         flags3 |= 0x10;
     }
     let mut header = [0u8; 12];
@@ -225,10 +231,7 @@ fn encode_with(
     {
         let mut enc = BinEncoder::with_offset(out, 12);
         if let Some(question) = response.question {
-            enc.emit_vec(question)?;
-            if let Some((_, name_len)) = question_len_from(question) {
-                enc.store_label_pointer(12, 12 + name_len);
-            }
+            emit_question(&mut enc, question)?;
             counts[0] = 1;
         }
         if records {
@@ -238,6 +241,9 @@ fn encode_with(
                 counts[3] = emit_records(&mut enc, &sections.additional)?;
             }
         }
+    }
+    if let Some(question) = response.question {
+        restore_question(out, question);
     }
     if let Some(opt) = &response.edns {
         opt.write(out, response.rcode.high())
@@ -296,6 +302,51 @@ pub(crate) fn encode_prebuilt(
     }
     write_header(out, response, false, all);
     true
+}
+
+/// Write the question at offset 12 and offer every suffix of its name as a
+/// pointer target (RFC 1035 4.1.4). hickory's encoder compares names as
+/// bytes: the suffixes are offered as asked (owners copied from the
+/// question) and lower-cased (the zone's names, mostly lower case); the
+/// caller puts the bytes as asked back with `restore_question` once the
+/// records are written. A pointer names the same name whatever its case.
+pub(super) fn emit_question(
+    enc: &mut BinEncoder<'_>,
+    question: &[u8],
+) -> Result<(), hickory_proto::ProtoError> {
+    enc.emit_vec(question)?;
+    if let Some((_, name_len)) = question_len_from(question) {
+        let name = &question[..name_len];
+        offer_suffixes(enc, name);
+        if name.iter().any(u8::is_ascii_uppercase) {
+            enc.set_offset(12);
+            for b in name {
+                enc.emit(b.to_ascii_lowercase())?;
+            }
+            offer_suffixes(enc, name);
+            enc.set_offset(12 + question.len());
+        }
+    }
+    Ok(())
+}
+
+/// Put the question's bytes as asked back at offset 12 (see
+/// `emit_question`).
+pub(super) fn restore_question(out: &mut [u8], question: &[u8]) {
+    if let Some(at) = out.get_mut(12..12 + question.len()) {
+        at.copy_from_slice(question);
+    }
+}
+
+/// Offer each suffix of `name` (the question's, written at offset 12) as a
+/// compression target, as hickory's `Name::emit` stores them: from the
+/// label's start to the end of the last label, without the root.
+fn offer_suffixes(enc: &mut BinEncoder<'_>, name: &[u8]) {
+    let mut at = 0;
+    while let Some(&len) = name.get(at).filter(|&&l| l != 0) {
+        enc.store_label_pointer(12 + at, 12 + name.len() - 1);
+        at += 1 + usize::from(len);
+    }
 }
 
 /// `question_len` for a question section on its own.

@@ -217,6 +217,17 @@ fn lower_wire(name: &Name, out: &mut [u8; Name::MAX_LENGTH + 1]) -> Option<usize
     Some(len + 1)
 }
 
+/// A zone file error as a configuration error: file:line:column.
+fn zone_error(e: zone::ZoneFileError) -> ConfigError {
+    ConfigError {
+        file: e.file,
+        line: e.line.unwrap_or(0),
+        column: e.column.unwrap_or(0),
+        path: String::new(),
+        message: e.message,
+    }
+}
+
 /// Load the configuration at `path` and everything it names, reporting every
 /// error found.
 pub fn load(path: &Path, generation: u64) -> Result<Snapshot, ConfigErrors> {
@@ -226,19 +237,14 @@ pub fn load(path: &Path, generation: u64) -> Result<Snapshot, ConfigErrors> {
     let mut by_origin = NameMap::default();
 
     for (index, zone_cfg) in config.zones.iter().enumerate() {
-        let records = match zone::load_zone_file(&zone_cfg.file, &zone_cfg.origin) {
-            Ok(records) => records,
-            Err(e) => {
-                errors.push(ConfigError {
-                    file: e.file,
-                    line: e.line.unwrap_or(0),
-                    column: 0,
-                    path: String::new(),
-                    message: e.message,
-                });
+        let mut loaded = match zone::load_zone_file(&zone_cfg.file, &zone_cfg.origin) {
+            Ok(loaded) => loaded,
+            Err(zone_errors) => {
+                errors.extend(zone_errors.into_iter().map(zone_error));
                 continue;
             }
         };
+        let records = std::mem::take(&mut loaded.records);
         let services: Vec<Name> = zone_cfg.services.iter().map(|s| s.name.clone()).collect();
         match ZoneData::build(zone_cfg.origin.clone(), records, &services) {
             Ok(zone) => {
@@ -258,12 +264,15 @@ pub fn load(path: &Path, generation: u64) -> Result<Snapshot, ConfigErrors> {
                             path: service.path.clone(),
                             message: problem.message,
                         },
-                        None => ConfigError {
-                            file: zone_cfg.file.clone(),
-                            line: 0,
-                            column: 0,
-                            path: String::new(),
-                            message: problem.message,
+                        None => match problem.record {
+                            Some(i) => zone_error(loaded.error_at(i, problem.message)),
+                            None => ConfigError {
+                                file: zone_cfg.file.clone(),
+                                line: 0,
+                                column: 0,
+                                path: String::new(),
+                                message: problem.message,
+                            },
                         },
                     });
                 }

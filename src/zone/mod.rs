@@ -1,7 +1,8 @@
-//! Static zone data: reading RFC 1035 master files (with hickory's parser)
-//! and answering from them by the rules of RFC 1034 4.3.2 and RFC 4592:
-//! exact matches, CNAME chasing inside the zone, wildcards, referrals with
-//! glue below the apex, NXDOMAIN and NODATA with the SOA.
+//! Static zone data: reading RFC 1035 master files (`load`) and answering
+//! from them by the rules of RFC 1034 4.3.2, RFC 4592 and RFC 6672: exact
+//! matches, CNAME chasing inside the zone, DNAME substitution, wildcards,
+//! referrals with glue below the apex, NXDOMAIN and NODATA with the SOA.
+//! Records of types we do not know (RFC 3597) are served as they were read.
 //!
 //! A `ZoneData` is immutable once built; the answering path reads it through
 //! the published snapshot and never locks. GSLB service names are registered
@@ -15,9 +16,11 @@ mod load;
 mod tests;
 
 pub(crate) use hash::NameMap;
-pub use load::{ZoneFileError, load_zone_file, parse_zone_text};
+pub use load::{LoadedZone, ZoneFileError, load_zone_file, parse_zone_text};
 
-use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
+use hickory_proto::rr::rdata::CNAME;
+use hickory_proto::rr::{Label, LowerName, Name, RData, Record, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 /// Longest CNAME chain followed inside a zone before giving up.
 const MAX_CNAME_CHAIN: usize = 8;
@@ -28,6 +31,10 @@ struct Node {
     rrsets: Vec<(RecordType, Vec<Record>)>,
     /// Index of the GSLB service that owns this name.
     service: Option<usize>,
+    /// Index (in the loaded records) of the first record of this name.
+    first: usize,
+    /// The target of this name's DNAME record (RFC 6672).
+    dname: Option<Box<Name>>,
 }
 
 impl Node {
@@ -52,6 +59,8 @@ pub struct ZoneData {
     nodes: NameMap<LowerName, Node>,
     /// Delegation points below the apex (names holding NS records).
     cuts: Vec<LowerName>,
+    /// Owners of DNAME records (RFC 6672).
+    dnames: Vec<LowerName>,
     record_count: usize,
 }
 
@@ -66,6 +75,12 @@ pub enum Outcome {
     NxDomain,
     /// The name is at or below a delegation: authority holds the NS set.
     Referral,
+    /// A CNAME chain led below a delegation: the chain in the answer, the
+    /// NS set in authority, glue in additional (RFC 1034 4.3.2 step 3b).
+    AnswerThenReferral,
+    /// A DNAME substitution gave a name longer than 255 bytes (RFC 6672
+    /// 2.2): the DNAME is the answer, the rcode YXDOMAIN.
+    YxDomain,
     /// The chain reached a GSLB service name (the last answer owner or the
     /// query name): the caller answers it and appends to `answers`.
     Service(usize),
@@ -110,20 +125,51 @@ impl ZoneData {
         let mut nodes: NameMap<LowerName, Node> = NameMap::default();
         let record_count = records.len();
 
-        for record in records {
+        for (index, record) in records.into_iter().enumerate() {
             let owner = LowerName::new(&record.name);
             if !origin_lower.zone_of(&owner) {
-                errors.push(BuildProblem::zone(format!(
-                    "{} {} is outside the zone {}",
-                    record.name,
-                    record.record_type(),
-                    origin
-                )));
+                errors.push(BuildProblem::record(
+                    index,
+                    format!(
+                        "{} {} is outside the zone {}",
+                        record.name,
+                        record.record_type(),
+                        origin
+                    ),
+                ));
                 continue;
             }
-            let node = nodes.entry(owner).or_default();
+            let node = nodes.entry(owner).or_insert_with(|| Node {
+                first: index,
+                ..Node::default()
+            });
             let rtype = record.record_type();
+            if rtype == RecordType::DNAME {
+                let target = match &record.data {
+                    RData::Unknown { rdata, .. } => {
+                        Name::read(&mut BinDecoder::new(&rdata.anything)).ok()
+                    }
+                    _ => None,
+                };
+                match target {
+                    Some(t) if node.dname.is_none() => node.dname = Some(Box::new(t)),
+                    Some(_) => errors.push(BuildProblem::record(
+                        index,
+                        format!(
+                            "{} has more than one DNAME record (RFC 6672 2.4)",
+                            record.name
+                        ),
+                    )),
+                    None => errors.push(BuildProblem::record(
+                        index,
+                        format!("{} DNAME: the target is not a valid name", record.name),
+                    )),
+                }
+            }
             match node.rrsets.iter_mut().find(|(t, _)| *t == rtype) {
+                // An RRset holds no duplicates (RFC 2181 5): a record given
+                // twice is served once, as BIND and Knot do.
+                Some((_, set)) if set.iter().any(|r| r.data == record.data) => {}
                 Some((_, set)) => set.push(record),
                 None => node.rrsets.push((rtype, vec![record])),
             }
@@ -134,10 +180,10 @@ impl ZoneData {
             Some(apex) => {
                 if let Some(rrset) = apex.rrset(RecordType::SOA) {
                     if rrset.len() > 1 {
-                        errors.push(BuildProblem::zone(format!(
-                            "{origin} has {} SOA records, not one",
-                            rrset.len()
-                        )));
+                        errors.push(BuildProblem::record(
+                            apex.first,
+                            format!("{origin} has {} SOA records, not one", rrset.len()),
+                        ));
                     }
                     soa = rrset.first().cloned();
                 } else {
@@ -157,14 +203,35 @@ impl ZoneData {
         }
 
         let mut cuts = Vec::new();
+        let mut dnames = Vec::new();
         for (name, node) in &nodes {
-            if node.rrset(RecordType::CNAME).is_some() && node.rrsets.len() > 1 {
-                errors.push(BuildProblem::zone(format!(
+            // Beside a CNAME only its DNSSEC records may stand (RFC 2181
+            // 10.1, RFC 4035 2.5).
+            let beside_cname = node
+                .rrsets
+                .iter()
+                .filter(|(t, _)| {
+                    !matches!(t, RecordType::CNAME | RecordType::RRSIG | RecordType::NSEC)
+                })
+                .count();
+            if node.rrset(RecordType::CNAME).is_some() && beside_cname > 0 {
+                errors.push(BuildProblem::record(node.first, format!(
                     "{name} has a CNAME and other records; a CNAME must stand alone (RFC 1034 3.6.2)"
                 )));
             }
             if *name != origin_lower && node.rrset(RecordType::NS).is_some() {
                 cuts.push(name.clone());
+            }
+            if node.dname.is_some() {
+                if node.rrset(RecordType::CNAME).is_some() {
+                    errors.push(BuildProblem::record(
+                        node.first,
+                        format!(
+                            "{name} has a CNAME and a DNAME; a name cannot have both (RFC 6672 2.4)"
+                        ),
+                    ));
+                }
+                dnames.push(name.clone());
             }
         }
         if origin_lower.is_wildcard() {
@@ -229,6 +296,7 @@ impl ZoneData {
             negative_soa,
             nodes,
             cuts,
+            dnames,
             record_count,
         })
     }
@@ -260,16 +328,19 @@ impl ZoneData {
             match step {
                 Step::Done(mut answer) => {
                     if !chain.is_empty() {
-                        if answer.outcome == Outcome::Referral {
-                            // RFC 1034 4.3.2: a chain that leaves our authority
-                            // stops at the CNAME; the resolver follows it.
-                            answer = StaticAnswer::new(Outcome::Answer);
-                        }
+                        // The rcode and the authority section are those of
+                        // the last name of the chain (RFC 6604 2.1): NXDOMAIN
+                        // for an in-zone target that does not exist, and a
+                        // referral (NS, glue) for a target below a
+                        // delegation (RFC 1034 4.3.2 step 3b), with AA set
+                        // for the CNAME, as Knot answers.
                         chain.append(&mut answer.answers);
                         answer.answers = chain;
-                        if answer.outcome == Outcome::NoData {
-                            answer.outcome = Outcome::Answer;
-                        }
+                        answer.outcome = match answer.outcome {
+                            Outcome::NoData => Outcome::Answer,
+                            Outcome::Referral => Outcome::AnswerThenReferral,
+                            other => other,
+                        };
                     }
                     return answer;
                 }
@@ -279,21 +350,24 @@ impl ZoneData {
                     answer.service_name = Some(current);
                     return answer;
                 }
-                Step::Cname(records) => {
-                    let Some(target) = records.iter().find_map(|r| match &r.data {
-                        RData::CNAME(c) => Some(c.0.clone()),
-                        _ => None,
-                    }) else {
-                        break;
-                    };
+                Step::Alias(records, target) => {
                     chain.extend(records);
                     let lower = LowerName::new(&target);
-                    if !self.origin_lower.zone_of(&lower) {
+                    // A CNAME synthesized from a DNAME answers a CNAME
+                    // query itself (RFC 6672 3.1); out of zone, the
+                    // resolver follows the chain.
+                    if qtype == RecordType::CNAME || !self.origin_lower.zone_of(&lower) {
                         let mut answer = StaticAnswer::new(Outcome::Answer);
                         answer.answers = chain;
                         return answer;
                     }
                     current = target;
+                }
+                Step::YxDomain(records) => {
+                    let mut answer = StaticAnswer::new(Outcome::YxDomain);
+                    chain.extend(records);
+                    answer.answers = chain;
+                    return answer;
                 }
             }
         }
@@ -307,13 +381,30 @@ impl ZoneData {
     fn lookup_one(&self, name: &Name, qtype: RecordType, first: bool) -> Step {
         let lower = LowerName::new(name);
 
-        // A delegation at or above the name (but below the apex) means the
-        // data belongs to the child zone. DS at the cut itself is the
-        // parent's (RFC 4035 3.1.4.1).
-        if let Some(cut) = self.cuts.iter().find(|cut| {
-            cut.zone_of(&lower) && !(qtype == RecordType::DS && **cut == lower && first)
-        }) {
-            return Step::Done(self.referral(cut));
+        // Walking down from the apex (RFC 1034 4.3.2 step 3), the first
+        // delegation or DNAME above the name decides. A delegation at or
+        // above the name means the data belongs to the child zone; DS at
+        // the cut itself is the parent's (RFC 4035 3.1.4.1). A DNAME
+        // applies to names strictly below its owner (RFC 6672 2.3).
+        let cut = self
+            .cuts
+            .iter()
+            .filter(|cut| {
+                cut.zone_of(&lower) && !(qtype == RecordType::DS && **cut == lower && first)
+            })
+            .min_by_key(|cut| cut.num_labels());
+        let dname = self
+            .dnames
+            .iter()
+            .filter(|d| d.zone_of(&lower) && **d != lower)
+            .min_by_key(|d| d.num_labels());
+        match (cut, dname) {
+            (Some(cut), Some(d)) if d.num_labels() < cut.num_labels() => {
+                return self.substitute(d, name);
+            }
+            (Some(cut), _) => return Step::Done(self.referral(cut)),
+            (None, Some(d)) => return self.substitute(d, name),
+            (None, None) => {}
         }
 
         if let Some(node) = self.nodes.get(&lower) {
@@ -341,6 +432,35 @@ impl ZoneData {
         Step::Done(answer)
     }
 
+    /// RFC 6672 3.1: the DNAME at `owner`, and a CNAME from `name` (below
+    /// it) to the name with `owner` replaced by the DNAME target, with the
+    /// DNAME's TTL. YXDOMAIN when the new name would be too long.
+    fn substitute(&self, owner: &LowerName, name: &Name) -> Step {
+        let found = self
+            .nodes
+            .get(owner)
+            .and_then(|n| Some((n.dname.as_deref()?, n.rrset(RecordType::DNAME)?.first()?)));
+        let Some((target, dname)) = found else {
+            let mut answer = StaticAnswer::new(Outcome::NxDomain);
+            answer.authority.push(self.negative_soa.clone());
+            return Step::Done(answer);
+        };
+        let keep = usize::from(name.num_labels().saturating_sub(owner.num_labels()));
+        let labels: Result<Vec<Label>, _> =
+            name.iter().take(keep).map(Label::from_raw_bytes).collect();
+        let new = labels
+            .and_then(Name::from_labels)
+            .and_then(|prefix| prefix.append_name(target));
+        match new {
+            Ok(new) if new.len() <= Name::MAX_LENGTH => {
+                let cname =
+                    Record::from_rdata(name.clone(), dname.ttl, RData::CNAME(CNAME(new.clone())));
+                Step::Alias(vec![dname.clone(), cname], new)
+            }
+            _ => Step::YxDomain(vec![dname.clone()]),
+        }
+    }
+
     /// Answer from an existing node. `owner` is the name asked for: answers
     /// synthesised from a wildcard take it as their owner.
     fn answer_from_node(&self, node: &Node, owner: &Name, qtype: RecordType) -> Step {
@@ -357,17 +477,31 @@ impl ZoneData {
                 })
                 .collect()
         };
-        if qtype != RecordType::CNAME
+        // A CNAME is followed for every type but CNAME itself, ANY (the
+        // CNAME is the answer, RFC 8482 4.2) and the DNSSEC types that live
+        // beside a CNAME (RFC 2181 10.1, RFC 4035 2.5).
+        let chases = !matches!(
+            qtype,
+            RecordType::CNAME | RecordType::ANY | RecordType::RRSIG | RecordType::NSEC
+        );
+        if chases
             && let Some(cname) = node.rrset(RecordType::CNAME)
+            && let Some(target) = cname.iter().find_map(|r| match &r.data {
+                RData::CNAME(c) => Some(c.0.clone()),
+                _ => None,
+            })
         {
-            return Step::Cname(with_owner(cname));
+            return Step::Alias(with_owner(cname), target);
         }
         let found = if qtype == RecordType::ANY {
-            // RFC 8482 section 4.2: answer with one RRset of the name.
-            node.rrsets
-                .iter()
-                .min_by_key(|(t, _)| u16::from(*t))
-                .map(|(_, r)| r.as_slice())
+            // RFC 8482 section 4.2: answer with one RRset of the name (the
+            // CNAME when there is one).
+            node.rrset(RecordType::CNAME).or_else(|| {
+                node.rrsets
+                    .iter()
+                    .min_by_key(|(t, _)| u16::from(*t))
+                    .map(|(_, r)| r.as_slice())
+            })
         } else {
             node.rrset(qtype)
         };
@@ -437,6 +571,8 @@ impl ZoneData {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuildProblem {
     pub service: Option<usize>,
+    /// The record (index in the loaded records) the problem is about.
+    pub record: Option<usize>,
     pub message: String,
 }
 
@@ -444,6 +580,15 @@ impl BuildProblem {
     fn zone(message: String) -> Self {
         Self {
             service: None,
+            record: None,
+            message,
+        }
+    }
+
+    fn record(index: usize, message: String) -> Self {
+        Self {
+            service: None,
+            record: Some(index),
             message,
         }
     }
@@ -451,6 +596,7 @@ impl BuildProblem {
     fn service(index: usize, message: String) -> Self {
         Self {
             service: Some(index),
+            record: None,
             message,
         }
     }
@@ -458,6 +604,10 @@ impl BuildProblem {
 
 enum Step {
     Done(StaticAnswer),
-    Cname(Vec<Record>),
+    /// A CNAME, or a DNAME and the CNAME synthesized from it: these
+    /// records, then the target.
+    Alias(Vec<Record>, Name),
+    /// A DNAME whose substitution gives a name too long (RFC 6672 2.2).
+    YxDomain(Vec<Record>),
     Service(usize),
 }

@@ -1,7 +1,7 @@
 use std::path::Path;
 use std::str::FromStr;
 
-use hickory_proto::rr::{Name, RData, RecordType};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use super::*;
 
@@ -183,8 +183,8 @@ fn parse_error_names_the_line() {
     let origin = name("example.");
     let text = "$ORIGIN example.\n$TTL 60\n@ IN SOA ns1 host ( 1 2 3 4 5 )\n@ IN NS ns1\nns1 IN A 192.0.2.300\nok IN A 192.0.2.1\n";
     let err = parse_zone_text(text, Path::new("bad.zone"), &origin).unwrap_err();
-    assert_eq!(err.line, Some(5), "{err}");
-    assert!(err.to_string().starts_with("bad.zone:5: "), "{err}");
+    assert_eq!((err.line, err.column), (Some(5), Some(10)), "{err}");
+    assert!(err.to_string().starts_with("bad.zone:5:10: "), "{err}");
 }
 
 #[test]
@@ -197,4 +197,120 @@ fn out_of_zone_record_is_an_error() {
         err.iter().any(|e| e.message.contains("outside the zone")),
         "{err:?}"
     );
+}
+
+const ALIASES: &str = r#"
+$ORIGIN example.
+$TTL 300
+@        IN SOA ns1 hostmaster 1 3600 600 86400 60
+@        IN NS  ns1
+ns1      IN A   192.0.2.53
+www      IN A   192.0.2.1
+old      IN DNAME new
+old      IN A   192.0.2.10
+old2     600 IN DNAME new
+new      IN A   192.0.2.11
+www.new  IN A   192.0.2.12
+far      IN DNAME example.net.
+long     IN DNAME aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example.
+toref    IN CNAME host.sub
+sub      IN NS  ns.sub
+ns.sub   IN A   192.0.2.54
+alias    IN CNAME www
+unk      IN TYPE65432 \# 4 0a000001
+"#;
+
+fn aliases() -> ZoneData {
+    let origin = name("example.");
+    let records = parse_zone_text(ALIASES, Path::new("aliases.zone"), &origin).unwrap();
+    ZoneData::build(origin, records, &[]).unwrap()
+}
+
+fn shown(records: &[Record]) -> Vec<String> {
+    records
+        .iter()
+        .map(|r| format!("{} {} {}", r.name, r.ttl, r.record_type()))
+        .collect()
+}
+
+#[test]
+fn rfc6672_dname_synthesizes_a_cname_with_the_dname_ttl() {
+    let z = aliases();
+    let a = z.lookup(&name("www.old2.example."), RecordType::A);
+    assert_eq!(a.outcome, Outcome::Answer);
+    assert_eq!(
+        shown(&a.answers),
+        [
+            "old2.example. 600 DNAME",
+            "www.old2.example. 600 CNAME",
+            "www.new.example. 300 A"
+        ]
+    );
+    match &a.answers[1].data {
+        RData::CNAME(c) => assert_eq!(c.0, name("www.new.example.")),
+        other => panic!("{other:?}"),
+    }
+    // Asked for the CNAME: the synthesized one is the answer, not chased.
+    let cname = z.lookup(&name("www.old2.example."), RecordType::CNAME);
+    assert_eq!(
+        shown(&cname.answers),
+        ["old2.example. 600 DNAME", "www.old2.example. 600 CNAME"]
+    );
+    assert!(cname.authority.is_empty());
+    // The owner itself is not redirected.
+    let own = z.lookup(&name("old.example."), RecordType::A);
+    assert_eq!(shown(&own.answers), ["old.example. 300 A"]);
+    // Out of zone: the DNAME and the CNAME, for the resolver to follow.
+    let far = z.lookup(&name("x.far.example."), RecordType::A);
+    assert_eq!(far.answers.len(), 2);
+    // Below the target but missing: NXDOMAIN after the substitution.
+    let nx = z.lookup(&name("nothere.old.example."), RecordType::A);
+    assert_eq!(nx.outcome, Outcome::NxDomain);
+    assert_eq!(nx.answers.len(), 2);
+}
+
+#[test]
+fn rfc6672_dname_substitution_too_long_is_yxdomain() {
+    let z = aliases();
+    let q = name(&format!(
+        "{}.{}.long.example.",
+        "b".repeat(63),
+        "c".repeat(40)
+    ));
+    let a = z.lookup(&q, RecordType::A);
+    assert_eq!(a.outcome, Outcome::YxDomain);
+    assert_eq!(shown(&a.answers), ["long.example. 300 DNAME"]);
+}
+
+#[test]
+fn rfc1034_cname_to_a_delegation_answers_cname_then_referral() {
+    let z = aliases();
+    let a = z.lookup(&name("toref.example."), RecordType::A);
+    assert_eq!(a.outcome, Outcome::AnswerThenReferral);
+    assert_eq!(shown(&a.answers), ["toref.example. 300 CNAME"]);
+    assert_eq!(shown(&a.authority), ["sub.example. 300 NS"]);
+    assert_eq!(shown(&a.additional), ["ns.sub.example. 300 A"]);
+}
+
+#[test]
+fn any_and_rrsig_at_a_cname_owner_are_not_chased() {
+    let z = aliases();
+    let any = z.lookup(&name("alias.example."), RecordType::ANY);
+    assert_eq!(shown(&any.answers), ["alias.example. 300 CNAME"]);
+    let sig = z.lookup(&name("alias.example."), RecordType::RRSIG);
+    assert_eq!(sig.outcome, Outcome::NoData);
+    assert!(sig.answers.is_empty());
+    let a = z.lookup(&name("alias.example."), RecordType::A);
+    assert_eq!(a.answers.len(), 2);
+}
+
+#[test]
+fn rfc3597_unknown_type_is_served_opaquely() {
+    let z = aliases();
+    let a = z.lookup(&name("unk.example."), RecordType::from(65432));
+    assert_eq!(a.outcome, Outcome::Answer);
+    match &a.answers[0].data {
+        RData::Unknown { rdata, .. } => assert_eq!(rdata.anything, [10, 0, 0, 1]),
+        other => panic!("{other:?}"),
+    }
 }

@@ -280,3 +280,57 @@ fn mutated_queries_never_disagree_with_hickory() {
     // that keep the shape.
     assert!(taken > total / 10, "{taken} of {total}");
 }
+
+/// `packet` with a TSIG record for key `k.` (algorithm `hmac-sha256.`)
+/// appended and counted.
+fn signed(opt: bool) -> Vec<u8> {
+    let mut p = packet("www.example.", 1, 1, opt.then_some((1232, 0)), &[]);
+    p[11] += 1;
+    p.extend_from_slice(b"\x01k\x00\x00\xfa\x00\xff\x00\x00\x00\x00");
+    let alg = b"\x0bhmac-sha256\x00";
+    let rdata_len = alg.len() + 6 + 2 + 2 + 4 + 2 + 2 + 2;
+    p.extend_from_slice(&(rdata_len as u16).to_be_bytes());
+    p.extend_from_slice(alg);
+    p.extend_from_slice(&[0, 0, 0x6a, 0, 0, 1]); // time signed
+    p.extend_from_slice(&300u16.to_be_bytes()); // fudge
+    p.extend_from_slice(&4u16.to_be_bytes()); // MAC size
+    p.extend_from_slice(&[1, 2, 3, 4]);
+    p.extend_from_slice(&0x1234u16.to_be_bytes()); // original ID
+    p.extend_from_slice(&[0, 0, 0, 0]); // error, other length
+    p
+}
+
+#[test]
+fn rfc8945_a_tsig_record_is_read_from_the_end_of_the_query() {
+    for opt in [false, true] {
+        let p = signed(opt);
+        let r = parse(&p).expect("parses");
+        let tsig = r.tsig.expect("TSIG found");
+        assert_eq!(tsig.key, b"\x01k\x00");
+        assert_eq!(tsig.algorithm, b"\x0bhmac-sha256\x00");
+        assert_eq!(tsig.time_signed, [0, 0, 0x6a, 0, 0, 1]);
+        assert_eq!((tsig.fudge, tsig.original_id), (300, 0x1234));
+        assert_eq!(r.edns.is_some(), opt);
+    }
+    // Unsigned queries have none, on either path.
+    assert!(
+        parse(&packet("www.example.", 1, 1, None, &[]))
+            .unwrap()
+            .tsig
+            .is_none()
+    );
+}
+
+#[test]
+fn bytes_after_the_counted_records_are_malformed() {
+    for base in [
+        packet("www.example.", 1, 1, None, &[]),
+        packet("www.example.", 1, 1, Some((1232, 0)), &[]),
+        signed(false),
+    ] {
+        assert!(parse(&base).is_some());
+        let mut p = base.clone();
+        p.extend_from_slice(&[0, 1, 2]);
+        assert!(parse(&p).is_none(), "trailing bytes accepted: {p:?}");
+    }
+}

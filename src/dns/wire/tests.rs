@@ -48,10 +48,7 @@ fn old_encode_with(
     {
         let mut enc = BinEncoder::with_offset(out, 12);
         if let Some(question) = response.question {
-            enc.emit_vec(question)?;
-            if let Some((_, name_len)) = question_len_from(question) {
-                enc.store_label_pointer(12, 12 + name_len);
-            }
+            emit_question(&mut enc, question)?;
             counts[0] = 1;
         }
         if records {
@@ -67,6 +64,9 @@ fn old_encode_with(
             Record::from(&edns).emit(&mut enc)?;
             counts[3] += 1;
         }
+    }
+    if let Some(question) = response.question {
+        restore_question(out, question);
     }
     write_header(out, response, !records, counts);
     Ok(())
@@ -242,4 +242,141 @@ fn opt_record_layout() {
             0, 8, 0, 7, 0, 1, 20, 16, 203, 0, 112, // ECS, 3 address bytes
         ]
     );
+}
+
+fn header() -> QueryHeader {
+    QueryHeader {
+        id: 7,
+        opcode: 0,
+        recursion_desired: false,
+        checking_disabled: false,
+    }
+}
+
+/// www.Example.com: a CNAME to mail.example.com, its MX and an SRV, and
+/// the SOA in authority.
+fn named_sections() -> Sections {
+    use hickory_proto::rr::rdata::{CNAME, MX, SOA, SRV};
+    let n = |s: &str| Name::from_ascii(s).unwrap();
+    Sections {
+        answers: vec![
+            Record::from_rdata(
+                n("www.example.com."),
+                60,
+                RData::CNAME(CNAME(n("mail.example.com."))),
+            ),
+            Record::from_rdata(
+                n("mail.example.com."),
+                60,
+                RData::MX(MX::new(10, n("mx.example.com."))),
+            ),
+            Record::from_rdata(
+                n("mail.example.com."),
+                60,
+                RData::SRV(SRV::new(0, 0, 25, n("mx.example.com."))),
+            ),
+        ],
+        authority: vec![Record::from_rdata(
+            n("example.com."),
+            60,
+            RData::SOA(SOA::new(
+                n("ns.example.com."),
+                n("host.example.com."),
+                1,
+                2,
+                3,
+                4,
+                5,
+            )),
+        )],
+        additional: Vec::new(),
+        additional_required: false,
+    }
+}
+
+#[test]
+fn rfc1035_4_1_4_names_point_into_the_question_whatever_its_case() {
+    let q = question();
+    let sections = named_sections();
+    let response = Response {
+        header: header(),
+        rcode: ResponseCode::NoError,
+        authoritative: true,
+        question: Some(&q),
+        sections: &sections,
+        edns: None,
+    };
+    let mut out = Vec::new();
+    encode(&mut out, &response, 512);
+    // The question is echoed as asked.
+    assert_eq!(&out[12..12 + q.len()], q.as_slice());
+    // The CNAME's owner is a pointer to the question's name.
+    let answer = 12 + q.len();
+    assert_eq!(&out[answer..answer + 2], &[0xc0, 12]);
+    let message = hickory_proto::op::Message::from_vec(&out).unwrap();
+    let shown: Vec<String> = message
+        .answers
+        .iter()
+        .chain(&message.authorities)
+        .map(|r| format!("{} {}", r.name, r.data))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            // Compressed names take the case of the question's name, as
+            // in Knot's answers; names are compared without case.
+            "www.Example.com. mail.Example.com.",
+            "mail.Example.com. 10 mx.Example.com.",
+            "mail.Example.com. 0 0 25 mx.example.com.",
+            "Example.com. ns.Example.com. host.Example.com. 1 2 3 4 5",
+        ]
+    );
+    // The SRV target is written in full (RFC 2782, RFC 3597 4): its last
+    // bytes are the whole name.
+    let srv_target = b"\x02mx\x07example\x03com\x00";
+    assert!(out.windows(srv_target.len()).any(|w| w == srv_target));
+    // Each owner a pointer (2) + type, class, TTL, length (10); CNAME data
+    // `mail`+pointer (7); MX 2 + `mx`+pointer (7); SRV 6 + the full name
+    // (16); SOA `ns`+pointer, `host`+pointer and 20.
+    assert_eq!(
+        out.len(),
+        12 + q.len() + (12 + 7) + (12 + 7) + (12 + 22) + (12 + 5 + 7 + 20),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn cached_records_replay_with_valid_pointers() {
+    let q = question();
+    let sections = named_sections();
+    let response = Response {
+        header: header(),
+        rcode: ResponseCode::NoError,
+        authoritative: true,
+        question: Some(&q),
+        sections: &sections,
+        edns: None,
+    };
+    let mut direct = Vec::new();
+    encode(&mut direct, &response, 512);
+    let mut scratch = Vec::new();
+    let (counts, start) = encode_records(&mut scratch, &response).unwrap();
+    // The cache entry is replayed for the same question bytes (its key),
+    // so after the question at offset 12: the same offset as encoded.
+    let empty = Sections::default();
+    let replay = Response {
+        sections: &empty,
+        ..response
+    };
+    let mut out = Vec::new();
+    assert!(encode_prebuilt(
+        &mut out,
+        &replay,
+        counts,
+        &scratch[start..],
+        512
+    ));
+    assert_eq!(out, direct);
+    let message = hickory_proto::op::Message::from_vec(&out).unwrap();
+    assert_eq!(message.answers[0].name.to_string(), "www.Example.com.");
 }
