@@ -167,6 +167,9 @@ pub struct Compiled {
     /// [zone][service]: ids of pools and endpoints for sticky selection
     /// (empty for services that do not hash).
     sticky: Vec<Vec<StickyIds>>,
+    /// [zone][service]: whether the configuration shapes traffic (sticky,
+    /// a spill or a slow start on a pool).
+    shaping: Vec<Vec<bool>>,
     /// Unique to this compilation within the process (the decision cache
     /// is keyed by it).
     id: u64,
@@ -206,11 +209,38 @@ impl Compiled {
                     .collect()
             })
             .collect();
+        let shaping = config
+            .zones
+            .iter()
+            .map(|z| {
+                z.services
+                    .iter()
+                    .map(|s| {
+                        s.selection == Selection::Sticky
+                            || s.pools
+                                .iter()
+                                .any(|p| p.spill > 0 || p.slow_start.is_some())
+                    })
+                    .collect()
+            })
+            .collect();
         Self {
             maps: config.geo_maps.iter().map(CompiledMap::new).collect(),
             sticky,
+            shaping,
             id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
+    }
+
+    /// Whether service `service` of zone `zone` shapes traffic by its
+    /// configuration.
+    #[inline]
+    pub fn shapes(&self, zone: usize, service: usize) -> bool {
+        self.shaping
+            .get(zone)
+            .and_then(|z| z.get(service))
+            .copied()
+            .unwrap_or(false)
     }
 
     /// Unique to this compilation (so to this loaded configuration) within
@@ -364,32 +394,35 @@ pub fn decide(
     };
     let mut fail_open = false;
     let mut chosen = None;
-    let available: SmallVec<[Weighted; 8]> = tiers
-        .iter()
-        .map(|tier| {
-            tier.iter()
-                .filter_map(|&p| {
-                    let (ok, why) = ctx.available(p);
-                    if let Some(t) = trace.as_deref_mut() {
-                        t.pools.push((p, ok, why.to_string()));
-                    }
-                    ok.then(|| (p, ctx.ramped_weight(p)))
-                })
-                .collect()
-        })
-        .collect();
-    for (i, avail) in available.iter().enumerate() {
+    // Tiers are looked at in order and only as far as needed: the first
+    // with an available pool answers (unless shaping passes this client on
+    // and a later tier has one).
+    for (i, tier) in tiers.iter().enumerate() {
+        let avail: Weighted = tier
+            .iter()
+            .filter_map(|&p| {
+                let (ok, why) = ctx.available(p);
+                if let Some(t) = trace.as_deref_mut() {
+                    t.pools.push((p, ok, why.to_string()));
+                }
+                ok.then(|| (p, ctx.ramped_weight(p)))
+            })
+            .collect();
         if avail.is_empty() {
             continue;
         }
-        let later = available[i + 1..].iter().any(|a| !a.is_empty());
-        if later && let Some(why) = ctx.passes_on(avail) {
+        if ctx.net.is_some()
+            && let Some(why) = ctx.passes_on(&avail)
+            && tiers[i + 1..]
+                .iter()
+                .any(|t| t.iter().any(|&p| ctx.available(p).0))
+        {
             if let Some(t) = trace.as_deref_mut() {
                 t.shaping.push(why);
             }
             continue;
         }
-        if let Some(p) = ctx.draw_pool(avail, rng) {
+        if let Some(p) = ctx.draw_pool(&avail, rng) {
             if ctx.net.is_some()
                 && let Some(t) = trace.as_deref_mut()
             {
@@ -732,8 +765,12 @@ impl<H: Health> PoolCtx<'_, H> {
 
     /// The weight a draw uses: the effective weight times the slow-start
     /// ramp (at least 1 while above 0).
+    #[inline]
     fn ramped_weight(&self, pool: usize) -> u16 {
         let w = self.weight(pool);
+        if self.inputs.ramps.pools.is_empty() {
+            return w;
+        }
         let f = self.ramp(pool);
         if f >= 1.0 || w == 0 {
             return w;
@@ -787,6 +824,7 @@ impl<H: Health> PoolCtx<'_, H> {
         }
     }
 
+    #[inline]
     fn weight(&self, pool: usize) -> u16 {
         let configured = self.service.pools[pool].weight;
         self.inputs
@@ -794,6 +832,7 @@ impl<H: Health> PoolCtx<'_, H> {
             .weight(self.zone, self.service_index, pool, configured)
     }
 
+    #[inline]
     fn forced(&self, pool: usize) -> Forced {
         self.inputs
             .overrides
@@ -804,6 +843,7 @@ impl<H: Health> PoolCtx<'_, H> {
         self.forced(pool) != Forced::Down && self.weight(pool) > 0 && self.any_usable(pool)
     }
 
+    #[inline]
     fn endpoint_override(&self, pool: usize, e: usize) -> EndpointOverride {
         self.inputs
             .overrides
@@ -812,6 +852,7 @@ impl<H: Health> PoolCtx<'_, H> {
 
     /// Not drained or forced down by an operator, nor draining in the
     /// registry: such an endpoint is never answered, not even failing open.
+    #[inline]
     fn usable(&self, pool: usize, e: usize) -> bool {
         !self.service.pools[pool].endpoints[e].draining
             && !matches!(
@@ -824,41 +865,46 @@ impl<H: Health> PoolCtx<'_, H> {
         (0..self.service.pools[pool].endpoints.len()).any(|e| self.usable(pool, e))
     }
 
-    /// Usable, and forced up or passing its checks.
-    fn endpoint_ok(&self, pool: usize, e: usize) -> bool {
-        if !self.usable(pool, e) {
-            return false;
-        }
-        self.endpoint_override(pool, e).state == EndpointForced::Up
-            || self
-                .health
-                .endpoint_up(self.zone, self.service_index, pool, e)
-    }
-
     /// The endpoint's weight after an operator's override.
+    #[inline]
     fn endpoint_weight(&self, pool: usize, e: usize) -> u16 {
         self.endpoint_override(pool, e)
             .weight
             .unwrap_or(self.service.pools[pool].endpoints[e].weight)
     }
 
-    fn healthy_count(&self, pool: usize) -> usize {
-        (0..self.service.pools[pool].endpoints.len())
-            .filter(|&e| self.endpoint_ok(pool, e))
-            .count()
-    }
-
     /// SPEC 3.4: not forced down, weight above 0, and forced up or at least
-    /// `min_healthy` healthy endpoints, and why (or why not).
+    /// `min_healthy` healthy endpoints, and why (or why not). One pass over
+    /// the endpoints counts both the usable and the healthy ones.
     fn available(&self, pool: usize) -> (bool, Why) {
-        match self.forced(pool) {
-            Forced::Down => return (false, Why::ForcedDown),
-            _ if self.weight(pool) == 0 => return (false, Why::WeightZero),
-            _ if !self.any_usable(pool) => return (false, Why::NoEndpoints),
-            Forced::Up => return (true, Why::ForcedUp),
-            Forced::Auto => {}
+        let forced = self.forced(pool);
+        if forced == Forced::Down {
+            return (false, Why::ForcedDown);
         }
-        let healthy = self.healthy_count(pool);
+        if self.weight(pool) == 0 {
+            return (false, Why::WeightZero);
+        }
+        let (mut usable, mut healthy) = (0, 0);
+        for e in 0..self.service.pools[pool].endpoints.len() {
+            if !self.usable(pool, e) {
+                continue;
+            }
+            usable += 1;
+            if forced == Forced::Auto
+                && (self.endpoint_override(pool, e).state == EndpointForced::Up
+                    || self
+                        .health
+                        .endpoint_up(self.zone, self.service_index, pool, e))
+            {
+                healthy += 1;
+            }
+        }
+        if usable == 0 {
+            return (false, Why::NoEndpoints);
+        }
+        if forced == Forced::Up {
+            return (true, Why::ForcedUp);
+        }
         let min = self.service.pools[pool].min_healthy;
         (healthy >= min, Why::Healthy { healthy, min })
     }
@@ -898,9 +944,16 @@ impl<H: Health> PoolCtx<'_, H> {
             .filter(|&i| is_wanted(&p.endpoints[i].target) && self.usable(pool, i))
             .collect();
         let trust_all = fail_open || self.forced(pool) == Forced::Up;
+        // `of_type` holds usable endpoints only: what is left is health.
         let mut candidates: SmallVec<[(usize, u16); 8]> = of_type
             .iter()
-            .filter(|&&i| trust_all || self.endpoint_ok(pool, i))
+            .filter(|&&i| {
+                trust_all
+                    || self.endpoint_override(pool, i).state == EndpointForced::Up
+                    || self
+                        .health
+                        .endpoint_up(self.zone, self.service_index, pool, i)
+            })
             .map(|&i| (i, self.endpoint_weight(pool, i)))
             .collect();
         if candidates.is_empty() {
