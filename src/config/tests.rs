@@ -1163,14 +1163,14 @@ fn tcp_monitor_needs_a_port_and_no_http_keys() {
         19,
         5,
         "monitors.web.tls_verify",
-        "\"tls_verify\" applies to https monitors only",
+        "\"tls_verify\" applies to https and grpc monitors only",
     );
     assert_error(
         &errors[3],
         21,
         11,
         "monitors.x.type",
-        "unknown monitor type \"icmp\" (types: http, https, tcp)",
+        "unknown monitor type \"icmp\" (types: http, https, tcp, grpc)",
     );
     assert_error(
         &errors[4],
@@ -1526,4 +1526,97 @@ fn discover_without_an_etcd_or_with_bad_values_is_an_error_at_its_key() {
     assert!(e.message.contains("not a key prefix"), "{e}");
     let e = only_error(&DISCOVER.replace("tier: 2", "tier: [2]"));
     assert!(e.message.contains("label value"), "{e}");
+}
+
+/// A monitor `body` in MINIMAL, used by the pool.
+fn with_monitor(body: &str) -> String {
+    format!(
+        "monitors:\n  web: {body}\n{}",
+        MINIMAL.replace(
+            "endpoints: [192.0.2.10]",
+            "monitor: web\n            endpoints: [192.0.2.10]"
+        )
+    )
+}
+
+#[test]
+fn probe_request_settings_parse_and_never_show_header_values() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = dir.path().join("token");
+    std::fs::write(&token, "Bearer from-a-file\n").expect("write");
+    let yaml = with_monitor(&format!(
+        "{{ type: http, method: head, headers: {{ Authorization: {{ file: {} }}, X-Team: gslb }}, expect_status: [200] }}",
+        token.display()
+    ));
+    let c = parse_ok(&yaml);
+    let m = &c.monitors[0];
+    assert_eq!(m.method, HttpMethod::Head);
+    assert_eq!(m.headers[0].0, "Authorization");
+    assert_eq!(m.headers[0].1.0, "Bearer from-a-file");
+    assert_eq!(m.headers[1].1.0, "gslb");
+    assert!(!format!("{m:?}").contains("from-a-file"), "{m:?}");
+
+    let c = parse_ok(&with_monitor(
+        "{ type: https, expect_body_regex: \"^ok( [0-9]+)?$\" }",
+    ));
+    let re = c.monitors[0].expect_body_regex.as_ref().expect("regex");
+    assert!(re.0.is_match("ok 42"));
+
+    let c = parse_ok(&with_monitor(
+        "{ type: grpc, port: 50051, service: api, tls: true }",
+    ));
+    assert_eq!(c.monitors[0].kind, MonitorKind::Grpc);
+    assert_eq!(c.monitors[0].service, "api");
+    assert!(c.monitors[0].tls);
+}
+
+#[test]
+fn bad_probe_request_settings_are_errors_at_their_line() {
+    let e = only_error(&with_monitor(
+        "{ type: http, headers: { X-Bad: \"a\\nb\" } }",
+    ));
+    assert_error(
+        &e,
+        2,
+        40,
+        "monitors.web.headers.X-Bad",
+        "the header value is not valid for HTTP (control characters or a line break)",
+    );
+    let e = only_error(&with_monitor(
+        "{ type: http, headers: { \"Bad Name\": x } }",
+    ));
+    assert!(e.message.contains("not a valid HTTP header name"), "{e}");
+    let e = only_error(&with_monitor(
+        "{ type: http, headers: { Authorization: { env: MERIDIAN_TEST_SURELY_UNSET_VAR } } }",
+    ));
+    assert!(
+        e.message
+            .contains("MERIDIAN_TEST_SURELY_UNSET_VAR is not set"),
+        "{e}"
+    );
+    let e = only_error(&with_monitor(
+        "{ type: https, tls_ca: /nonexistent/ca.pem }",
+    ));
+    assert_eq!(e.path, "monitors.web.tls_ca");
+    assert!(
+        e.message.starts_with("cannot read /nonexistent/ca.pem"),
+        "{e}"
+    );
+    let e = only_error(&with_monitor("{ type: https, tls_client_cert: /x.pem }"));
+    assert!(e.message.contains("together"), "{e}");
+    let e = only_error(&with_monitor("{ type: http, expect_body_regex: \"(\" }"));
+    assert!(e.message.contains("is not a regular expression"), "{e}");
+    let e = only_error(&with_monitor(
+        "{ type: http, method: HEAD, expect_body: ok }",
+    ));
+    assert_eq!(e.path, "monitors.web.expect_body");
+    let e = only_error(&with_monitor("{ type: http, method: POST }"));
+    assert!(e.message.contains("GET, HEAD"), "{e}");
+    let e = only_error(&with_monitor("{ type: tcp, port: 22, headers: { a: b } }"));
+    assert!(e.message.contains("http and https monitors only"), "{e}");
+    let e = only_error(&with_monitor("{ type: grpc }"));
+    assert!(
+        e.message.contains("grpc monitors have no default port"),
+        "{e}"
+    );
 }
