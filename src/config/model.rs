@@ -214,15 +214,15 @@ impl std::hash::Hash for BodyRegex {
 pub struct ProbeTls {
     /// PEM of the CA certificates trusted instead of the system's.
     pub ca: Option<Vec<u8>>,
-    /// PEM of the client certificate chain followed by its key.
-    pub identity: Option<Vec<u8>>,
+    /// PEM of the client certificate chain and of its key (both or neither).
+    pub client: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl std::fmt::Debug for ProbeTls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProbeTls")
             .field("ca", &self.ca.is_some())
-            .field("identity", &self.identity.is_some())
+            .field("client", &self.client.is_some())
             .finish()
     }
 }
@@ -265,7 +265,7 @@ pub struct Monitor {
     pub rise: u32,
     /// >= 1, default 3.
     pub fall: u32,
-    /// Default true (https and grpc with TLS).
+    /// Default true (https only).
     pub tls_verify: bool,
 }
 

@@ -1163,7 +1163,7 @@ fn tcp_monitor_needs_a_port_and_no_http_keys() {
         19,
         5,
         "monitors.web.tls_verify",
-        "\"tls_verify\" applies to https and grpc monitors only",
+        "\"tls_verify\" applies to https monitors only",
     );
     assert_error(
         &errors[3],

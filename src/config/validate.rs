@@ -636,7 +636,7 @@ const TYPED_KEYS: &[(&str, &[MonitorKind], &str)] = &[
     ("expect_body_regex", HTTP_KINDS, "http and https monitors"),
     ("method", HTTP_KINDS, "http and https monitors"),
     ("headers", HTTP_KINDS, "http and https monitors"),
-    ("tls_verify", TLS_KINDS, "https and grpc monitors"),
+    ("tls_verify", &[MonitorKind::Https], "https monitors"),
     ("tls_ca", TLS_KINDS, "https and grpc monitors"),
     ("tls_client_cert", TLS_KINDS, "https and grpc monitors"),
     ("tls_client_key", TLS_KINDS, "https and grpc monitors"),
@@ -857,13 +857,14 @@ fn probe_request(mon: &mut Monitor, m: &MapWalker<'_>, base: &Path, diag: &mut D
         (Some(c), Some(k)) => {
             let cert = pem_file(c, base, diag, PemKind::Certs);
             let key = pem_file(k, base, diag, PemKind::Key);
-            if let (Some(mut cert), Some(key)) = (cert, key) {
-                cert.push(b'\n');
-                cert.extend_from_slice(&key);
-                if let Err(e) = reqwest::Identity::from_pem(&cert) {
+            if let (Some(cert), Some(key)) = (cert, key) {
+                let mut both = cert.clone();
+                both.push(b'\n');
+                both.extend_from_slice(&key);
+                if let Err(e) = reqwest::Identity::from_pem(&both) {
                     c.error(diag, format!("certificate and key do not go together: {e}"));
                 } else {
-                    mon.tls_files.identity = Some(cert);
+                    mon.tls_files.client = Some((cert, key));
                 }
             }
         }

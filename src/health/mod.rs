@@ -1,5 +1,5 @@
 //! Health checks (SPEC 4): which targets exist (`targets`), how one is
-//! checked (`prober`), the rise/fall machine (`state`), and the single
+//! checked (`prober`, and `grpc` for `grpc.health.v1`), the rise/fall machine (`state`), and the single
 //! writer that runs the schedule and publishes the view answers read
 //! (`core`). [`HealthChecks`] ties them to snapshots: binding a snapshot
 //! interns its targets, starts probing new ones, stops the ones it no longer
@@ -9,6 +9,7 @@
 //! reads one `TargetMap` and one `HealthView` and never waits.
 
 mod core;
+mod grpc;
 mod prober;
 mod state;
 mod targets;

@@ -42,6 +42,9 @@ pub enum CheckError {
     Tls(String),
     #[error("cannot resolve {host}: {reason}")]
     Resolve { host: String, reason: String },
+    /// A gRPC health answer other than SERVING, or a gRPC error status.
+    #[error("gRPC {0}")]
+    Grpc(String),
     #[error("connect: {0}")]
     Connect(String),
     #[error("{0}")]
@@ -53,6 +56,8 @@ pub enum CheckError {
 pub enum Passed {
     Http(u16),
     Connected,
+    /// A gRPC health check answered SERVING.
+    Serving,
 }
 
 impl fmt::Display for Passed {
@@ -60,6 +65,7 @@ impl fmt::Display for Passed {
         match self {
             Self::Http(code) => write!(f, "HTTP {code}"),
             Self::Connected => f.write_str("connected"),
+            Self::Serving => f.write_str("SERVING"),
         }
     }
 }
@@ -80,6 +86,7 @@ pub struct Prober {
 #[derive(Debug, Default)]
 pub struct TargetClient {
     http: Option<(SocketAddr, Client)>,
+    grpc: super::grpc::GrpcChannel,
 }
 
 fn builder(tls_verify: bool) -> reqwest::ClientBuilder {
@@ -150,7 +157,9 @@ impl Prober {
                 };
                 expect(m, with_headers(m, request).send().await).await
             }
-            MonitorKind::Grpc => Err(CheckError::Other("grpc checks are not built yet".into())),
+            MonitorKind::Grpc => {
+                super::grpc::check(m, addr, spec.addr.host_name(), &mut own.grpc).await
+            }
         }
     }
 }
@@ -188,8 +197,11 @@ impl TargetClient {
                     .map_err(|e| CheckError::Tls(format!("tls_ca: {e}")))?;
                 b = b.tls_certs_only(certs);
             }
-            if let Some(identity) = &m.tls_files.identity {
-                let identity = reqwest::Identity::from_pem(identity)
+            if let Some((cert, key)) = &m.tls_files.client {
+                let mut both = cert.clone();
+                both.push(b'\n');
+                both.extend_from_slice(key);
+                let identity = reqwest::Identity::from_pem(&both)
                     .map_err(|e| CheckError::Tls(format!("client certificate: {e}")))?;
                 b = b.identity(identity);
             }
@@ -281,7 +293,7 @@ fn http_error(e: &reqwest::Error) -> CheckError {
 /// A TLS error or a refused connection in `err`, looking through nested
 /// `io::Error`s: their `source()` skips the payload they wrap, and hyper's
 /// connector wraps tokio-rustls' `io::Error` in another one.
-fn named_cause(err: &(dyn std::error::Error + 'static)) -> Option<CheckError> {
+pub(super) fn named_cause(err: &(dyn std::error::Error + 'static)) -> Option<CheckError> {
     if let Some(tls) = err.downcast_ref::<rustls::Error>() {
         return Some(CheckError::Tls(tls.to_string()));
     }
