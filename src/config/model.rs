@@ -370,11 +370,30 @@ pub struct Service {
     pub path: String,
 }
 
+/// How a pool's monitor counts (`monitors:` entries).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum MonitorMode {
+    /// An endpoint is healthy only when every such monitor passes.
+    #[default]
+    MustBeHealthy,
+    /// Probed and shown (API, metrics), never moves traffic.
+    MonitoringOnly,
+}
+
+/// One entry of a pool's `monitors:` (or its single `monitor:`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolMonitor {
+    pub monitor: MonitorId,
+    pub mode: MonitorMode,
+}
+
 #[derive(Clone, Debug)]
 pub struct Pool {
     pub region: RegionId,
     /// 0..=1000, default 100.
     pub weight: u16,
+    /// The first `must_be_healthy` monitor of `monitors` (the only one
+    /// with `monitor:`); None when nothing decides the pool's health.
     pub monitor: Option<MonitorId>,
     /// >= 1, default 1.
     pub min_healthy: usize,
@@ -389,6 +408,9 @@ pub struct Pool {
     pub spill: u8,
     /// Ramp back up after becoming available again.
     pub slow_start: Option<SlowStart>,
+    /// Every monitor probing the endpoints, in config order, each monitor
+    /// at most once: `monitor: web` is `[web must_be_healthy]`.
+    pub monitors: Vec<PoolMonitor>,
 }
 
 /// `discover: {etcd: {prefix, max_removal, hold}}` on a pool.

@@ -470,7 +470,7 @@ fn unknown_key_in_a_pool_is_reported_at_the_key() {
         12,
         13,
         "zones[0].services.www.pools.us-east.wieght",
-        "unknown key \"wieght\" (allowed: weight, monitor, min_healthy, endpoints, discover, spill, slow_start)",
+        "unknown key \"wieght\" (allowed: weight, monitor, min_healthy, endpoints, discover, spill, slow_start, monitors)",
     );
 }
 
@@ -1619,4 +1619,53 @@ fn bad_probe_request_settings_are_errors_at_their_line() {
         e.message.contains("grpc monitors have no default port"),
         "{e}"
     );
+}
+
+#[test]
+fn pool_monitor_groups_parse_and_bad_ones_are_errors() {
+    let base = "monitors:\n  web: { type: http }\n  api: { type: tcp, port: 9 }\n";
+    let pool = |entry: &str| {
+        format!(
+            "{base}{}",
+            MINIMAL.replace(
+                "endpoints: [192.0.2.10]",
+                &format!("{entry}\n            endpoints: [192.0.2.10]")
+            )
+        )
+    };
+    let c = parse_ok(&pool(
+        "monitors: [{ name: api, mode: monitoring_only }, web]",
+    ));
+    let p = &c.zones[0].services[0].pools[0];
+    assert_eq!(p.monitor, Some(0), "the first must_be_healthy monitor");
+    assert_eq!(
+        p.monitors,
+        [
+            PoolMonitor {
+                monitor: 1,
+                mode: MonitorMode::MonitoringOnly
+            },
+            PoolMonitor {
+                monitor: 0,
+                mode: MonitorMode::MustBeHealthy
+            }
+        ]
+    );
+    let c = parse_ok(&pool("monitor: api"));
+    let p = &c.zones[0].services[0].pools[0];
+    assert_eq!((p.monitor, p.monitors.len()), (Some(1), 1));
+    let c = parse_ok(&pool("monitors: [{ name: web, mode: monitoring_only }]"));
+    assert_eq!(c.zones[0].services[0].pools[0].monitor, None);
+
+    let e = only_error(&pool("monitor: web\n            monitors: [api]"));
+    assert!(e.message.contains("not both"), "{e}");
+    let e = only_error(&pool("monitors: [web, web]"));
+    assert!(e.message.contains("already listed"), "{e}");
+    let e = only_error(&pool("monitors: [{ name: web, mode: sometimes }]"));
+    assert!(
+        e.message.contains("must_be_healthy, monitoring_only"),
+        "{e}"
+    );
+    let e = only_error(&pool("monitors: [nope]"));
+    assert!(e.message.contains("nope"), "{e}");
 }

@@ -19,8 +19,8 @@ use super::duration::format_duration;
 use super::model::{
     AdminConfig, AllDown, BodyRegex, ClusterConfig, ClusterTls, Config, Discover, DnsConfig,
     Endpoint, EtcdConnection, GeoMap, GeoipConfig, Guards, HeaderValue, HttpMethod, Loc,
-    MapDefault, Monitor, MonitorId, MonitorKind, Policy, Pool, ProbeTls, Region, RegionId,
-    RrlConfig, Selection, Service, SlowStart, Source, Target, Tier, Zone,
+    MapDefault, Monitor, MonitorId, MonitorKind, MonitorMode, Policy, Pool, PoolMonitor, ProbeTls,
+    Region, RegionId, RrlConfig, Selection, Service, SlowStart, Source, Target, Tier, Zone,
 };
 use super::tree::{Diag, Field, Key, Kind, MapWalker, key_path};
 
@@ -1560,6 +1560,7 @@ fn pool(
             "discover",
             "spill",
             "slow_start",
+            "monitors",
         ],
     )?;
     let weight = m
@@ -1582,6 +1583,7 @@ fn pool(
             })
             .map(Some),
     };
+    let monitors = pool_monitors(&m, monitor, names, diag);
     let min_healthy_field = m.get("min_healthy");
     let min_healthy = min_healthy_field.as_ref().map_or(Some(1), |f| {
         f.int_in::<usize>(diag, 1..=i128::from(u32::MAX))
@@ -1629,16 +1631,105 @@ fn pool(
             format!("min_healthy {min} is more than the pool's {count} endpoints"),
         );
     }
+    let monitors = monitors?;
+    let monitor = match monitor? {
+        Some(m) => Some(m),
+        None => monitors
+            .iter()
+            .find(|pm| pm.mode == MonitorMode::MustBeHealthy)
+            .map(|pm| pm.monitor),
+    };
     Some(Pool {
         region: region?,
         weight: weight?,
-        monitor: monitor?,
+        monitor,
+        monitors,
         min_healthy: min_healthy?,
         endpoints,
         discover: discover?,
         spill: spill?,
         slow_start: slow_start?,
     })
+}
+
+/// A pool's `monitors:` list (each a name or `{name, mode}`), or its
+/// single `monitor:` as a one-entry list; not both.
+fn pool_monitors(
+    m: &MapWalker<'_>,
+    single: Option<Option<MonitorId>>,
+    names: &Names<'_>,
+    diag: &mut Diag,
+) -> Option<Vec<PoolMonitor>> {
+    let Some(f) = m.get("monitors") else {
+        return Some(
+            single?
+                .map(|monitor| PoolMonitor {
+                    monitor,
+                    mode: MonitorMode::MustBeHealthy,
+                })
+                .into_iter()
+                .collect(),
+        );
+    };
+    if m.get("monitor").is_some() {
+        f.error(diag, "set monitor or monitors, not both");
+        return None;
+    }
+    let mut out: Vec<PoolMonitor> = Vec::new();
+    let mut ok = true;
+    for item in f.seq(diag)? {
+        let (name_field, mode) = if matches!(item.node.kind, Kind::Map(_)) {
+            let Some(e) = item.map(diag, &["name", "mode"]) else {
+                ok = false;
+                continue;
+            };
+            let mode = match e.get("mode") {
+                None => Some(MonitorMode::MustBeHealthy),
+                Some(mf) => match mf.string(diag).as_deref() {
+                    Some("must_be_healthy") => Some(MonitorMode::MustBeHealthy),
+                    Some("monitoring_only") => Some(MonitorMode::MonitoringOnly),
+                    Some(other) => {
+                        mf.error(
+                            diag,
+                            format!(
+                                "unknown mode {other:?} (modes: must_be_healthy, monitoring_only)"
+                            ),
+                        );
+                        None
+                    }
+                    None => None,
+                },
+            };
+            (e.require(diag, "name"), mode)
+        } else {
+            (Some(item.clone()), Some(MonitorMode::MustBeHealthy))
+        };
+        let monitor = name_field.as_ref().and_then(|nf| {
+            let name = nf.string(diag)?;
+            resolve(
+                diag,
+                nf.loc(),
+                &nf.path,
+                &name,
+                "monitor",
+                "monitors",
+                &names.monitors,
+            )
+        });
+        let (Some(monitor), Some(mode)) = (monitor, mode) else {
+            ok = false;
+            continue;
+        };
+        if out.iter().any(|pm| pm.monitor == monitor) {
+            if let Some(nf) = &name_field {
+                nf.error(diag, "this monitor is already listed for the pool");
+            }
+            ok = false;
+            continue;
+        }
+        out.push(PoolMonitor { monitor, mode });
+    }
+    ok.then_some(out)
 }
 
 /// A share written `"20%"`, `20%` as a string, or a fraction `0.2`.

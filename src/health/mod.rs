@@ -23,7 +23,7 @@ use tracing::{info, warn};
 pub use self::core::{DEFAULT_CONCURRENCY, Details, HealthView, TargetDetail, Writer};
 pub use self::prober::{CheckError, CheckResult, Passed, Prober};
 pub use self::state::{Machine, State};
-pub use self::targets::{ProbeAddr, Registry, TargetId, TargetMap, TargetSpec};
+pub use self::targets::{EndpointTargets, ProbeAddr, Registry, TargetId, TargetMap, TargetSpec};
 use crate::state::Snapshot;
 
 /// Slack on top of the longest timeout when waiting for first results:
@@ -158,7 +158,7 @@ impl crate::policy::Health for EndpointHealth<'_> {
     #[inline]
     fn endpoint_up(&self, zone: usize, service: usize, pool: usize, endpoint: usize) -> bool {
         self.map
-            .get(zone, service, pool, endpoint)
-            .is_none_or(|id| self.view.serves(id))
+            .endpoint(zone, service, pool, endpoint)
+            .is_none_or(|t| t.required.iter().all(|&id| self.view.serves(id)))
     }
 }

@@ -125,12 +125,20 @@ impl Backend {
         Self::start_at(ip, None)
     }
 
+    /// Plain HTTP answering `200 ok` at `ip:port`.
+    pub fn http_at_port(ip: &str, port: u16) -> Self {
+        Self::start_on(TcpListener::bind((ip, port)).expect("bind backend"), None)
+    }
+
     fn start(tls: Option<Arc<rustls::ServerConfig>>) -> Self {
         Self::start_at("127.0.0.1", tls)
     }
 
     fn start_at(ip: &str, tls: Option<Arc<rustls::ServerConfig>>) -> Self {
-        let listener = TcpListener::bind((ip, 0)).expect("bind backend");
+        Self::start_on(TcpListener::bind((ip, 0)).expect("bind backend"), tls)
+    }
+
+    fn start_on(listener: TcpListener, tls: Option<Arc<rustls::ServerConfig>>) -> Self {
         let addr = listener.local_addr().expect("addr");
         let shared = Arc::new(Shared {
             mode: Mutex::new(Mode::Status(200, "ok".into())),
