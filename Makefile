@@ -56,8 +56,10 @@ clippy:
 
 # Tools the tests drive: dig (bind9-dnsutils), kdig (knot-dnsutils),
 # knotd (knot: the oracle of tests/knot_oracle.rs), mmdblookup (mmdb-bin),
-# dnsperf, curl for the admin API, chromium for the status page, and
-# systemd-analyze (systemd) for the package's unit.
+# dnsperf, curl for the admin API, chromium for the status page,
+# systemd-analyze (systemd) for the package's unit, and pip3 (python3-pip)
+# to install grpcio-health-checking, the gRPC health server of
+# tests/health_grpc.rs (deps-test).
 # The build needs protoc (protobuf-compiler) for etcd-client's protos; the
 # cluster tests start a real etcd (etcd-server).
 BUILD_TOOLS := protoc:protobuf-compiler
