@@ -1,4 +1,6 @@
-//! Build script: records the git commit the binary is built from, for
+//! Build script: generates the gRPC health client (`grpc.health.v1`, from
+//! `src/health/proto/health.proto`, with protoc) and records the git commit
+//! the binary is built from, for
 //! `meridian --version`, as `MERIDIAN_GIT_COMMIT`: the short hash of
 //! `HEAD`, or `unknown` outside a git checkout (or without git). Setting
 //! `MERIDIAN_GIT_COMMIT` in the environment overrides it (builds from a
@@ -17,6 +19,13 @@ fn git(args: &[&str]) -> Option<String> {
 }
 
 fn main() {
+    println!("cargo:rerun-if-changed=src/health/proto/health.proto");
+    if let Err(e) = tonic_prost_build::configure()
+        .build_server(false)
+        .compile_protos(&["src/health/proto/health.proto"], &["src/health/proto"])
+    {
+        panic!("generating the gRPC health client (is protoc installed?): {e}");
+    }
     println!("cargo:rerun-if-env-changed=MERIDIAN_GIT_COMMIT");
     let commit = match std::env::var("MERIDIAN_GIT_COMMIT") {
         Ok(c) if !c.trim().is_empty() => c.trim().to_string(),

@@ -101,6 +101,23 @@ pub struct EndpointInfo {
     /// `in service`, or why it is not answered: `draining`/`drained` (a
     /// drain; see `GET /v1/drains`) or `down` (forced down).
     pub service_state: String,
+    /// A pool with monitor groups (`monitors:`): each monitor's own result.
+    /// `state` above is the first failing `must_be_healthy` one's, else the
+    /// first's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<CheckInfo>,
+}
+
+/// One monitor's result for one endpoint (monitor groups).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckInfo {
+    pub monitor: String,
+    /// `must_be_healthy` or `monitoring_only`.
+    pub mode: String,
+    /// `healthy`, `unhealthy` or `pending`.
+    pub state: String,
+    /// What its last check found.
+    pub reason: Option<String>,
 }
 
 /// `GET /v1/services`.

@@ -9,11 +9,13 @@ use std::sync::Arc;
 
 use crate::cluster::Board;
 use crate::cluster::votes::{decide, vote_key};
+use crate::config::MonitorMode;
 use crate::config::Source;
 use crate::config::Target;
-use crate::health::{EndpointHealth, HealthView, State, TargetId};
+use crate::health::{Details, EndpointHealth, HealthView, State, TargetId};
 use crate::metrics::escape;
 use crate::policy::{self, Forced};
+use crate::state::Snapshot;
 use crate::state::overrides::{
     EndpointOverride, EndpointState, RegionOverride, RegionState, endpoint_key,
 };
@@ -167,21 +169,23 @@ pub(super) async fn regions(rt: &Runtime) -> api::Regions {
                         .iter()
                         .enumerate()
                         .map(|(e, ep)| {
-                            let target = snap.targets.get(z, s, p, e);
+                            let (target, checks) =
+                                monitor_group(&snap, &view, &details, z, s, p, e);
                             let detail =
                                 target.and_then(|id| details.targets.get(id).cloned().flatten());
                             let state = match target {
                                 None => "unmonitored",
                                 Some(id) => view.state(id).as_str(),
                             };
-                            let (votes, verdict) = match (&shared, target, pool.monitor) {
-                                (Some(sh), Some(id), Some(m)) => {
-                                    let key = vote_key(&config.monitors[m].name, &ep.target);
-                                    let (v, why) = sh.explain(id, &key);
-                                    (Some(v), Some(why))
-                                }
-                                _ => (None, None),
-                            };
+                            let (votes, verdict) =
+                                match (&shared, snap.targets.get(z, s, p, e), pool.monitor) {
+                                    (Some(sh), Some(id), Some(m)) => {
+                                        let key = vote_key(&config.monitors[m].name, &ep.target);
+                                        let (v, why) = sh.explain(id, &key);
+                                        (Some(v), Some(why))
+                                    }
+                                    _ => (None, None),
+                                };
                             let key = endpoint_key(&ep.target);
                             let forced = set.endpoints.get(&key);
                             let service_state = match (forced.and_then(|o| o.state), ep.draining) {
@@ -217,6 +221,7 @@ pub(super) async fn regions(rt: &Runtime) -> api::Regions {
                                     .as_ref()
                                     .map(|d| d.latency.as_secs_f64() * 1000.0),
                                 last_check: detail.as_ref().map(|d| rfc3339(d.at)),
+                                checks,
                             }
                         })
                         .collect();
@@ -437,6 +442,59 @@ pub(super) fn render_health_metrics(rt: &Runtime, out: &mut String) {
             escape(&endpoint)
         );
     }
+}
+
+/// Monitor groups: the target whose state an endpoint shows (the first
+/// failing `must_be_healthy` one, else the first) and, for a pool with
+/// more than one monitor or a `monitoring_only` one, each monitor's result.
+fn monitor_group(
+    snap: &Snapshot,
+    view: &HealthView,
+    details: &Details,
+    z: usize,
+    s: usize,
+    p: usize,
+    e: usize,
+) -> (Option<TargetId>, Vec<api::CheckInfo>) {
+    let shown = snap.targets.endpoint(z, s, p, e).and_then(|t| {
+        t.required
+            .iter()
+            .find(|&&id| !view.serves(id))
+            .or_else(|| t.required.first())
+            .copied()
+    });
+    let pool = &snap.config.zones[z].services[s].pools[p];
+    let grouped = pool.monitors.len() > 1
+        || pool
+            .monitors
+            .iter()
+            .any(|pm| pm.mode == MonitorMode::MonitoringOnly);
+    let Some(t) = snap.targets.endpoint(z, s, p, e).filter(|_| grouped) else {
+        return (shown, Vec::new());
+    };
+    let (mut required, mut watched) = (t.required.iter(), t.watched.iter());
+    let checks = pool
+        .monitors
+        .iter()
+        .filter_map(|pm| {
+            let id = match pm.mode {
+                MonitorMode::MustBeHealthy => required.next(),
+                MonitorMode::MonitoringOnly => watched.next(),
+            }?;
+            let detail = details.targets.get(*id).cloned().flatten();
+            Some(api::CheckInfo {
+                monitor: snap.config.monitors[pm.monitor].name.clone(),
+                mode: match pm.mode {
+                    MonitorMode::MustBeHealthy => "must_be_healthy",
+                    MonitorMode::MonitoringOnly => "monitoring_only",
+                }
+                .into(),
+                state: view.state(*id).as_str().into(),
+                reason: detail.map(|d| d.reason),
+            })
+        })
+        .collect();
+    (shown, checks)
 }
 
 #[cfg(test)]

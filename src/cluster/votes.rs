@@ -36,10 +36,18 @@ pub fn target_keys(snap: &Snapshot) -> Vec<(TargetId, String)> {
     for (z, zone) in config.zones.iter().enumerate() {
         for (s, svc) in zone.services.iter().enumerate() {
             for (p, pool) in svc.pools.iter().enumerate() {
-                let Some(m) = pool.monitor else { continue };
+                // Every monitor that decides health votes (monitor groups:
+                // each `must_be_healthy` one, in config order).
+                let required = pool
+                    .monitors
+                    .iter()
+                    .filter(|pm| pm.mode == crate::config::MonitorMode::MustBeHealthy);
                 for (e, ep) in pool.endpoints.iter().enumerate() {
-                    if let Some(id) = snap.targets.get(z, s, p, e) {
-                        out.push((id, vote_key(&config.monitors[m].name, &ep.target)));
+                    let Some(t) = snap.targets.endpoint(z, s, p, e) else {
+                        continue;
+                    };
+                    for (pm, &id) in required.clone().zip(t.required.iter()) {
+                        out.push((id, vote_key(&config.monitors[pm.monitor].name, &ep.target)));
                     }
                 }
             }

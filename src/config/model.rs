@@ -166,6 +166,65 @@ pub enum MonitorKind {
     Http,
     Https,
     Tcp,
+    /// `grpc.health.v1.Health/Check`, plaintext or (with `tls: true`) TLS.
+    Grpc,
+}
+
+/// The request method of an HTTP(S) check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum HttpMethod {
+    #[default]
+    Get,
+    Head,
+}
+
+/// A request header's value, read at load from the config, an environment
+/// variable or a file. Its `Debug` never shows the value: header values are
+/// often tokens, and nothing may log them.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct HeaderValue(pub String);
+
+impl std::fmt::Debug for HeaderValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// `expect_body_regex`, compiled at load; compared and hashed by its text.
+#[derive(Clone, Debug)]
+pub struct BodyRegex(pub regex::Regex);
+
+impl PartialEq for BodyRegex {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
+}
+
+impl Eq for BodyRegex {}
+
+impl std::hash::Hash for BodyRegex {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.as_str().hash(state);
+    }
+}
+
+/// TLS material of a check, read (PEM) at load: a private CA and/or a
+/// client certificate with its key. The key's `Debug` is never shown.
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
+pub struct ProbeTls {
+    /// PEM of the CA certificates trusted instead of the system's.
+    pub ca: Option<Vec<u8>>,
+    /// PEM of the client certificate chain and of its key (both or neither).
+    pub client: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl std::fmt::Debug for ProbeTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProbeTls")
+            .field("ca", &self.ca.is_some())
+            .field("client", &self.client.is_some())
+            .finish()
+    }
 }
 
 /// Equality and hashing cover the whole definition (name included): the
@@ -185,6 +244,19 @@ pub struct Monitor {
     /// Empty means any 2xx or 3xx.
     pub expect_status: Vec<u16>,
     pub expect_body: Option<String>,
+    /// `expect_body_regex`: the body must match it.
+    pub expect_body_regex: Option<BodyRegex>,
+    /// Default GET (http and https).
+    pub method: HttpMethod,
+    /// Extra request headers (http and https), in config order; a
+    /// `User-Agent` here replaces the default `meridian/<version>`.
+    pub headers: Vec<(String, HeaderValue)>,
+    /// `tls_ca`, `tls_client_cert` and `tls_client_key` (https and grpc).
+    pub tls_files: ProbeTls,
+    /// grpc: the service name asked about (empty: the server as a whole).
+    pub service: String,
+    /// grpc: speak TLS (default false).
+    pub tls: bool,
     /// Default 5s.
     pub interval: Duration,
     /// Default 2s; never longer than `interval`.
@@ -298,11 +370,30 @@ pub struct Service {
     pub path: String,
 }
 
+/// How a pool's monitor counts (`monitors:` entries).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum MonitorMode {
+    /// An endpoint is healthy only when every such monitor passes.
+    #[default]
+    MustBeHealthy,
+    /// Probed and shown (API, metrics), never moves traffic.
+    MonitoringOnly,
+}
+
+/// One entry of a pool's `monitors:` (or its single `monitor:`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolMonitor {
+    pub monitor: MonitorId,
+    pub mode: MonitorMode,
+}
+
 #[derive(Clone, Debug)]
 pub struct Pool {
     pub region: RegionId,
     /// 0..=1000, default 100.
     pub weight: u16,
+    /// The first `must_be_healthy` monitor of `monitors` (the only one
+    /// with `monitor:`); None when nothing decides the pool's health.
     pub monitor: Option<MonitorId>,
     /// >= 1, default 1.
     pub min_healthy: usize,
@@ -317,6 +408,9 @@ pub struct Pool {
     pub spill: u8,
     /// Ramp back up after becoming available again.
     pub slow_start: Option<SlowStart>,
+    /// Every monitor probing the endpoints, in config order, each monitor
+    /// at most once: `monitor: web` is `[web must_be_healthy]`.
+    pub monitors: Vec<PoolMonitor>,
 }
 
 /// `discover: {etcd: {prefix, max_removal, hold}}` on a pool.

@@ -470,7 +470,7 @@ fn unknown_key_in_a_pool_is_reported_at_the_key() {
         12,
         13,
         "zones[0].services.www.pools.us-east.wieght",
-        "unknown key \"wieght\" (allowed: weight, monitor, min_healthy, endpoints, discover, spill, slow_start)",
+        "unknown key \"wieght\" (allowed: weight, monitor, min_healthy, endpoints, discover, spill, slow_start, monitors)",
     );
 }
 
@@ -1170,7 +1170,7 @@ fn tcp_monitor_needs_a_port_and_no_http_keys() {
         21,
         11,
         "monitors.x.type",
-        "unknown monitor type \"icmp\" (types: http, https, tcp)",
+        "unknown monitor type \"icmp\" (types: http, https, tcp, grpc)",
     );
     assert_error(
         &errors[4],
@@ -1526,4 +1526,146 @@ fn discover_without_an_etcd_or_with_bad_values_is_an_error_at_its_key() {
     assert!(e.message.contains("not a key prefix"), "{e}");
     let e = only_error(&DISCOVER.replace("tier: 2", "tier: [2]"));
     assert!(e.message.contains("label value"), "{e}");
+}
+
+/// A monitor `body` in MINIMAL, used by the pool.
+fn with_monitor(body: &str) -> String {
+    format!(
+        "monitors:\n  web: {body}\n{}",
+        MINIMAL.replace(
+            "endpoints: [192.0.2.10]",
+            "monitor: web\n            endpoints: [192.0.2.10]"
+        )
+    )
+}
+
+#[test]
+fn probe_request_settings_parse_and_never_show_header_values() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = dir.path().join("token");
+    std::fs::write(&token, "Bearer from-a-file\n").expect("write");
+    let yaml = with_monitor(&format!(
+        "{{ type: http, method: head, headers: {{ Authorization: {{ file: {} }}, X-Team: gslb }}, expect_status: [200] }}",
+        token.display()
+    ));
+    let c = parse_ok(&yaml);
+    let m = &c.monitors[0];
+    assert_eq!(m.method, HttpMethod::Head);
+    assert_eq!(m.headers[0].0, "Authorization");
+    assert_eq!(m.headers[0].1.0, "Bearer from-a-file");
+    assert_eq!(m.headers[1].1.0, "gslb");
+    assert!(!format!("{m:?}").contains("from-a-file"), "{m:?}");
+
+    let c = parse_ok(&with_monitor(
+        "{ type: https, expect_body_regex: \"^ok( [0-9]+)?$\" }",
+    ));
+    let re = c.monitors[0].expect_body_regex.as_ref().expect("regex");
+    assert!(re.0.is_match("ok 42"));
+
+    let c = parse_ok(&with_monitor(
+        "{ type: grpc, port: 50051, service: api, tls: true }",
+    ));
+    assert_eq!(c.monitors[0].kind, MonitorKind::Grpc);
+    assert_eq!(c.monitors[0].service, "api");
+    assert!(c.monitors[0].tls);
+}
+
+#[test]
+fn bad_probe_request_settings_are_errors_at_their_line() {
+    let e = only_error(&with_monitor(
+        "{ type: http, headers: { X-Bad: \"a\\nb\" } }",
+    ));
+    assert_error(
+        &e,
+        2,
+        40,
+        "monitors.web.headers.X-Bad",
+        "the header value is not valid for HTTP (control characters or a line break)",
+    );
+    let e = only_error(&with_monitor(
+        "{ type: http, headers: { \"Bad Name\": x } }",
+    ));
+    assert!(e.message.contains("not a valid HTTP header name"), "{e}");
+    let e = only_error(&with_monitor(
+        "{ type: http, headers: { Authorization: { env: MERIDIAN_TEST_SURELY_UNSET_VAR } } }",
+    ));
+    assert!(
+        e.message
+            .contains("MERIDIAN_TEST_SURELY_UNSET_VAR is not set"),
+        "{e}"
+    );
+    let e = only_error(&with_monitor(
+        "{ type: https, tls_ca: /nonexistent/ca.pem }",
+    ));
+    assert_eq!(e.path, "monitors.web.tls_ca");
+    assert!(
+        e.message.starts_with("cannot read /nonexistent/ca.pem"),
+        "{e}"
+    );
+    let e = only_error(&with_monitor("{ type: https, tls_client_cert: /x.pem }"));
+    assert!(e.message.contains("together"), "{e}");
+    let e = only_error(&with_monitor("{ type: http, expect_body_regex: \"(\" }"));
+    assert!(e.message.contains("is not a regular expression"), "{e}");
+    let e = only_error(&with_monitor(
+        "{ type: http, method: HEAD, expect_body: ok }",
+    ));
+    assert_eq!(e.path, "monitors.web.expect_body");
+    let e = only_error(&with_monitor("{ type: http, method: POST }"));
+    assert!(e.message.contains("GET, HEAD"), "{e}");
+    let e = only_error(&with_monitor("{ type: tcp, port: 22, headers: { a: b } }"));
+    assert!(e.message.contains("http and https monitors only"), "{e}");
+    let e = only_error(&with_monitor("{ type: grpc }"));
+    assert!(
+        e.message.contains("grpc monitors have no default port"),
+        "{e}"
+    );
+}
+
+#[test]
+fn pool_monitor_groups_parse_and_bad_ones_are_errors() {
+    let base = "monitors:\n  web: { type: http }\n  api: { type: tcp, port: 9 }\n";
+    let pool = |entry: &str| {
+        format!(
+            "{base}{}",
+            MINIMAL.replace(
+                "endpoints: [192.0.2.10]",
+                &format!("{entry}\n            endpoints: [192.0.2.10]")
+            )
+        )
+    };
+    let c = parse_ok(&pool(
+        "monitors: [{ name: api, mode: monitoring_only }, web]",
+    ));
+    let p = &c.zones[0].services[0].pools[0];
+    assert_eq!(p.monitor, Some(0), "the first must_be_healthy monitor");
+    assert_eq!(
+        p.monitors,
+        [
+            PoolMonitor {
+                monitor: 1,
+                mode: MonitorMode::MonitoringOnly
+            },
+            PoolMonitor {
+                monitor: 0,
+                mode: MonitorMode::MustBeHealthy
+            }
+        ]
+    );
+    let c = parse_ok(&pool("monitor: api"));
+    let p = &c.zones[0].services[0].pools[0];
+    assert_eq!((p.monitor, p.monitors.len()), (Some(1), 1));
+    let c = parse_ok(&pool("monitors: [{ name: web, mode: monitoring_only }]"));
+    assert_eq!(c.zones[0].services[0].pools[0].monitor, None);
+
+    let e = only_error(&pool("monitor: web\n            monitors: [api]"));
+    assert!(e.message.contains("not both"), "{e}");
+    let e = only_error(&pool("monitors: [web, web]"));
+    assert!(e.message.contains("already listed"), "{e}");
+    let e = only_error(&pool("monitors: [{ name: web, mode: sometimes }]"));
+    assert!(
+        e.message.contains("must_be_healthy, monitoring_only"),
+        "{e}"
+    );
+    let e = only_error(&pool("monitors: [nope]"));
+    assert!(e.message.contains("nope"), "{e}");
 }

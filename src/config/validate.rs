@@ -3,7 +3,9 @@
 //! indices and joins paths to the config file's directory. Every problem is
 //! pushed into a [`Diag`] and the walk goes on, so one run reports them all.
 //! Never reads the files the configuration names (zone files, GeoIP
-//! databases, token files).
+//! databases, token files), except the small ones a monitor sends (header
+//! values from a file, TLS certificates and keys): those are read and
+//! checked here, so that an unreadable one is an error at its line.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -15,10 +17,10 @@ use ipnet::IpNet;
 
 use super::duration::format_duration;
 use super::model::{
-    AdminConfig, AllDown, ClusterConfig, ClusterTls, Config, Discover, DnsConfig, Endpoint,
-    EtcdConnection, GeoMap, GeoipConfig, Guards, Loc, MapDefault, Monitor, MonitorId, MonitorKind,
-    Policy, Pool, Region, RegionId, RrlConfig, Selection, Service, SlowStart, Source, Target, Tier,
-    Zone,
+    AdminConfig, AllDown, BodyRegex, ClusterConfig, ClusterTls, Config, Discover, DnsConfig,
+    Endpoint, EtcdConnection, GeoMap, GeoipConfig, Guards, HeaderValue, HttpMethod, Loc,
+    MapDefault, Monitor, MonitorId, MonitorKind, MonitorMode, Policy, Pool, PoolMonitor, ProbeTls,
+    Region, RegionId, RrlConfig, Selection, Service, SlowStart, Source, Target, Tier, Zone,
 };
 use super::tree::{Diag, Field, Key, Kind, MapWalker, key_path};
 
@@ -97,7 +99,7 @@ pub(crate) fn build(root: &Field<'_>, source: &Path, diag: &mut Diag) -> Config 
         config.regions = regions(&f, diag);
     }
     if let Some(f) = top.get("monitors") {
-        config.monitors = monitors(&f, diag);
+        config.monitors = monitors(&f, &base, diag);
     }
     let names = Names {
         regions: config.regions.iter().map(|r| r.name.as_str()).collect(),
@@ -615,18 +617,45 @@ const MONITOR_KEYS: &[&str] = &[
     "rise",
     "fall",
     "tls_verify",
+    "method",
+    "headers",
+    "expect_body_regex",
+    "tls_ca",
+    "tls_client_cert",
+    "tls_client_key",
+    "service",
+    "tls",
 ];
 
-fn monitors(f: &Field<'_>, diag: &mut Diag) -> Vec<Monitor> {
+/// Monitor keys that only some types take, and which.
+const TYPED_KEYS: &[(&str, &[MonitorKind], &str)] = &[
+    ("path", HTTP_KINDS, "http and https monitors"),
+    ("host", HTTP_KINDS, "http and https monitors"),
+    ("expect_status", HTTP_KINDS, "http and https monitors"),
+    ("expect_body", HTTP_KINDS, "http and https monitors"),
+    ("expect_body_regex", HTTP_KINDS, "http and https monitors"),
+    ("method", HTTP_KINDS, "http and https monitors"),
+    ("headers", HTTP_KINDS, "http and https monitors"),
+    ("tls_verify", &[MonitorKind::Https], "https monitors"),
+    ("tls_ca", TLS_KINDS, "https and grpc monitors"),
+    ("tls_client_cert", TLS_KINDS, "https and grpc monitors"),
+    ("tls_client_key", TLS_KINDS, "https and grpc monitors"),
+    ("service", &[MonitorKind::Grpc], "grpc monitors"),
+    ("tls", &[MonitorKind::Grpc], "grpc monitors"),
+];
+const HTTP_KINDS: &[MonitorKind] = &[MonitorKind::Http, MonitorKind::Https];
+const TLS_KINDS: &[MonitorKind] = &[MonitorKind::Https, MonitorKind::Grpc];
+
+fn monitors(f: &Field<'_>, base: &Path, diag: &mut Diag) -> Vec<Monitor> {
     let mut out = Vec::new();
     for (key, f) in f.entries(diag).unwrap_or_default() {
         check_name(diag, key, &f.path, "monitor");
-        out.push(monitor(&key.name, &f, diag));
+        out.push(monitor(&key.name, &f, base, diag));
     }
     out
 }
 
-fn monitor(name: &str, f: &Field<'_>, diag: &mut Diag) -> Monitor {
+fn monitor(name: &str, f: &Field<'_>, base: &Path, diag: &mut Diag) -> Monitor {
     let mut mon = Monitor {
         name: name.to_owned(),
         kind: MonitorKind::Http,
@@ -636,6 +665,12 @@ fn monitor(name: &str, f: &Field<'_>, diag: &mut Diag) -> Monitor {
         host: None,
         expect_status: Vec::new(),
         expect_body: None,
+        expect_body_regex: None,
+        method: HttpMethod::Get,
+        headers: Vec::new(),
+        tls_files: ProbeTls::default(),
+        service: String::new(),
+        tls: false,
         interval: DEFAULT_INTERVAL,
         timeout: DEFAULT_TIMEOUT,
         rise: DEFAULT_RISE_FALL,
@@ -651,10 +686,11 @@ fn monitor(name: &str, f: &Field<'_>, diag: &mut Diag) -> Monitor {
             "http" => MonitorKind::Http,
             "https" => MonitorKind::Https,
             "tcp" => MonitorKind::Tcp,
+            "grpc" => MonitorKind::Grpc,
             _ => {
                 f.error(
                     diag,
-                    format!("unknown monitor type {text:?} (types: http, https, tcp)"),
+                    format!("unknown monitor type {text:?} (types: http, https, tcp, grpc)"),
                 );
                 return None;
             }
@@ -669,30 +705,22 @@ fn monitor(name: &str, f: &Field<'_>, diag: &mut Diag) -> Monitor {
             (_, Some(port)) => port,
             (MonitorKind::Http, None) => 80,
             (MonitorKind::Https, None) => 443,
-            (MonitorKind::Tcp, None) => {
+            (MonitorKind::Tcp | MonitorKind::Grpc, None) => {
                 if m.get("port").is_none() {
                     diag.error(
                         m.anchor(),
                         m.path(),
-                        "missing required key \"port\" (tcp monitors have no default port)",
+                        format!(
+                            "missing required key \"port\" ({} monitors have no default port)",
+                            kind_name(kind)
+                        ),
                     );
                 }
                 0
             }
         };
-        let http_only: &[&str] = &["path", "host", "expect_status", "expect_body"];
-        for key in http_only.iter().chain(&["tls_verify"]) {
-            let allowed = match kind {
-                MonitorKind::Tcp => false,
-                MonitorKind::Http => *key != "tls_verify",
-                MonitorKind::Https => true,
-            };
-            if let (false, Some(loc)) = (allowed, m.key_loc(key)) {
-                let which = if *key == "tls_verify" {
-                    "https monitors"
-                } else {
-                    "http and https monitors"
-                };
+        for (key, kinds, which) in TYPED_KEYS {
+            if let (false, Some(loc)) = (kinds.contains(&kind), m.key_loc(key)) {
                 diag.error(
                     loc,
                     &key_path(m.path(), key),
@@ -764,7 +792,174 @@ fn monitor(name: &str, f: &Field<'_>, diag: &mut Diag) -> Monitor {
     if let Some(f) = m.get("tls_verify") {
         mon.tls_verify = f.boolean(diag).unwrap_or(true);
     }
+    probe_request(&mut mon, &m, base, diag);
     mon
+}
+
+/// The request settings of a monitor: method, headers, the body pattern,
+/// TLS material and the gRPC service.
+fn probe_request(mon: &mut Monitor, m: &MapWalker<'_>, base: &Path, diag: &mut Diag) {
+    if let Some(f) = m.get("method")
+        && let Some(text) = f.string(diag)
+    {
+        mon.method = match text.to_ascii_uppercase().as_str() {
+            "GET" => HttpMethod::Get,
+            "HEAD" => HttpMethod::Head,
+            _ => {
+                f.error(
+                    diag,
+                    format!("unknown method {text:?} (methods: GET, HEAD)"),
+                );
+                HttpMethod::Get
+            }
+        };
+    }
+    if let Some(f) = m.get("headers") {
+        for (key, f) in f.entries(diag).unwrap_or_default() {
+            if reqwest::header::HeaderName::from_bytes(key.name.as_bytes()).is_err() {
+                diag.error(
+                    key.loc,
+                    &f.path,
+                    format!("{:?} is not a valid HTTP header name", key.name),
+                );
+                continue;
+            }
+            if let Some(value) = header_value(&f, base, diag) {
+                mon.headers.push((key.name.clone(), HeaderValue(value)));
+            }
+        }
+    }
+    if let Some(f) = m.get("expect_body_regex")
+        && let Some(text) = f.nonempty_string(diag)
+    {
+        match regex::Regex::new(&text) {
+            Ok(re) => mon.expect_body_regex = Some(BodyRegex(re)),
+            Err(e) => f.error(diag, format!("{text:?} is not a regular expression: {e}")),
+        }
+    }
+    if mon.method == HttpMethod::Head {
+        for key in ["expect_body", "expect_body_regex"] {
+            if let Some(loc) = m.key_loc(key) {
+                diag.error(
+                    loc,
+                    &key_path(m.path(), key),
+                    format!("{key:?} needs a body, which method HEAD never gets"),
+                );
+            }
+        }
+    }
+    if let Some(f) = m.get("tls_ca") {
+        mon.tls_files.ca = pem_file(&f, base, diag, PemKind::Certs);
+    }
+    let cert = m.get("tls_client_cert");
+    let key = m.get("tls_client_key");
+    match (&cert, &key) {
+        (Some(c), Some(k)) => {
+            let cert = pem_file(c, base, diag, PemKind::Certs);
+            let key = pem_file(k, base, diag, PemKind::Key);
+            if let (Some(cert), Some(key)) = (cert, key) {
+                let mut both = cert.clone();
+                both.push(b'\n');
+                both.extend_from_slice(&key);
+                if let Err(e) = reqwest::Identity::from_pem(&both) {
+                    c.error(diag, format!("certificate and key do not go together: {e}"));
+                } else {
+                    mon.tls_files.client = Some((cert, key));
+                }
+            }
+        }
+        (Some(f), None) | (None, Some(f)) => {
+            f.error(diag, "set tls_client_cert and tls_client_key together");
+        }
+        (None, None) => {}
+    }
+    if let Some(f) = m.get("service") {
+        mon.service = f.string(diag).unwrap_or_default();
+    }
+    if let Some(f) = m.get("tls") {
+        mon.tls = f.boolean(diag).unwrap_or(false);
+    }
+}
+
+/// A header value: a string, `{env: VAR}` or `{file: path}` (the file's
+/// text without its trailing newline). Read now, so that a missing variable
+/// or an unreadable file is an error at load; never echoed in messages.
+fn header_value(f: &Field<'_>, base: &Path, diag: &mut Diag) -> Option<String> {
+    let value = if matches!(f.node.kind, Kind::Map(_)) {
+        let m = f.map(diag, &["env", "file"])?;
+        match (m.get("env"), m.get("file")) {
+            (Some(e), None) => {
+                let name = env_name(&e, diag)?;
+                match std::env::var(&name) {
+                    Ok(v) => v,
+                    Err(_) => {
+                        e.error(diag, format!("environment variable {name} is not set"));
+                        return None;
+                    }
+                }
+            }
+            (None, Some(p)) => {
+                let path = file_path(&p, base, diag)?;
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => text.trim_end_matches(['\r', '\n']).to_owned(),
+                    Err(e) => {
+                        p.error(diag, format!("cannot read {}: {e}", path.display()));
+                        return None;
+                    }
+                }
+            }
+            _ => {
+                f.error(diag, "set one of env or file");
+                return None;
+            }
+        }
+    } else {
+        f.string(diag)?
+    };
+    if reqwest::header::HeaderValue::from_str(&value).is_err() {
+        f.error(
+            diag,
+            "the header value is not valid for HTTP (control characters or a line break)",
+        );
+        return None;
+    }
+    Some(value)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PemKind {
+    Certs,
+    Key,
+}
+
+/// A PEM file of certificates or of one private key, read and checked now.
+fn pem_file(f: &Field<'_>, base: &Path, diag: &mut Diag, kind: PemKind) -> Option<Vec<u8>> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let path = file_path(f, base, diag)?;
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) => {
+            f.error(diag, format!("cannot read {}: {e}", path.display()));
+            return None;
+        }
+    };
+    let ok = match kind {
+        PemKind::Certs => {
+            let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&bytes).collect();
+            matches!(certs, Ok(c) if !c.is_empty())
+        }
+        PemKind::Key => PrivateKeyDer::from_pem_slice(&bytes).is_ok(),
+    };
+    if !ok {
+        let what = match kind {
+            PemKind::Certs => "PEM certificates",
+            PemKind::Key => "a PEM private key",
+        };
+        f.error(diag, format!("{} holds no {what}", path.display()));
+        return None;
+    }
+    Some(bytes)
 }
 
 const fn kind_name(kind: MonitorKind) -> &'static str {
@@ -772,6 +967,7 @@ const fn kind_name(kind: MonitorKind) -> &'static str {
         MonitorKind::Http => "http",
         MonitorKind::Https => "https",
         MonitorKind::Tcp => "tcp",
+        MonitorKind::Grpc => "grpc",
     }
 }
 
@@ -1364,6 +1560,7 @@ fn pool(
             "discover",
             "spill",
             "slow_start",
+            "monitors",
         ],
     )?;
     let weight = m
@@ -1386,6 +1583,7 @@ fn pool(
             })
             .map(Some),
     };
+    let monitors = pool_monitors(&m, monitor, names, diag);
     let min_healthy_field = m.get("min_healthy");
     let min_healthy = min_healthy_field.as_ref().map_or(Some(1), |f| {
         f.int_in::<usize>(diag, 1..=i128::from(u32::MAX))
@@ -1433,16 +1631,105 @@ fn pool(
             format!("min_healthy {min} is more than the pool's {count} endpoints"),
         );
     }
+    let monitors = monitors?;
+    let monitor = match monitor? {
+        Some(m) => Some(m),
+        None => monitors
+            .iter()
+            .find(|pm| pm.mode == MonitorMode::MustBeHealthy)
+            .map(|pm| pm.monitor),
+    };
     Some(Pool {
         region: region?,
         weight: weight?,
-        monitor: monitor?,
+        monitor,
+        monitors,
         min_healthy: min_healthy?,
         endpoints,
         discover: discover?,
         spill: spill?,
         slow_start: slow_start?,
     })
+}
+
+/// A pool's `monitors:` list (each a name or `{name, mode}`), or its
+/// single `monitor:` as a one-entry list; not both.
+fn pool_monitors(
+    m: &MapWalker<'_>,
+    single: Option<Option<MonitorId>>,
+    names: &Names<'_>,
+    diag: &mut Diag,
+) -> Option<Vec<PoolMonitor>> {
+    let Some(f) = m.get("monitors") else {
+        return Some(
+            single?
+                .map(|monitor| PoolMonitor {
+                    monitor,
+                    mode: MonitorMode::MustBeHealthy,
+                })
+                .into_iter()
+                .collect(),
+        );
+    };
+    if m.get("monitor").is_some() {
+        f.error(diag, "set monitor or monitors, not both");
+        return None;
+    }
+    let mut out: Vec<PoolMonitor> = Vec::new();
+    let mut ok = true;
+    for item in f.seq(diag)? {
+        let (name_field, mode) = if matches!(item.node.kind, Kind::Map(_)) {
+            let Some(e) = item.map(diag, &["name", "mode"]) else {
+                ok = false;
+                continue;
+            };
+            let mode = match e.get("mode") {
+                None => Some(MonitorMode::MustBeHealthy),
+                Some(mf) => match mf.string(diag).as_deref() {
+                    Some("must_be_healthy") => Some(MonitorMode::MustBeHealthy),
+                    Some("monitoring_only") => Some(MonitorMode::MonitoringOnly),
+                    Some(other) => {
+                        mf.error(
+                            diag,
+                            format!(
+                                "unknown mode {other:?} (modes: must_be_healthy, monitoring_only)"
+                            ),
+                        );
+                        None
+                    }
+                    None => None,
+                },
+            };
+            (e.require(diag, "name"), mode)
+        } else {
+            (Some(item.clone()), Some(MonitorMode::MustBeHealthy))
+        };
+        let monitor = name_field.as_ref().and_then(|nf| {
+            let name = nf.string(diag)?;
+            resolve(
+                diag,
+                nf.loc(),
+                &nf.path,
+                &name,
+                "monitor",
+                "monitors",
+                &names.monitors,
+            )
+        });
+        let (Some(monitor), Some(mode)) = (monitor, mode) else {
+            ok = false;
+            continue;
+        };
+        if out.iter().any(|pm| pm.monitor == monitor) {
+            if let Some(nf) = &name_field {
+                nf.error(diag, "this monitor is already listed for the pool");
+            }
+            ok = false;
+            continue;
+        }
+        out.push(PoolMonitor { monitor, mode });
+    }
+    ok.then_some(out)
 }
 
 /// A share written `"20%"`, `20%` as a string, or a fraction `0.2`.

@@ -1,5 +1,5 @@
 //! Health checks (SPEC 4): which targets exist (`targets`), how one is
-//! checked (`prober`), the rise/fall machine (`state`), and the single
+//! checked (`prober`, and `grpc` for `grpc.health.v1`), the rise/fall machine (`state`), and the single
 //! writer that runs the schedule and publishes the view answers read
 //! (`core`). [`HealthChecks`] ties them to snapshots: binding a snapshot
 //! interns its targets, starts probing new ones, stops the ones it no longer
@@ -9,6 +9,7 @@
 //! reads one `TargetMap` and one `HealthView` and never waits.
 
 mod core;
+mod grpc;
 mod prober;
 mod state;
 mod targets;
@@ -22,7 +23,7 @@ use tracing::{info, warn};
 pub use self::core::{DEFAULT_CONCURRENCY, Details, HealthView, TargetDetail, Writer};
 pub use self::prober::{CheckError, CheckResult, Passed, Prober};
 pub use self::state::{Machine, State};
-pub use self::targets::{ProbeAddr, Registry, TargetId, TargetMap, TargetSpec};
+pub use self::targets::{EndpointTargets, ProbeAddr, Registry, TargetId, TargetMap, TargetSpec};
 use crate::state::Snapshot;
 
 /// Slack on top of the longest timeout when waiting for first results:
@@ -157,7 +158,7 @@ impl crate::policy::Health for EndpointHealth<'_> {
     #[inline]
     fn endpoint_up(&self, zone: usize, service: usize, pool: usize, endpoint: usize) -> bool {
         self.map
-            .get(zone, service, pool, endpoint)
-            .is_none_or(|id| self.view.serves(id))
+            .endpoint(zone, service, pool, endpoint)
+            .is_none_or(|t| t.required.iter().all(|&id| self.view.serves(id)))
     }
 }

@@ -4,9 +4,12 @@
 //! health writer, which alone decides what they mean.
 //!
 //! Clients are built once and reused (one per TLS setting, plus one per
-//! target whose SNI differs from the address it connects to); none keeps
-//! idle connections, so every check opens a fresh TCP (and TLS) connection
-//! and a dead server is seen as dead.
+//! target whose SNI differs from the address it connects to or whose
+//! monitor brings its own CA or client certificate); none keeps idle
+//! connections, so every check opens a fresh TCP (and TLS) connection and a
+//! dead server is seen as dead. Redirects are never followed: a 3xx is
+//! judged by `expect_status` like any code. Header values are sent, never
+//! logged.
 
 use std::fmt;
 use std::io;
@@ -17,7 +20,7 @@ use reqwest::Client;
 use tokio::net::TcpStream;
 
 use super::targets::{ProbeAddr, TargetSpec};
-use crate::config::{MonitorKind, format_duration};
+use crate::config::{HttpMethod, Monitor, MonitorKind, ProbeTls, format_duration};
 
 /// Largest body read looking for `expect_body`.
 const MAX_BODY: usize = 64 * 1024;
@@ -33,10 +36,15 @@ pub enum CheckError {
     Refused,
     #[error("body does not contain {0:?}")]
     Body(String),
+    #[error("body does not match /{0}/")]
+    BodyRegex(String),
     #[error("TLS: {0}")]
     Tls(String),
     #[error("cannot resolve {host}: {reason}")]
     Resolve { host: String, reason: String },
+    /// A gRPC health answer other than SERVING, or a gRPC error status.
+    #[error("gRPC {0}")]
+    Grpc(String),
     #[error("connect: {0}")]
     Connect(String),
     #[error("{0}")]
@@ -48,6 +56,8 @@ pub enum CheckError {
 pub enum Passed {
     Http(u16),
     Connected,
+    /// A gRPC health check answered SERVING.
+    Serving,
 }
 
 impl fmt::Display for Passed {
@@ -55,6 +65,7 @@ impl fmt::Display for Passed {
         match self {
             Self::Http(code) => write!(f, "HTTP {code}"),
             Self::Connected => f.write_str("connected"),
+            Self::Serving => f.write_str("SERVING"),
         }
     }
 }
@@ -70,9 +81,13 @@ pub struct Prober {
 }
 
 /// A client a target keeps for itself: HTTPS whose SNI is a name while the
-/// connection goes to the address that name was resolved to.
+/// connection goes to the address that name was resolved to, or whose
+/// monitor has its own CA or client certificate.
 #[derive(Debug, Default)]
-pub struct TargetClient(Option<(SocketAddr, Client)>);
+pub struct TargetClient {
+    http: Option<(SocketAddr, Client)>,
+    grpc: super::grpc::GrpcChannel,
+}
 
 fn builder(tls_verify: bool) -> reqwest::ClientBuilder {
     Client::builder()
@@ -80,7 +95,7 @@ fn builder(tls_verify: bool) -> reqwest::ClientBuilder {
         .retry(reqwest::retry::never())
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
-        .user_agent(concat!("meridian-probe/", env!("CARGO_PKG_VERSION")))
+        .user_agent(concat!("meridian/", env!("CARGO_PKG_VERSION")))
         .tls_danger_accept_invalid_certs(!tls_verify)
 }
 
@@ -111,53 +126,91 @@ impl Prober {
             },
             MonitorKind::Http => {
                 let url = format!("http://{addr}{}", m.path);
-                let mut request = self.plain.get(url);
+                let mut request = self.plain.request(method(m), url);
                 let host = m.host.as_deref().or(spec.addr.host_name());
                 if let Some(host) = host {
                     request = request.header(reqwest::header::HOST, host);
                 }
-                expect(m, request.send().await).await
+                expect(m, with_headers(m, request).send().await).await
             }
             MonitorKind::Https => {
                 let sni = m.host.as_deref().or(spec.addr.host_name());
-                let request = match sni {
+                let own_tls = m.tls_files != ProbeTls::default();
+                let request = match (sni, own_tls) {
                     // The URL names the host so that SNI and Host carry it;
                     // `resolve` pins the connection to the target address.
-                    Some(host) => own.client(host, addr, m.tls_verify)?.get(format!(
-                        "https://{host}:{}{}",
-                        addr.port(),
-                        m.path
-                    )),
-                    None => {
+                    (Some(host), _) => own.client(Some(host), addr, m)?.request(
+                        method(m),
+                        format!("https://{host}:{}{}", addr.port(), m.path),
+                    ),
+                    (None, true) => own
+                        .client(None, addr, m)?
+                        .request(method(m), format!("https://{addr}{}", m.path)),
+                    (None, false) => {
                         let client = if m.tls_verify {
                             &self.verify
                         } else {
                             &self.insecure
                         };
-                        client.get(format!("https://{addr}{}", m.path))
+                        client.request(method(m), format!("https://{addr}{}", m.path))
                     }
                 };
-                expect(m, request.send().await).await
+                expect(m, with_headers(m, request).send().await).await
+            }
+            MonitorKind::Grpc => {
+                super::grpc::check(m, addr, spec.addr.host_name(), &mut own.grpc).await
             }
         }
     }
 }
 
+fn method(m: &Monitor) -> reqwest::Method {
+    match m.method {
+        HttpMethod::Get => reqwest::Method::GET,
+        HttpMethod::Head => reqwest::Method::HEAD,
+    }
+}
+
+/// The monitor's own headers (validated at load), replacing defaults of the
+/// same name such as `User-Agent`.
+fn with_headers(m: &Monitor, mut request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    for (name, value) in &m.headers {
+        request = request.header(name.as_str(), value.0.as_str());
+    }
+    request
+}
+
 impl TargetClient {
     fn client(
         &mut self,
-        host: &str,
+        host: Option<&str>,
         addr: SocketAddr,
-        tls_verify: bool,
+        m: &Monitor,
     ) -> Result<&Client, CheckError> {
-        if self.0.as_ref().is_none_or(|(a, _)| *a != addr) {
-            let client = builder(tls_verify)
-                .resolve(host, addr)
+        if self.http.as_ref().is_none_or(|(a, _)| *a != addr) {
+            let mut b = builder(m.tls_verify);
+            if let Some(host) = host {
+                b = b.resolve(host, addr);
+            }
+            if let Some(ca) = &m.tls_files.ca {
+                let certs = reqwest::Certificate::from_pem_bundle(ca)
+                    .map_err(|e| CheckError::Tls(format!("tls_ca: {e}")))?;
+                b = b.tls_certs_only(certs);
+            }
+            if let Some((cert, key)) = &m.tls_files.client {
+                let mut both = cert.clone();
+                both.push(b'\n');
+                both.extend_from_slice(key);
+                let identity = reqwest::Identity::from_pem(&both)
+                    .map_err(|e| CheckError::Tls(format!("client certificate: {e}")))?;
+                b = b.identity(identity);
+            }
+            let client = b
                 .build()
                 .map_err(|e| CheckError::Other(format!("building HTTPS client: {e}")))?;
-            self.0 = Some((addr, client));
+            self.http = Some((addr, client));
         }
-        match &self.0 {
+        match &self.http {
             Some((_, c)) => Ok(c),
             None => Err(CheckError::Other("no HTTPS client".into())),
         }
@@ -180,11 +233,9 @@ async fn resolve(addr: &ProbeAddr) -> Result<SocketAddr, CheckError> {
     }
 }
 
-/// Judge a response against `expect_status` and `expect_body`.
-async fn expect(
-    m: &crate::config::Monitor,
-    sent: Result<reqwest::Response, reqwest::Error>,
-) -> CheckResult {
+/// Judge a response against `expect_status`, `expect_body` and
+/// `expect_body_regex`.
+async fn expect(m: &Monitor, sent: Result<reqwest::Response, reqwest::Error>) -> CheckResult {
     let mut response = sent.map_err(|e| http_error(&e))?;
     let code = response.status().as_u16();
     let ok = if m.expect_status.is_empty() {
@@ -195,7 +246,7 @@ async fn expect(
     if !ok {
         return Err(CheckError::Status(code));
     }
-    if let Some(want) = &m.expect_body {
+    if m.expect_body.is_some() || m.expect_body_regex.is_some() {
         let mut body = Vec::new();
         while body.len() < MAX_BODY {
             match response.chunk().await {
@@ -204,8 +255,16 @@ async fn expect(
                 Err(e) => return Err(http_error(&e)),
             }
         }
-        if !String::from_utf8_lossy(&body).contains(want.as_str()) {
+        let body = String::from_utf8_lossy(&body);
+        if let Some(want) = &m.expect_body
+            && !body.contains(want.as_str())
+        {
             return Err(CheckError::Body(want.clone()));
+        }
+        if let Some(re) = &m.expect_body_regex
+            && !re.0.is_match(&body)
+        {
+            return Err(CheckError::BodyRegex(re.0.as_str().to_owned()));
         }
     }
     Ok(Passed::Http(code))
@@ -234,7 +293,7 @@ fn http_error(e: &reqwest::Error) -> CheckError {
 /// A TLS error or a refused connection in `err`, looking through nested
 /// `io::Error`s: their `source()` skips the payload they wrap, and hyper's
 /// connector wraps tokio-rustls' `io::Error` in another one.
-fn named_cause(err: &(dyn std::error::Error + 'static)) -> Option<CheckError> {
+pub(super) fn named_cause(err: &(dyn std::error::Error + 'static)) -> Option<CheckError> {
     if let Some(tls) = err.downcast_ref::<rustls::Error>() {
         return Some(CheckError::Tls(tls.to_string()));
     }

@@ -12,7 +12,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::config::{Config, Endpoint, Monitor, Target};
+use crate::config::{Config, Endpoint, Monitor, MonitorMode, Target};
 
 /// Index into the health view; stable for the life of the process.
 pub type TargetId = usize;
@@ -138,20 +138,31 @@ impl Registry {
                             .pools
                             .iter()
                             .map(|pool| {
-                                let Some(monitor) = pool.monitor.map(|m| &config.monitors[m])
-                                else {
+                                if pool.monitors.is_empty() {
                                     return Box::default();
-                                };
+                                }
                                 pool.endpoints
                                     .iter()
                                     .map(|e| {
-                                        let spec = TargetSpec {
-                                            monitor: monitor.clone(),
-                                            addr: ProbeAddr::for_endpoint(e, monitor),
-                                        };
-                                        let id = self.intern(spec);
-                                        used.push(id);
-                                        Some(id)
+                                        let mut required = Vec::new();
+                                        let mut watched = Vec::new();
+                                        for pm in &pool.monitors {
+                                            let monitor = &config.monitors[pm.monitor];
+                                            let spec = TargetSpec {
+                                                monitor: monitor.clone(),
+                                                addr: ProbeAddr::for_endpoint(e, monitor),
+                                            };
+                                            let id = self.intern(spec);
+                                            used.push(id);
+                                            match pm.mode {
+                                                MonitorMode::MustBeHealthy => required.push(id),
+                                                MonitorMode::MonitoringOnly => watched.push(id),
+                                            }
+                                        }
+                                        EndpointTargets {
+                                            required: required.into(),
+                                            watched: watched.into(),
+                                        }
                                     })
                                     .collect()
                             })
@@ -179,10 +190,22 @@ pub struct TargetMap {
 }
 
 /// Per endpoint of one pool; empty for a pool without a monitor.
-type PoolTargets = Box<[Option<TargetId>]>;
+type PoolTargets = Box<[EndpointTargets]>;
+
+/// The targets probing one endpoint, one per monitor of its pool.
+#[derive(Debug, Default)]
+pub struct EndpointTargets {
+    /// `must_be_healthy`, in config order: the endpoint is up when all
+    /// of them serve (none: always up).
+    pub required: Box<[TargetId]>,
+    /// `monitoring_only`: probed and shown, never consulted by answers.
+    pub watched: Box<[TargetId]>,
+}
 
 impl TargetMap {
-    /// The target probing that endpoint; None when nothing probes it.
+    /// The target of the pool's first `must_be_healthy` monitor for that
+    /// endpoint (with `monitor:`, its only one); None when no monitor
+    /// decides its health.
     #[inline]
     pub fn get(
         &self,
@@ -191,12 +214,22 @@ impl TargetMap {
         pool: usize,
         endpoint: usize,
     ) -> Option<TargetId> {
-        *self
-            .zones
-            .get(zone)?
-            .get(service)?
-            .get(pool)?
-            .get(endpoint)?
+        self.endpoint(zone, service, pool, endpoint)?
+            .required
+            .first()
+            .copied()
+    }
+
+    /// Every target of that endpoint, by mode; None when nothing probes it.
+    #[inline]
+    pub fn endpoint(
+        &self,
+        zone: usize,
+        service: usize,
+        pool: usize,
+        endpoint: usize,
+    ) -> Option<&EndpointTargets> {
+        self.zones.get(zone)?.get(service)?.get(pool)?.get(endpoint)
     }
 }
 
@@ -266,6 +299,26 @@ zones:
             }
         );
         assert_eq!(map.get(9, 0, 0, 0), None);
+    }
+
+    #[test]
+    fn monitor_groups_intern_every_monitor_and_split_by_mode() {
+        let text = CONFIG.replace(
+            "b: { monitor: raw, endpoints: [192.0.2.1] }",
+            "b: { monitors: [raw, { name: web, mode: monitoring_only }], endpoints: [192.0.2.1] }",
+        );
+        let c = config(&text);
+        let mut reg = Registry::default();
+        let (map, _) = reg.bind(&c);
+        let both = map.endpoint(0, 1, 1, 0).expect("targets");
+        assert_eq!(both.required.len(), 1);
+        assert_eq!(both.watched.len(), 1);
+        assert_eq!(map.get(0, 1, 1, 0), Some(both.required[0]));
+        assert_eq!(
+            both.watched[0],
+            map.get(0, 1, 0, 0).expect("web"),
+            "web@192.0.2.1:8080 is shared with the pool that requires it"
+        );
     }
 
     #[test]

@@ -2,7 +2,10 @@
 //! 127.0.0.1, minimal HTTP/1.1 with `Connection: close`. What they answer
 //! can be flipped while they run: a status (200, 503, ...), slow (past any
 //! probe timeout), or closed (the port refuses connections). The HTTPS
-//! variant serves a self-signed certificate made with rcgen.
+//! variant serves a self-signed certificate made with rcgen; the mutual
+//! TLS one a certificate from a private CA, and requires a client
+//! certificate that CA signed. Each backend records the method and headers
+//! of the last request it read.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -24,11 +27,26 @@ struct Shared {
     mode: Mutex<Mode>,
     hits: AtomicU64,
     stop: AtomicBool,
+    /// The request line and header lines of the last request.
+    last: Mutex<Vec<String>>,
+}
+
+/// PEM files of a private CA and a client certificate it signed, written
+/// for the configuration to name.
+pub struct Pki {
+    pub ca: String,
+    pub client_cert: String,
+    pub client_key: String,
+    /// A client certificate from another CA: the backend refuses it.
+    pub stranger_cert: String,
+    pub stranger_key: String,
 }
 
 /// A running backend; stopped when dropped.
 pub struct Backend {
     pub addr: SocketAddr,
+    /// Set for the mutual TLS backend.
+    pub pki: Option<Pki>,
     shared: Arc<Shared>,
     tls: Option<Arc<rustls::ServerConfig>>,
     thread: Option<JoinHandle<()>>,
@@ -54,10 +72,62 @@ impl Backend {
         Self::start(Some(Arc::new(config)))
     }
 
+    /// HTTPS with a certificate for `localhost` and 127.0.0.1 from a
+    /// private CA, requiring a client certificate from the same CA.
+    pub fn https_mutual() -> Self {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let issuer = |name: &str| {
+            let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            params
+                .distinguished_name
+                .push(rcgen::DnType::CommonName, name);
+            CertifiedIssuer::self_signed(params, KeyPair::generate().expect("key")).expect("CA")
+        };
+        let ca = issuer("meridian test CA");
+        let other = issuer("another CA");
+        let leaf = |names: Vec<String>, by: &CertifiedIssuer<'_, KeyPair>| {
+            let key = KeyPair::generate().expect("key");
+            let cert = CertificateParams::new(names)
+                .expect("params")
+                .signed_by(&key, by)
+                .expect("sign");
+            (cert, key)
+        };
+        let (server_cert, server_key) = leaf(vec!["localhost".into(), "127.0.0.1".into()], &ca);
+        let (client_cert, client_key) = leaf(vec!["probe.meridian.test".into()], &ca);
+        let (stranger_cert, stranger_key) = leaf(vec!["probe.meridian.test".into()], &other);
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca.der().clone()).expect("root");
+        let verifier = rustls::server::WebPkiClientVerifier::builder(Arc::new(roots))
+            .build()
+            .expect("client verifier");
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into());
+        let config = rustls::ServerConfig::builder()
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(vec![server_cert.der().clone(), ca.der().clone()], key)
+            .expect("server config");
+        let mut b = Self::start(Some(Arc::new(config)));
+        b.pki = Some(Pki {
+            ca: ca.pem(),
+            client_cert: client_cert.pem(),
+            client_key: client_key.serialize_pem(),
+            stranger_cert: stranger_cert.pem(),
+            stranger_key: stranger_key.serialize_pem(),
+        });
+        b
+    }
+
     /// Plain HTTP answering `200 ok` on another loopback address
     /// (`127.0.0.11`), so several endpoints can be told apart by address.
     pub fn http_at(ip: &str) -> Self {
         Self::start_at(ip, None)
+    }
+
+    /// Plain HTTP answering `200 ok` at `ip:port`.
+    pub fn http_at_port(ip: &str, port: u16) -> Self {
+        Self::start_on(TcpListener::bind((ip, port)).expect("bind backend"), None)
     }
 
     fn start(tls: Option<Arc<rustls::ServerConfig>>) -> Self {
@@ -65,15 +135,20 @@ impl Backend {
     }
 
     fn start_at(ip: &str, tls: Option<Arc<rustls::ServerConfig>>) -> Self {
-        let listener = TcpListener::bind((ip, 0)).expect("bind backend");
+        Self::start_on(TcpListener::bind((ip, 0)).expect("bind backend"), tls)
+    }
+
+    fn start_on(listener: TcpListener, tls: Option<Arc<rustls::ServerConfig>>) -> Self {
         let addr = listener.local_addr().expect("addr");
         let shared = Arc::new(Shared {
             mode: Mutex::new(Mode::Status(200, "ok".into())),
             hits: AtomicU64::new(0),
             stop: AtomicBool::new(false),
+            last: Mutex::new(Vec::new()),
         });
         let mut b = Self {
             addr,
+            pki: None,
             shared,
             tls,
             thread: None,
@@ -109,6 +184,30 @@ impl Backend {
     pub fn status(&self, code: u16) {
         let body = if code == 200 { "ok" } else { "down" };
         self.set(Mode::Status(code, body.into()));
+    }
+
+    /// The method of the last request read, e.g. `GET`.
+    pub fn last_method(&self) -> Option<String> {
+        let last = self.shared.last.lock().expect("last");
+        last.first()
+            .and_then(|line| line.split(' ').next())
+            .map(str::to_owned)
+    }
+
+    /// The request line of the last request read, e.g. `GET /ready HTTP/1.1`.
+    pub fn last_request_line(&self) -> Option<String> {
+        self.shared.last.lock().expect("last").first().cloned()
+    }
+
+    /// The value of header `name` (any case) in the last request read.
+    pub fn last_header(&self, name: &str) -> Option<String> {
+        let last = self.shared.last.lock().expect("last");
+        last.iter().skip(1).find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| value.trim().to_owned())
+        })
     }
 
     /// Requests seen so far.
@@ -170,6 +269,9 @@ fn exchange(mut stream: impl Read + Write, shared: &Shared) {
             return;
         }
     }
+    let head = String::from_utf8_lossy(&request);
+    let head = head.split("\r\n\r\n").next().unwrap_or_default();
+    *shared.last.lock().expect("last") = head.split("\r\n").map(str::to_owned).collect();
     shared.hits.fetch_add(1, Ordering::SeqCst);
     let mode = shared.mode.lock().expect("mode").clone();
     let (code, body) = match mode {
@@ -179,9 +281,17 @@ fn exchange(mut stream: impl Read + Write, shared: &Shared) {
             (200, "ok".to_string())
         }
     };
+    // A redirect names a place a client following it would go to.
+    let location = if (300..400).contains(&code) {
+        "Location: /elsewhere\r\n"
+    } else {
+        ""
+    };
+    let head_only = head.starts_with("HEAD ");
     let response = format!(
-        "HTTP/1.1 {code} X\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
+        "HTTP/1.1 {code} X\r\nContent-Type: text/plain\r\n{location}Content-Length: {}\r\nConnection: close\r\n\r\n{}",
+        body.len(),
+        if head_only { "" } else { body.as_str() }
     );
     let _ = stream.write_all(response.as_bytes());
     let _ = stream.flush();
