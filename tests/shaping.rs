@@ -495,3 +495,76 @@ fn a_rollout_steps_by_itself_and_rolls_back_when_the_canary_fails() {
     let gone = s.admin("DELETE", "/v1/services/www.gslb.test./rollouts", None, None);
     assert_eq!(gone.status, 404, "nothing running: {}", gone.body);
 }
+
+/// unbound with ECS (`subnetcache`) delegating to meridian caches a sticky
+/// answer per client subnet (its scope is /24), not one for everyone.
+#[test]
+fn unbound_with_ecs_caches_sticky_answers_per_subnet() {
+    let Some(unbound) = ["/usr/sbin/unbound", "/usr/bin/unbound"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+    else {
+        eprintln!("SKIPPED: unbound is not installed (Debian package unbound)");
+        return;
+    };
+    let s = server();
+    // Two /24s that meridian answers with different endpoints.
+    let nets = networks();
+    let direct = ask_all(&s, "sticky.gslb.test", &nets, 24);
+    let a = nets[0];
+    let b = *nets
+        .iter()
+        .find(|n| direct[*n].0 != direct[&a].0)
+        .expect("two networks with different answers");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = common::etcd::free_port();
+    let conf = dir.path().join("unbound.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "server:\n  interface: 127.0.0.1@{port}\n  port: {port}\n  do-daemonize: no\n  use-syslog: no\n  \
+             chroot: \"\"\n  username: \"\"\n  directory: \"{dir}\"\n  pidfile: \"{dir}/unbound.pid\"\n  \
+             do-not-query-localhost: no\n  access-control: 127.0.0.0/8 allow\n  \
+             module-config: \"subnetcache iterator\"\n  send-client-subnet: 127.0.0.1\n  \
+             client-subnet-always-forward: yes\n  max-client-subnet-ipv4: 24\n  verbosity: 1\n  \
+             local-zone: \"test.\" nodefault\n\
+             stub-zone:\n  name: \"gslb.test\"\n  stub-addr: {dns}\n",
+            dir = dir.path().display(),
+            dns = format!("{}@{}", s.dns.ip(), s.dns.port()),
+        ),
+    )
+    .expect("unbound.conf");
+    let mut child = std::process::Command::new(unbound)
+        .args(["-d", "-c"])
+        .arg(&conf)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start unbound");
+    let resolver: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let via = |net: Ipv4Addr| {
+        common::dig(
+            resolver,
+            &["sticky.gslb.test", "A", &format!("+subnet={net}/24")],
+        )
+        .answers("A")
+    };
+    let first = common::eventually(Duration::from_secs(10), "unbound to answer", || {
+        Some(via(a)).filter(|r| !r.is_empty())
+    });
+    let second = via(b);
+    let again = via(a);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        first,
+        [direct[&a].0.to_string()],
+        "a's answer through unbound"
+    );
+    assert_eq!(
+        second,
+        [direct[&b].0.to_string()],
+        "b gets its own answer, not a's from the cache"
+    );
+    assert_eq!(again, first, "a's answer again (cached per subnet)");
+}
