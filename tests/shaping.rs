@@ -519,6 +519,7 @@ fn unbound_with_ecs_caches_sticky_answers_per_subnet() {
     let dir = tempfile::tempdir().expect("tempdir");
     let port = common::etcd::free_port();
     let conf = dir.path().join("unbound.conf");
+    let dns = format!("{}@{}", s.dns.ip(), s.dns.port());
     std::fs::write(
         &conf,
         format!(
@@ -530,7 +531,6 @@ fn unbound_with_ecs_caches_sticky_answers_per_subnet() {
              local-zone: \"test.\" nodefault\n\
              stub-zone:\n  name: \"gslb.test\"\n  stub-addr: {dns}\n",
             dir = dir.path().display(),
-            dns = format!("{}@{}", s.dns.ip(), s.dns.port()),
         ),
     )
     .expect("unbound.conf");
