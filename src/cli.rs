@@ -294,7 +294,13 @@ fn serve(path: &Path) -> anyhow::Result<()> {
     // Operator overrides from the last run (SPEC 5.3): a state file that
     // cannot be read stops the start rather than silently undoing a drain.
     let mut overrides = match &snap.config.state_file {
-        Some(file) => crate::preflight::load_state_file(file).map_err(anyhow::Error::msg)?,
+        Some(file) => {
+            // A write cut short by a crash leaves its temporary file.
+            for stale in state::overrides::remove_stale_temps(file) {
+                info!("removed {}, left by an interrupted write", stale.display());
+            }
+            crate::preflight::load_state_file(file).map_err(anyhow::Error::msg)?
+        }
         None => {
             warn!("no state_file configured: admin overrides will not survive a restart");
             OverrideSet::new()

@@ -14,6 +14,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -230,25 +231,28 @@ impl OverrideSet {
     /// Write to `path` durably: a temporary file beside it, flushed and
     /// synced, renamed over `path`, and the directory synced, so that after
     /// a crash the file is either the old state or the new one.
+    ///
+    /// Each call writes its own temporary file (`.NAME.tmp.PID.N`), so two
+    /// writes never share one, even when a write abandoned by its caller is
+    /// still running; a crash can leave one behind, which
+    /// [`remove_stale_temps`] clears at the next start.
     pub fn save(&self, path: &Path) -> Result<(), StateError> {
+        static SEQUENCE: AtomicU64 = AtomicU64::new(0);
         let err = |source| StateError::Write {
             path: path.to_path_buf(),
             source,
         };
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        let dir = state_dir(path);
         let mut body = serde_json::to_vec_pretty(self)
             .map_err(|e| err(std::io::Error::other(e.to_string())))?;
         body.push(b'\n');
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "state.json".into());
-        let tmp = dir.join(format!(".{file_name}.tmp.{}", std::process::id()));
+        let n = SEQUENCE.fetch_add(1, Ordering::Relaxed);
+        let tmp = dir.join(format!("{}{}.{n}", temp_prefix(path), std::process::id()));
         let result = (|| {
-            let mut f = std::fs::File::create(&tmp)?;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)?;
             f.write_all(&body)?;
             f.sync_all()?;
             drop(f);
@@ -421,6 +425,51 @@ impl OverrideSet {
     }
 }
 
+/// The directory a state file lives in (`.` for a bare file name).
+fn state_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// What the temporary files of `path` are named up to the writer's pid.
+fn temp_prefix(path: &Path) -> String {
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "state.json".into());
+    format!(".{file_name}.tmp.")
+}
+
+/// Remove the temporary files a killed process left beside `path` (from
+/// [`OverrideSet::save`]); call at start, before anything writes. Returns
+/// the names removed. Only this process writes the state file, so any such
+/// file is an abandoned write: the state file itself is the old or the new
+/// state, never a mix.
+pub fn remove_stale_temps(path: &Path) -> Vec<PathBuf> {
+    let prefix = temp_prefix(path);
+    let Ok(entries) = std::fs::read_dir(state_dir(path)) else {
+        return Vec::new();
+    };
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let is_temp = name.to_str().is_some_and(|n| {
+            n.strip_prefix(&prefix).is_some_and(|rest| {
+                !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            })
+        });
+        if is_temp
+            && entry.file_type().is_ok_and(|t| t.is_file())
+            && std::fs::remove_file(entry.path()).is_ok()
+        {
+            removed.push(entry.path());
+        }
+    }
+    removed
+}
+
 /// The zone index, service index and service named `name` (a full name,
 /// case-insensitive, trailing dot optional).
 pub fn find_service<'c>(
@@ -497,6 +546,52 @@ zones:
         assert_eq!(names.len(), 1);
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("\"version\": 1"), "{text}");
+    }
+
+    #[test]
+    fn concurrent_saves_each_use_their_own_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..25 {
+                        sample().save(&path).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(OverrideSet::load(&path).unwrap(), sample());
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    #[test]
+    fn stale_temporary_files_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        sample().save(&path).unwrap();
+        for name in [".state.json.tmp.4242", ".state.json.tmp.77.3"] {
+            std::fs::write(dir.path().join(name), "{half").unwrap();
+        }
+        for name in ["other.json", ".state.json.tmp.", ".other.json.tmp.1"] {
+            std::fs::write(dir.path().join(name), "x").unwrap();
+        }
+        let mut removed = remove_stale_temps(&path);
+        removed.sort();
+        assert_eq!(
+            removed,
+            vec![
+                dir.path().join(".state.json.tmp.4242"),
+                dir.path().join(".state.json.tmp.77.3")
+            ]
+        );
+        assert_eq!(OverrideSet::load(&path).unwrap(), sample());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 4);
     }
 
     #[test]

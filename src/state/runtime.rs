@@ -5,6 +5,12 @@
 //! Every `store` into the snapshot happens while holding the overrides
 //! lock, so a reload and an admin change can never publish over each
 //! other. The answering path never sees that lock: it only loads.
+//!
+//! A change is one unit that the client cannot split: once it is decided,
+//! its write and publish run in a task of their own that holds the lock to
+//! the end, so a client that disconnects (and so drops its handler) cannot
+//! leave a change on disk but not in memory, or let the next change start
+//! while its write is still running.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -36,8 +42,9 @@ pub struct Runtime {
     pub snapshot: Arc<ArcSwap<Snapshot>>,
     pub health: Arc<HealthChecks>,
     pub metrics: Arc<Registry>,
-    /// Operator overrides as last written; the writer-side lock.
-    pub overrides: Mutex<OverrideSet>,
+    /// Operator overrides as last written; the writer-side lock. In an
+    /// `Arc` so that a change's commit task can own the lock.
+    pub overrides: Arc<Mutex<OverrideSet>>,
     pub started: Instant,
     /// Set once every target has had its first check.
     pub ready: AtomicBool,
@@ -47,7 +54,7 @@ pub struct Runtime {
     /// Revision of the overrides in `overrides`: in a cluster the etcd
     /// key's mod_revision (0 before the first read); alone, a count of
     /// changes made since start. Written under the overrides lock.
-    revision: AtomicI64,
+    revision: Arc<AtomicI64>,
     reload_tx: mpsc::Sender<ReloadReply>,
     /// Registry prefixes as followed (`cluster::discovery` writes them),
     /// by prefix.
@@ -57,7 +64,7 @@ pub struct Runtime {
     rediscover: Notify,
     /// When each address the registry marks draining was first seen so
     /// (Unix ms), for its drain report.
-    pub registry_draining: std::sync::Mutex<BTreeMap<String, u64>>,
+    pub registry_draining: Arc<DrainingSince>,
 }
 
 /// How often a change is retried when another instance wrote the
@@ -110,6 +117,67 @@ async fn save_blocking(set: OverrideSet, path: PathBuf) -> Result<(), ChangeErro
     Ok(())
 }
 
+/// What a change's commit task needs to finish the change without the
+/// request that started it.
+#[derive(Clone)]
+struct Commit {
+    snapshot: Arc<ArcSwap<Snapshot>>,
+    revision: Arc<AtomicI64>,
+    registry_draining: Arc<DrainingSince>,
+    state_file: Option<PathBuf>,
+}
+
+impl Commit {
+    /// Make `next` current at `revision` and publish it (lock held).
+    fn apply(&self, current: &mut OverrideSet, next: OverrideSet, revision: i64) {
+        *current = next;
+        self.revision.store(revision, Ordering::Relaxed);
+        publish(&self.snapshot, &self.registry_draining, current);
+    }
+
+    async fn cache(&self, set: &OverrideSet) {
+        if let Some(path) = self.state_file.clone() {
+            cache_file(path, set).await;
+        }
+    }
+}
+
+/// A commit task that panicked or was cancelled (at shutdown): its change
+/// may or may not be on disk, which the error says.
+fn lost(snap: &Snapshot, e: &tokio::task::JoinError) -> ChangeError {
+    let path = snap.config.state_file.clone().unwrap_or_default();
+    ChangeError::Persist(StateError::Write {
+        path,
+        source: std::io::Error::other(format!("the write did not finish: {e}")),
+    })
+}
+
+/// The state file as a cache of etcd's copy: failures are logged only.
+async fn cache_file(path: PathBuf, set: &OverrideSet) {
+    if let Err(e) = save_blocking(set.clone(), path).await {
+        warn!("cluster: {e} (the local cache; etcd has the change)");
+    }
+}
+
+/// Make `set` the overrides of the current snapshot. Call with the
+/// overrides lock held.
+fn publish(snapshot: &ArcSwap<Snapshot>, draining: &DrainingSince, set: &OverrideSet) {
+    let snap = snapshot.load();
+    let resolved = set.resolve(&snap.config, unix_now());
+    let next = Arc::new(snap.with_overrides(resolved));
+    snapshot.store(next.clone());
+    watch_drains(draining, &next, set);
+}
+
+/// Point the hand-out counts at the drains now in effect.
+fn watch_drains(draining: &DrainingSince, snap: &Snapshot, set: &OverrideSet) {
+    let since = draining.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    drains::watch(snap, &drains::list(snap, set, &since));
+}
+
+/// Registry addresses marked draining, and since when (Unix ms).
+type DrainingSince = std::sync::Mutex<BTreeMap<String, u64>>;
+
 impl Runtime {
     /// Build the runtime around a loaded snapshot, the overrides in it and
     /// their revision; returns it with the receiver the reload task reads.
@@ -128,16 +196,16 @@ impl Runtime {
             snapshot,
             health,
             metrics,
-            overrides: Mutex::new(overrides),
+            overrides: Arc::new(Mutex::new(overrides)),
             started: Instant::now(),
             ready: AtomicBool::new(false),
             token,
             cluster,
-            revision: AtomicI64::new(revision),
+            revision: Arc::new(AtomicI64::new(revision)),
             reload_tx,
             registry: std::sync::Mutex::new(BTreeMap::new()),
             rediscover: Notify::new(),
-            registry_draining: std::sync::Mutex::new(BTreeMap::new()),
+            registry_draining: Arc::new(std::sync::Mutex::new(BTreeMap::new())),
         });
         (rt, reload_rx)
     }
@@ -166,20 +234,30 @@ impl Runtime {
         expect: Option<i64>,
         change: impl Fn(&mut OverrideSet, &Snapshot) -> Result<R, ChangeError>,
     ) -> Result<R, ChangeError> {
-        let mut current = self.overrides.lock().await;
+        let mut current = self.overrides.clone().lock_owned().await;
         let snap = self.snapshot.load_full();
+        let commit = Commit {
+            snapshot: self.snapshot.clone(),
+            revision: self.revision.clone(),
+            registry_draining: self.registry_draining.clone(),
+            state_file: snap.config.state_file.clone(),
+        };
         let Some(cluster) = &self.cluster else {
             let revision = self.revision.load(Ordering::Relaxed);
             check_expected(expect, revision)?;
             let mut next = current.clone();
             let out = change(&mut next, &snap)?;
             next.prune_expired(unix_now());
-            if let Some(path) = snap.config.state_file.clone() {
-                save_blocking(next.clone(), path).await?;
-            }
-            *current = next;
-            self.revision.store(revision + 1, Ordering::Relaxed);
-            self.publish(&current);
+            // From here on the change runs to its end whatever happens to
+            // the caller: the task owns the lock until it has published.
+            let task = tokio::spawn(async move {
+                if let Some(path) = commit.state_file.clone() {
+                    save_blocking(next.clone(), path).await?;
+                }
+                commit.apply(&mut current, next, revision + 1);
+                Ok::<(), ChangeError>(())
+            });
+            task.await.map_err(|e| lost(&snap, &e))??;
             return Ok(out);
         };
         for _ in 0..CHANGE_ATTEMPTS {
@@ -191,11 +269,25 @@ impl Runtime {
             let mut next = stored.set;
             let out = change(&mut next, &snap)?;
             next.prune_expired(unix_now());
-            let written = cluster
-                .swap_overrides(&next, stored.revision)
-                .await
-                .map_err(|e| ChangeError::Unavailable(e.to_string()))?;
-            let Some(revision) = written else {
+            // As above: once etcd is asked, the swap, the cache and the
+            // publish finish in their own task, which hands the lock back
+            // for another attempt when the swap lost a race.
+            let cluster = cluster.clone();
+            let commit = commit.clone();
+            let task = tokio::spawn(async move {
+                let written = cluster
+                    .swap_overrides(&next, stored.revision)
+                    .await
+                    .map_err(|e| ChangeError::Unavailable(e.to_string()));
+                if let Ok(Some(revision)) = written {
+                    commit.cache(&next).await;
+                    commit.apply(&mut current, next, revision);
+                }
+                (current, written)
+            });
+            let (back, written) = task.await.map_err(|e| lost(&snap, &e))?;
+            current = back;
+            let Some(_) = written? else {
                 if expect.is_some() {
                     return Err(ChangeError::Conflict(format!(
                         "the overrides changed after revision {}; read GET /v1/overrides and try again",
@@ -204,10 +296,6 @@ impl Runtime {
                 }
                 continue;
             };
-            self.cache(&snap, &next).await;
-            *current = next;
-            self.revision.store(revision, Ordering::Relaxed);
-            self.publish(&current);
             return Ok(out);
         }
         Err(ChangeError::Conflict(format!(
@@ -234,31 +322,20 @@ impl Runtime {
     /// Write the state file as a cache of what etcd holds: a failure is
     /// logged, not returned, since etcd has the change already.
     async fn cache(&self, snap: &Snapshot, set: &OverrideSet) {
-        if let Some(path) = snap.config.state_file.clone()
-            && let Err(e) = save_blocking(set.clone(), path).await
-        {
-            warn!("cluster: {e} (the local cache; etcd has the change)");
+        if let Some(path) = snap.config.state_file.clone() {
+            cache_file(path, set).await;
         }
     }
 
     /// Make `set` the overrides of the current snapshot. Call with the
     /// overrides lock held.
     fn publish(&self, set: &OverrideSet) {
-        let snap = self.snapshot.load();
-        let resolved = set.resolve(&snap.config, unix_now());
-        let next = Arc::new(snap.with_overrides(resolved));
-        self.snapshot.store(next.clone());
-        self.watch_drains(&next, set);
+        publish(&self.snapshot, &self.registry_draining, set);
     }
 
     /// Point the hand-out counts at the drains now in effect.
     fn watch_drains(&self, snap: &Snapshot, set: &OverrideSet) {
-        let since = self
-            .registry_draining
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        drains::watch(snap, &drains::list(snap, set, &since));
+        watch_drains(&self.registry_draining, snap, set);
     }
 
     /// Every drain in effect, with this instance's figures.
