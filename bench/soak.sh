@@ -202,7 +202,8 @@ churn() {
       [ "$code" = 200 ] && ok=$((ok + 1)) || fail=$((fail + 1))
     fi
     if [ $((i % 5)) = 0 ]; then
-      code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -X POST "$API/v1/reload") || code=000
+      code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -X POST \
+        -H 'content-type: application/json' "$API/v1/reload") || code=000
       [ "$code" = 200 ] && ok=$((ok + 1)) || fail=$((fail + 1))
     fi
     echo "$ok $fail" >"$WORK/churn.count"

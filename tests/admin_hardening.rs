@@ -204,3 +204,330 @@ fn kill_during_changes_leaves_no_temporary_file_after_the_next_start() {
         assert_eq!(r.status, 200, "round {round}: {r:?}");
     }
 }
+
+/// Run curl with exactly these arguments (after `-s -i --max-time 10`);
+/// the status code.
+fn curl_status(args: &[&str]) -> u16 {
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "10",
+        ])
+        .args(args)
+        .output()
+        .expect("run curl");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
+}
+
+fn generation(s: &Server) -> u64 {
+    s.admin("GET", "/v1/status", None, None).json()["generation"]
+        .as_u64()
+        .expect("generation")
+}
+
+fn no_overrides(s: &Server) -> bool {
+    let o = s.admin("GET", "/v1/overrides", None, None).json();
+    o["regions"]
+        .as_object()
+        .is_none_or(serde_json::Map::is_empty)
+        && o["weights"]
+            .as_object()
+            .is_none_or(serde_json::Map::is_empty)
+}
+
+/// Issue 14 item 2: with no token (loopback), a change that names another
+/// host (DNS rebinding) is refused, PUT, DELETE and POST alike.
+#[test]
+fn dns_rebinding_host_is_refused_on_every_change() {
+    let s = server(false, "");
+    let a = s.admin.expect("admin");
+    let json = "content-type: application/json";
+    for host in [
+        "rebind.evil.example",
+        "rebind.evil.example:8053",
+        "localhost.evil.example",
+    ] {
+        let h = format!("Host: {host}");
+        let put = curl_status(&[
+            "-X",
+            "PUT",
+            "-H",
+            &h,
+            "-H",
+            json,
+            "--data",
+            r#"{"state":"down"}"#,
+            &format!("http://{a}/v1/regions/eu-west/override"),
+        ]);
+        let weight = curl_status(&[
+            "-X",
+            "PUT",
+            "-H",
+            &h,
+            "-H",
+            json,
+            "--data",
+            r#"{"weight":0}"#,
+            &format!("http://{a}{}", weight_path("us-east")),
+        ]);
+        let delete = curl_status(&[
+            "-X",
+            "DELETE",
+            "-H",
+            &h,
+            "-H",
+            json,
+            &format!("http://{a}{}", weight_path("us-east")),
+        ]);
+        let reload = curl_status(&[
+            "-X",
+            "POST",
+            "-H",
+            &h,
+            "-H",
+            json,
+            &format!("http://{a}/v1/reload"),
+        ]);
+        assert_eq!(
+            (put, weight, delete, reload),
+            (403, 403, 403, 403),
+            "Host {host}"
+        );
+    }
+    assert!(no_overrides(&s));
+    assert_eq!(generation(&s), 1, "a refused reload ran");
+    // Its neighbours: the listen address, localhost, and no Host trickery.
+    for host in [format!("{a}"), format!("localhost:{}", a.port())] {
+        let status = curl_status(&[
+            "-X",
+            "PUT",
+            "-H",
+            &format!("Host: {host}"),
+            "-H",
+            json,
+            "--data",
+            r#"{"weight":7}"#,
+            &format!("http://{a}{}", weight_path("us-east")),
+        ]);
+        assert_eq!(status, 200, "Host {host}");
+    }
+    // Reads are not changes: a GET with any Host still answers.
+    assert_eq!(
+        curl_status(&[
+            "-H",
+            "Host: rebind.evil.example",
+            &format!("http://{a}/v1/status")
+        ]),
+        200
+    );
+}
+
+/// Issue 14 item 2: `admin.allowed_hosts` names a host the API may be
+/// reached by, case-insensitively, at any port.
+#[test]
+fn allowed_hosts_lets_a_configured_name_change_things() {
+    let s = server(false, "  allowed_hosts: [gslb-admin.example]\n");
+    let a = s.admin.expect("admin");
+    let put = |host: &str| {
+        curl_status(&[
+            "-X",
+            "PUT",
+            "-H",
+            &format!("Host: {host}"),
+            "-H",
+            "content-type: application/json",
+            "--data",
+            r#"{"weight":3}"#,
+            &format!("http://{a}{}", weight_path("eu-west")),
+        ])
+    };
+    assert_eq!(put("GSLB-admin.example:8053"), 200);
+    assert_eq!(put("other.example"), 403);
+}
+
+/// Issue 14 item 2: every change must say `Content-Type: application/json`
+/// (a browser sends `text/plain` and forms cross-origin without asking).
+#[test]
+fn changes_without_a_json_content_type_are_refused() {
+    let s = server(false, "");
+    let a = s.admin.expect("admin");
+    let override_url = format!("http://{a}/v1/regions/eu-west/override");
+    let body = r#"{"state":"down"}"#;
+    for ct in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+    ] {
+        let h = format!("content-type: {ct}");
+        assert_eq!(
+            curl_status(&["-X", "PUT", "-H", &h, "--data", body, &override_url]),
+            415,
+            "{ct}"
+        );
+        assert_eq!(
+            curl_status(&[
+                "-X",
+                "POST",
+                "-H",
+                &h,
+                "--data",
+                "{}",
+                &format!("http://{a}/v1/reload")
+            ]),
+            415,
+            "{ct}"
+        );
+    }
+    // `curl -d` without -H sends a form type; no header at all is refused too.
+    assert_eq!(curl_status(&["-X", "PUT", "-d", body, &override_url]), 415);
+    assert_eq!(
+        curl_status(&["-X", "POST", &format!("http://{a}/v1/reload")]),
+        415
+    );
+    assert_eq!(
+        curl_status(&[
+            "-X",
+            "DELETE",
+            &format!("http://{a}{}", weight_path("us-east"))
+        ]),
+        415
+    );
+    assert!(no_overrides(&s));
+    assert_eq!(generation(&s), 1);
+    // The valid neighbour: JSON, with a charset.
+    let ok = curl_status(&[
+        "-X",
+        "PUT",
+        "-H",
+        "Content-Type: Application/JSON; charset=utf-8",
+        "--data",
+        body,
+        &override_url,
+    ]);
+    assert_eq!(ok, 200);
+    assert!(!no_overrides(&s));
+}
+
+/// Issue 14 item 2: the scheme in `Authorization` is case-insensitive
+/// (RFC 7235 2.1); the token itself is not.
+#[test]
+fn bearer_scheme_is_accepted_in_any_case() {
+    let s = server(true, "");
+    let a = s.admin.expect("admin");
+    let put = |auth: &str| {
+        curl_status(&[
+            "-X",
+            "PUT",
+            "-H",
+            &format!("authorization: {auth}"),
+            "-H",
+            "content-type: application/json",
+            "--data",
+            r#"{"weight":5}"#,
+            &format!("http://{a}{}", weight_path("us-east")),
+        ])
+    };
+    assert_eq!(put(&format!("bearer {TOKEN}")), 200);
+    assert_eq!(put(&format!("BEARER {TOKEN}")), 200);
+    assert_eq!(put(&format!("bearer {}", TOKEN.to_uppercase())), 401);
+    assert_eq!(put(&format!("Basic {TOKEN}")), 401);
+}
+
+/// Serve `html` to every request on a new loopback port (another origin
+/// than the admin API); the port.
+fn serve_page(html: String) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind page server");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(16) {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut buf = [0u8; 4096];
+            let _ = std::io::Read::read(&mut stream, &mut buf);
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{html}",
+                html.len()
+            );
+            let _ = stream.write_all(reply.as_bytes());
+        }
+    });
+    port
+}
+
+/// Issue 14 item 2: a page on another loopback origin, opened in headless
+/// Chromium, tries every change a page can send without a preflight
+/// (`fetch` with `mode: "no-cors"`, and a form post); none lands.
+#[test]
+fn a_cross_origin_page_in_chromium_changes_nothing() {
+    let s = server(false, "");
+    let a = s.admin.expect("admin");
+    let html = format!(
+        r#"<!doctype html><html><body><p id="out">running</p><script>
+const api = "http://{a}";
+const tries = [
+  fetch(api + "/v1/reload", {{method: "POST", mode: "no-cors", body: "{{}}"}}),
+  fetch(api + "/v1/reload", {{method: "POST", mode: "no-cors",
+    headers: {{"Content-Type": "application/json"}}, body: "{{}}"}}),
+  fetch(api + "/v1/reload", {{method: "POST", mode: "no-cors",
+    headers: {{"Content-Type": "text/plain"}}, body: "{{}}"}}),
+  fetch(api + "/v1/regions/eu-west/override", {{method: "PUT", mode: "no-cors",
+    headers: {{"Content-Type": "application/json"}}, body: '{{"state":"down"}}'}}),
+  fetch(api + "/v1/regions/eu-west/override", {{method: "PUT",
+    headers: {{"Content-Type": "application/json"}}, body: '{{"state":"down"}}'}}),
+];
+Promise.allSettled(tries).then(r => {{
+  document.getElementById("out").textContent =
+    "settled " + r.map(x => x.status).join(",");
+}});
+</script>
+<form id="f" method="POST" action="http://{a}/v1/reload" enctype="text/plain" target="sink">
+<input name='{{"a":"' value='"}}'></form><iframe name="sink"></iframe>
+<script>document.getElementById("f").submit();</script>
+</body></html>"#
+    );
+    let port = serve_page(html);
+    let profile = tempfile::tempdir().expect("profile");
+    let out = Command::new("timeout")
+        .arg("60")
+        .arg("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("http://127.0.0.1:{port}/"))
+        .output()
+        .expect("run chromium (install the chromium package)");
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        dom.contains("settled "),
+        "the page did not run its requests:\n{dom}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        generation(&s),
+        1,
+        "a cross-origin page reloaded the server: {dom}"
+    );
+    let metrics = s.admin("GET", "/metrics", None, None).body;
+    assert!(
+        metrics.contains("meridian_reloads_total{result=\"ok\"} 0"),
+        "{metrics}"
+    );
+    assert!(no_overrides(&s), "a cross-origin page changed overrides");
+}

@@ -84,11 +84,72 @@ impl Token {
             // No token: the listener is loopback-only (checked at start).
             return true;
         };
-        let Some(given) = header.and_then(|h| h.strip_prefix("Bearer ")) else {
+        // RFC 7235 2.1: the scheme name is case-insensitive.
+        let Some((scheme, given)) = header.and_then(|h| h.trim().split_once([' ', '\t'])) else {
             return false;
         };
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return false;
+        }
         constant_time_eq(given.trim().as_bytes(), expected)
     }
+}
+
+/// Whether a change may come with this `Host` header (DNS rebinding): a
+/// web page on a name the attacker controls, once that name resolves to
+/// the admin address, reaches the API with its own name in `Host`. The
+/// host part (the port is not looked at) must be the listen address, any
+/// IP address when the API listens on every address, `localhost` when it
+/// listens on loopback, or one of `admin.allowed_hosts`. An IP literal
+/// cannot be rebound: a page can only name it if it was served from it.
+pub fn host_allowed(host: Option<&str>, admin: &AdminConfig) -> bool {
+    let Some(name) = host.and_then(host_part) else {
+        return false;
+    };
+    let listen = admin.listen.ip();
+    if let Ok(ip) = name.parse::<std::net::IpAddr>() {
+        let same = |a: std::net::IpAddr, b: std::net::IpAddr| a == b || a.to_canonical() == b;
+        return listen.is_unspecified()
+            || same(ip, listen)
+            || (listen.is_loopback() && ip.is_loopback())
+            || admin.allowed_hosts.iter().any(|h| h == &ip.to_string());
+    }
+    (name == "localhost" && listen.is_loopback()) || admin.allowed_hosts.iter().any(|h| *h == name)
+}
+
+/// The host of a `Host` header value, lower case, without port, brackets
+/// or a final dot; None when it is not a plausible host.
+fn host_part(value: &str) -> Option<String> {
+    let value = value.trim();
+    let host = if let Some(rest) = value.strip_prefix('[') {
+        let (inside, after) = rest.split_once(']')?;
+        if !(after.is_empty() || after.strip_prefix(':').is_some_and(is_port)) {
+            return None;
+        }
+        inside
+    } else {
+        match value.rsplit_once(':') {
+            Some((h, port)) if is_port(port) => h,
+            Some(_) => return None,
+            None => value,
+        }
+    };
+    let host = host.trim_end_matches('.');
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+}
+
+fn is_port(p: &str) -> bool {
+    !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Whether a `Content-Type` value is JSON (`application/json`, any case,
+/// parameters allowed). Changes require it: a page in a browser can send a
+/// cross-origin `text/plain` or form POST without asking, but JSON needs a
+/// CORS preflight, which this API never grants.
+pub fn is_json(content_type: Option<&str>) -> bool {
+    content_type
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
 }
 
 /// Compare without an early exit on the first differing byte, so the time
@@ -120,11 +181,80 @@ mod tests {
     }
 
     #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        let t = Token::new(Some("s3cret"));
+        assert!(t.allows(Some("bearer s3cret")));
+        assert!(t.allows(Some("BEARER  s3cret ")));
+        assert!(!t.allows(Some("Basic s3cret")));
+        assert!(!t.allows(Some("bearers3cret")));
+        assert!(!t.allows(Some("bearer")));
+    }
+
+    fn admin(listen: &str, allowed: &[&str]) -> AdminConfig {
+        AdminConfig {
+            listen: listen.parse().unwrap(),
+            token_env: None,
+            token_file: None,
+            allowed_hosts: allowed.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn host_must_be_the_listen_address_localhost_or_allowed() {
+        let a = admin("127.0.0.1:8053", &["gslb-admin.example"]);
+        for ok in [
+            "127.0.0.1:8053",
+            "127.0.0.1",
+            "localhost:8053",
+            "LOCALHOST",
+            "gslb-admin.example:9",
+            "GSLB-admin.example.",
+            "[::1]:8053",
+        ] {
+            assert!(host_allowed(Some(ok), &a), "{ok}");
+        }
+        for bad in [
+            "rebind.evil.example",
+            "rebind.evil.example:8053",
+            "192.0.2.1:8053",
+            "localhost.evil.example",
+            "",
+            ":8053",
+            "127.0.0.1:80x",
+            "[::1",
+        ] {
+            assert!(!host_allowed(Some(bad), &a), "{bad}");
+        }
+        assert!(!host_allowed(None, &a));
+        let any = admin("0.0.0.0:8053", &[]);
+        assert!(host_allowed(Some("192.0.2.1:8053"), &any));
+        assert!(!host_allowed(Some("localhost"), &any));
+        assert!(!host_allowed(Some("admin.example"), &any));
+    }
+
+    #[test]
+    fn only_json_content_types_are_json() {
+        assert!(is_json(Some("application/json")));
+        assert!(is_json(Some("Application/JSON; charset=utf-8")));
+        for bad in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "application/jsonp",
+            "",
+        ] {
+            assert!(!is_json(Some(bad)), "{bad}");
+        }
+        assert!(!is_json(None));
+    }
+
+    #[test]
     fn non_loopback_listener_without_token_is_refused() {
         let admin = AdminConfig {
             listen: "0.0.0.0:8053".parse().unwrap(),
             token_env: None,
             token_file: None,
+            allowed_hosts: Vec::new(),
         };
         assert!(matches!(
             Token::from_config(&admin),
@@ -146,6 +276,7 @@ mod tests {
             listen: "0.0.0.0:8053".parse().unwrap(),
             token_env: None,
             token_file: Some(path),
+            allowed_hosts: Vec::new(),
         };
         let t = Token::from_config(&admin).unwrap();
         assert!(t.allows(Some("Bearer abc")));

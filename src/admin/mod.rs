@@ -181,25 +181,52 @@ impl From<ChangeError> for ApiError {
     }
 }
 
-/// SPEC 5.1: changes need the bearer token when one is configured.
+/// Every change passes three gates, in this order: its `Host` is this
+/// API's (no DNS rebinding), it carries the bearer token when one is
+/// configured (SPEC 5.1), and its `Content-Type` is `application/json`,
+/// so that no web page can send it without a CORS preflight, which this
+/// API never answers (see docs/security.md).
 async fn require_token(
     State(rt): State<Rt>,
     headers: HeaderMap,
     request: Request,
     next: Next,
 ) -> Response {
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    if rt.token.allows(given) {
-        next.run(request).await
-    } else {
-        ApiError::new(
+    let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let host = text(header::HOST);
+    let allowed = rt
+        .snapshot
+        .load()
+        .config
+        .admin
+        .as_ref()
+        .is_none_or(|a| auth::host_allowed(host, a));
+    if !allowed {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "Host {:?} is not this admin API's address: use its IP address, \
+                 or list the name in admin.allowed_hosts",
+                host.unwrap_or("")
+            ),
+        )
+        .into_response();
+    }
+    if !rt.token.allows(text(header::AUTHORIZATION)) {
+        return ApiError::new(
             StatusCode::UNAUTHORIZED,
             "missing or wrong bearer token (Authorization: Bearer <token>)",
         )
-        .into_response()
+        .into_response();
     }
+    if !auth::is_json(text(header::CONTENT_TYPE)) {
+        return ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "changes need the header Content-Type: application/json (curl -H 'content-type: application/json')",
+        )
+        .into_response();
+    }
+    next.run(request).await
 }
 
 async fn status(State(rt): State<Rt>) -> Json<api::Status> {
@@ -341,9 +368,8 @@ fn expiry(for_: Option<&str>) -> Result<Option<u64>, ApiError> {
     Ok(expiry_after(unix_now(), duration))
 }
 
-/// Parse a JSON request body whatever its content type: `curl -d` sends
-/// form encoding by default, and an operator mid-incident should not have
-/// to remember `-H content-type`.
+/// Parse a JSON request body (its content type is checked before, in
+/// `require_token`).
 fn body<T: serde::de::DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("request body: {e}")))
 }

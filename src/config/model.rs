@@ -88,6 +88,9 @@ pub struct AdminConfig {
     pub token_env: Option<String>,
     /// Joined to the config file's directory.
     pub token_file: Option<PathBuf>,
+    /// Host names (lower case, no port) a change may name in its `Host`
+    /// header besides the listen address (DNS rebinding, issue 14).
+    pub allowed_hosts: Vec<String>,
 }
 
 /// `cluster`: the etcd this instance shares overrides and health through.

@@ -265,6 +265,9 @@ pub fn curl_with(
     cmd.args(["-s", "-i", "--max-time", "10", "-X", method, url]);
     if let Some(b) = body {
         cmd.args(["-H", "content-type: application/json", "--data-binary", b]);
+    } else if method != "GET" {
+        // Changes must say JSON even without a body (issue 14).
+        cmd.args(["-H", "content-type: application/json"]);
     }
     if let Some(t) = token {
         cmd.args(["-H", &format!("authorization: Bearer {t}")]);
