@@ -260,9 +260,24 @@ fn init_logging(format: LogFormat) {
     // hickory logs per query at info, and the platform verifier logs every
     // rejected certificate at error: the health writer reports those once
     // per state change instead. Keep both quiet unless asked.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("info,hickory_proto=warn,rustls_platform_verifier=off")
-    });
+    //
+    // hickory-proto also warns once per malformed packet, with every byte
+    // it read (issue 14: 4.8 KB of log per 1 KB packet). The listeners
+    // count those and log a sample a second; hickory's own line stays out
+    // even under `RUST_LOG=info` or `debug`, unless RUST_LOG names
+    // hickory_proto itself.
+    let from_env = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    let mut filter = from_env
+        .as_deref()
+        .and_then(|v| tracing_subscriber::EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("info,rustls_platform_verifier=off"));
+    if !from_env.is_some_and(|v| v.contains("hickory_proto"))
+        && let Ok(quiet) = "hickory_proto=error".parse()
+    {
+        filter = filter.add_directive(quiet);
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -466,6 +481,7 @@ fn serve(path: &Path) -> anyhow::Result<()> {
             snapshot: shared.clone(),
             health: health.view(),
             rrl: rt.metrics.rrl.clone(),
+            packets: rt.metrics.packets.clone(),
         };
         let limits = crate::dns::TcpLimits {
             idle: dns.tcp_idle_timeout,

@@ -119,6 +119,8 @@ pub struct Registry {
     pub reloads_failed: AtomicU64,
     /// Canary rollouts rolled back because the canary failed.
     pub rollouts_aborted: AtomicU64,
+    /// Packets dropped or refused before an answer, and socket errors.
+    pub packets: Arc<PacketCounters>,
 }
 
 /// Label value used for queries that matched no zone.
@@ -237,6 +239,163 @@ impl Registry {
             out,
             "meridian_rrl_responses_total{{action=\"slipped\"}} {}",
             self.rrl.slipped.load(Ordering::Relaxed)
+        );
+        self.packets.render(out, &self.rrl);
+    }
+}
+
+// ---- Packet-level counters (issue 14): kept in one block for merging. ----
+
+/// Why a packet got no answer at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dropped {
+    /// Shorter than a DNS header.
+    TooShort,
+    /// QR set: a response, never answered (no reflection loops).
+    QrSet,
+}
+
+impl Dropped {
+    const ALL: [Self; 2] = [Self::TooShort, Self::QrSet];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::TooShort => "too_short",
+            Self::QrSet => "qr_set",
+        }
+    }
+}
+
+/// Why a query was malformed (answered FORMERR, or NOTIMP for an opcode
+/// the parser refused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Malformed {
+    /// An EDNS option whose length runs past the OPT record.
+    EdnsOptionLength,
+    /// An EDNS Client Subnet option that RFC 7871 does not allow.
+    EcsInvalid,
+    /// A packet the parser could not read at all (bad name, counts that
+    /// do not match the records, truncated record...).
+    Unparsable,
+    /// Anything else answered FORMERR (several OPT records, no question).
+    Other,
+}
+
+impl Malformed {
+    const ALL: [Self; 4] = [
+        Self::EdnsOptionLength,
+        Self::EcsInvalid,
+        Self::Unparsable,
+        Self::Other,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::EdnsOptionLength => "edns_option_length",
+            Self::EcsInvalid => "ecs_invalid",
+            Self::Unparsable => "unparsable",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// Counters the DNS listeners bump outside `respond`: packets dropped or
+/// found malformed, and socket errors. Relaxed atomics, as elsewhere.
+#[derive(Debug, Default)]
+pub struct PacketCounters {
+    dropped: [AtomicU64; 2],
+    malformed: [AtomicU64; 4],
+    pub udp_receive_errors: AtomicU64,
+    pub udp_send_errors: AtomicU64,
+    /// TCP connections closed because the client did not read its
+    /// answers within the idle timeout.
+    pub tcp_write_timeouts: AtomicU64,
+    /// TCP connections closed to make room under `tcp_max_connections`.
+    pub tcp_evictions: AtomicU64,
+}
+
+impl PacketCounters {
+    pub fn dropped(&self, why: Dropped) {
+        let i = Dropped::ALL.iter().position(|d| *d == why).unwrap_or(0);
+        self.dropped[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn malformed(&self, why: Malformed) {
+        let i = Malformed::ALL.iter().position(|m| *m == why).unwrap_or(0);
+        self.malformed[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many were counted for `why` (tests, logs).
+    pub fn malformed_count(&self, why: Malformed) -> u64 {
+        let i = Malformed::ALL.iter().position(|m| *m == why).unwrap_or(0);
+        self.malformed[i].load(Ordering::Relaxed)
+    }
+
+    fn render(&self, out: &mut String, rrl: &crate::dns::rrl::RateLimiter) {
+        let _ = writeln!(
+            out,
+            "# HELP meridian_dropped_queries_total Queries that got no answer, by reason \
+             (rrl: held back by rate limiting; these are also in meridian_queries_total)."
+        );
+        let _ = writeln!(out, "# TYPE meridian_dropped_queries_total counter");
+        for (d, n) in Dropped::ALL.iter().zip(&self.dropped) {
+            let _ = writeln!(
+                out,
+                "meridian_dropped_queries_total{{reason=\"{}\"}} {}",
+                d.label(),
+                n.load(Ordering::Relaxed)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "meridian_dropped_queries_total{{reason=\"rrl\"}} {}",
+            rrl.dropped.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP meridian_malformed_queries_total Malformed queries (answered FORMERR or NOTIMP), by reason."
+        );
+        let _ = writeln!(out, "# TYPE meridian_malformed_queries_total counter");
+        for (m, n) in Malformed::ALL.iter().zip(&self.malformed) {
+            let _ = writeln!(
+                out,
+                "meridian_malformed_queries_total{{reason=\"{}\"}} {}",
+                m.label(),
+                n.load(Ordering::Relaxed)
+            );
+        }
+        let errors = [
+            (
+                "meridian_udp_errors_total{op=\"receive\"}",
+                &self.udp_receive_errors,
+            ),
+            (
+                "meridian_udp_errors_total{op=\"send\"}",
+                &self.udp_send_errors,
+            ),
+        ];
+        let _ = writeln!(
+            out,
+            "# HELP meridian_udp_errors_total UDP socket errors (ICMP unreachable, full buffers...)."
+        );
+        let _ = writeln!(out, "# TYPE meridian_udp_errors_total counter");
+        for (name, n) in errors {
+            let _ = writeln!(out, "{name} {}", n.load(Ordering::Relaxed));
+        }
+        let _ = writeln!(
+            out,
+            "# HELP meridian_tcp_closed_total TCP connections the server closed, by reason."
+        );
+        let _ = writeln!(out, "# TYPE meridian_tcp_closed_total counter");
+        let _ = writeln!(
+            out,
+            "meridian_tcp_closed_total{{reason=\"write_timeout\"}} {}",
+            self.tcp_write_timeouts.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "meridian_tcp_closed_total{{reason=\"evicted\"}} {}",
+            self.tcp_evictions.load(Ordering::Relaxed)
         );
     }
 }

@@ -217,3 +217,254 @@ fn kdig_sees_the_same_edns_behaviour() {
     );
     assert!(text.contains("flags: do"), "{text}");
 }
+
+/// The value of a `/metrics` line `name{labels} value`, or None.
+fn metric(s: &Server, series: &str) -> Option<u64> {
+    let body = s.admin("GET", "/metrics", None, None).body;
+    body.lines()
+        .find_map(|l| l.strip_prefix(&format!("{series} ")))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// A query for `static.gslb.test` whose OPT record holds one option
+/// (code 65001) that says it is `claimed` bytes long and carries the
+/// rest of the record, `rdlen` bytes in all: hickory reads it, warns with
+/// every byte collected, and drops the options.
+fn edns_option_past_the_record(id: u16, rdlen: u16, claimed: u16) -> Vec<u8> {
+    let mut p = build_query(id, "static.gslb.test", 1);
+    p[11] = 1; // ARCOUNT
+    p.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0]);
+    p.extend_from_slice(&rdlen.to_be_bytes());
+    p.extend_from_slice(&65001u16.to_be_bytes());
+    p.extend_from_slice(&claimed.to_be_bytes());
+    p.extend(std::iter::repeat_n(0xab, usize::from(rdlen) - 4));
+    p
+}
+
+/// Issue 14 item 3: 1,000 packets with an EDNS option longer than its
+/// record each get FORMERR, are counted by reason, and cost a bounded,
+/// sampled log: not hickory's multi-kilobyte line per packet.
+#[test]
+fn malformed_edns_options_are_counted_and_do_not_flood_the_log() {
+    let s = server("");
+    let before = s.log().len();
+    let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    sock.set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    let mut formerr = 0;
+    let mut buf = [0u8; 2048];
+    let started = Instant::now();
+    for id in 0..1000u16 {
+        let packet = edns_option_past_the_record(id, 1000, 1000);
+        sock.send_to(&packet, s.dns).expect("send");
+        if let Ok((n, _)) = sock.recv_from(&mut buf)
+            && n >= 12
+            && buf[3] & 0x0f == 1
+        {
+            formerr += 1;
+        }
+    }
+    let elapsed = started.elapsed();
+    assert_eq!(formerr, 1000, "every such packet is answered FORMERR");
+    let counted = eventually(Duration::from_secs(5), "the malformed counter", || {
+        metric(
+            &s,
+            "meridian_malformed_queries_total{reason=\"edns_option_length\"}",
+        )
+        .filter(|n| *n >= 1000)
+    });
+    assert_eq!(counted, 1000);
+    // The neighbour: a well-formed unknown option is neither refused nor
+    // counted.
+    let d = s.dig(&["+ednsopt=65001:abcd", "static.gslb.test", "A"]);
+    assert_eq!(d.status, "NOERROR", "{}", d.raw);
+    assert_eq!(
+        metric(
+            &s,
+            "meridian_malformed_queries_total{reason=\"edns_option_length\"}"
+        ),
+        Some(1000)
+    );
+    // At most one sample line a second (plus one), each short.
+    let log = s.log();
+    let grown = &log[before.min(log.len())..];
+    let lines = grown.lines().filter(|l| l.contains("malformed")).count();
+    let allowed = usize::try_from(elapsed.as_secs()).unwrap_or(usize::MAX) + 2;
+    assert!(
+        !grown.contains("poorly formatted") && grown.len() < 600 * allowed,
+        "{} bytes of log for 1,000 packets ({lines} lines, {elapsed:?}):\n{}",
+        grown.len(),
+        &grown[..grown.len().min(3000)]
+    );
+    assert!(
+        lines >= 1 && lines <= allowed,
+        "{lines} sample lines in {elapsed:?}:\n{grown}"
+    );
+}
+
+/// Write framed queries to `conn` without ever reading, until the server
+/// closes the connection (a write fails) or `within` passes. Returns how
+/// many bytes went out and, if the server closed it, how long after the
+/// first write that blocked (or after the start, if none did).
+fn send_without_reading(
+    mut conn: TcpStream,
+    within: Duration,
+    on_block: Option<std::sync::mpsc::Sender<()>>,
+) -> (usize, Option<Duration>) {
+    use std::io::Write;
+    let query = build_query(3, "static.gslb.test", 1);
+    let mut frame = u16::try_from(query.len())
+        .expect("small")
+        .to_be_bytes()
+        .to_vec();
+    frame.extend_from_slice(&query);
+    let chunk: Vec<u8> = frame
+        .iter()
+        .copied()
+        .cycle()
+        .take(frame.len() * 2000)
+        .collect();
+    conn.set_write_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    let start = Instant::now();
+    let mut sent = 0;
+    let mut blocked: Option<Instant> = None;
+    while start.elapsed() < within {
+        match conn.write(&chunk) {
+            Ok(n) => sent += n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                if blocked.is_none()
+                    && let Some(tx) = &on_block
+                {
+                    let _ = tx.send(());
+                }
+                blocked.get_or_insert_with(Instant::now);
+            }
+            Err(_) => return (sent, Some(blocked.unwrap_or(start).elapsed())),
+        }
+        // Once blocked, knock now and then rather than spin.
+        if blocked.is_some() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    (sent, None)
+}
+
+/// Issue 14 item 4: clients that send 4 MB of queries and read nothing
+/// block the server's writes; each is closed after the idle timeout
+/// (2 s here), far before its 60 s lifetime, and counted.
+#[test]
+fn a_client_that_never_reads_is_closed_by_the_idle_timeout() {
+    let s = server("  tcp_idle_timeout: 2s\n  tcp_timeout: 60s\n  tcp_max_connections: 50\n");
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let conn = s.tcp();
+            std::thread::spawn(move || send_without_reading(conn, Duration::from_secs(20), None))
+        })
+        .collect();
+    for c in clients {
+        let (sent, closed) = c.join().expect("client");
+        let after = closed.unwrap_or_else(|| {
+            panic!("the server never closed a client that sent {sent} bytes and read nothing")
+        });
+        assert!(sent >= 1 << 20, "only {sent} bytes of queries went out");
+        assert!(
+            after < Duration::from_secs(8),
+            "closed {after:?} after it blocked"
+        );
+    }
+    let timeouts = eventually(Duration::from_secs(5), "write timeouts counted", || {
+        metric(&s, "meridian_tcp_closed_total{reason=\"write_timeout\"}").filter(|n| *n >= 4)
+    });
+    assert_eq!(timeouts, 4);
+    // The server still answers over TCP.
+    let d = s.dig(&["+tcp", "static.gslb.test", "A"]);
+    assert_eq!(d.answers("A"), vec!["192.0.2.1"]);
+}
+
+/// Issue 14 item 4: eviction reaches a connection blocked in a write. With
+/// a limit of 2 and a long idle timeout, two non-reading clients are
+/// evicted by the connections that come after them.
+#[test]
+fn eviction_closes_a_connection_blocked_in_a_write() {
+    let s = server("  tcp_idle_timeout: 30s\n  tcp_timeout: 60s\n  tcp_max_connections: 2\n");
+    let (tx, blocked) = std::sync::mpsc::channel();
+    let stuck: Vec<_> = (0..2)
+        .map(|_| {
+            let conn = s.tcp();
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                send_without_reading(conn, Duration::from_secs(20), Some(tx))
+            })
+        })
+        .collect();
+    // Both fill the buffers, so the server is blocked writing to each;
+    // then two new connections each evict the connection idle longest.
+    for _ in 0..2 {
+        blocked
+            .recv_timeout(Duration::from_secs(15))
+            .expect("a client that does not read blocks");
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let newer: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let c = s.tcp();
+            std::thread::sleep(Duration::from_millis(100));
+            c
+        })
+        .collect();
+    let d = s.dig(&["+tcp", "static.gslb.test", "A"]);
+    assert_eq!(d.answers("A"), vec!["192.0.2.1"], "{}", d.raw);
+    for c in stuck {
+        let (sent, closed) = c.join().expect("client");
+        assert!(
+            closed.is_some_and(|d| d < Duration::from_secs(10)),
+            "an evicted connection blocked in a write stayed open ({sent} bytes sent): {closed:?}\n{}",
+            s.admin("GET", "/metrics", None, None).body
+        );
+    }
+    assert!(metric(&s, "meridian_tcp_closed_total{reason=\"evicted\"}").is_some_and(|n| n >= 2));
+    drop(newer);
+}
+
+/// Issue 14 item 6: packets dropped for being too short or having QR set,
+/// RRL drops, and UDP socket errors each have a counter in `/metrics`.
+#[test]
+fn drops_and_socket_errors_are_counted_in_metrics() {
+    let s = server("  rrl: { responses_per_second: 5, slip: 0 }\n");
+    assert_eq!(
+        s.udp_raw(&[0, 1, 0, 0, 0], Duration::from_millis(300)),
+        None
+    );
+    let mut response = build_query(4, "static.gslb.test", 1);
+    response[2] |= 0x80;
+    assert_eq!(s.udp_raw(&response, Duration::from_millis(300)), None);
+    assert_eq!(s.udp_raw(&response, Duration::from_millis(300)), None);
+    flood(&s, "127.0.0.1:0", 100);
+    let read =
+        |series: &str| metric(&s, series).unwrap_or_else(|| panic!("no {series} in /metrics"));
+    eventually(Duration::from_secs(5), "the drop counters", || {
+        (read("meridian_dropped_queries_total{reason=\"too_short\"}") == 1
+            && read("meridian_dropped_queries_total{reason=\"qr_set\"}") == 2)
+            .then_some(())
+    });
+    assert!(read("meridian_dropped_queries_total{reason=\"rrl\"}") > 0);
+    read("meridian_udp_errors_total{op=\"receive\"}");
+    read("meridian_udp_errors_total{op=\"send\"}");
+    // The neighbour: a real query is answered and not counted as dropped.
+    let other = UdpSocket::bind("127.0.2.1:0").expect("bind");
+    other
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    other
+        .send_to(&build_query(5, "static.gslb.test", 1), s.dns)
+        .expect("send");
+    let mut buf = [0u8; 512];
+    assert!(other.recv_from(&mut buf).is_ok());
+    assert_eq!(read("meridian_dropped_queries_total{reason=\"qr_set\"}"), 2);
+}

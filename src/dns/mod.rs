@@ -8,6 +8,7 @@
 mod answer_cache;
 mod ecs;
 mod handler;
+mod malformed;
 mod query;
 pub mod rrl;
 mod server;

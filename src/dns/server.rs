@@ -23,8 +23,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::handler::{Transport, respond};
+use super::malformed;
 use super::rrl::RateLimiter;
 use crate::health::HealthView;
+use crate::metrics::PacketCounters;
 use crate::state::Snapshot;
 
 /// Kernel receive buffer asked for on each UDP socket.
@@ -150,6 +152,8 @@ pub struct Published {
     pub snapshot: Arc<ArcSwap<Snapshot>>,
     pub health: Arc<ArcSwap<HealthView>>,
     pub rrl: Arc<RateLimiter>,
+    /// Dropped and malformed packets, socket errors (`/metrics`).
+    pub packets: Arc<PacketCounters>,
 }
 
 /// TCP limits, read at start (RFC 7766 section 6.2).
@@ -195,7 +199,10 @@ pub async fn serve(
             .await;
         });
     }
-    let table = Arc::new(Connections::new(limits.max_connections));
+    let table = Arc::new(Connections::new(
+        limits.max_connections,
+        published.packets.clone(),
+    ));
     for (addr, listener) in bound.tcp {
         info!("listening for DNS on TCP {addr}");
         let listener = TcpListener::from_std(listener)?;
@@ -217,6 +224,7 @@ pub async fn serve(
 #[derive(Debug)]
 struct Connections {
     max: usize,
+    counters: Arc<PacketCounters>,
     started: Instant,
     next_id: AtomicU64,
     open: Mutex<HashMap<u64, Conn>>,
@@ -230,9 +238,10 @@ struct Conn {
 }
 
 impl Connections {
-    fn new(max: usize) -> Self {
+    fn new(max: usize, counters: Arc<PacketCounters>) -> Self {
         Self {
             max: max.max(1),
+            counters,
             started: Instant::now(),
             next_id: AtomicU64::new(0),
             open: Mutex::new(HashMap::new()),
@@ -260,6 +269,7 @@ impl Connections {
             };
             if let Some(c) = open.remove(&idlest) {
                 debug!("TCP connection limit reached: closing the connection idle longest");
+                self.counters.tcp_evictions.fetch_add(1, Ordering::Relaxed);
                 c.cancel.cancel();
             }
         }
@@ -327,6 +337,11 @@ async fn tcp_accept_loop(
 /// one is in flight and a client cannot queue work; the kernel's buffers
 /// push back), until the client closes, it is idle for `idle`, it has been
 /// open for `total`, it is evicted, or the server shuts down.
+///
+/// Writing an answer is bounded the same way as reading a query: a client
+/// that sends queries but never reads its answers fills the socket buffers
+/// and blocks the write, and is then closed after `idle` (or at `total`,
+/// or when evicted), instead of holding the connection for good.
 async fn tcp_connection(
     mut stream: TcpStream,
     peer: SocketAddr,
@@ -374,6 +389,7 @@ async fn tcp_connection(
             let health = published.health.load();
             respond(&snap, &health, &buf, peer, Transport::Tcp, &mut out)
         };
+        malformed::note(&published.packets, &buf, answered, &out, peer);
         if !answered {
             continue;
         }
@@ -383,8 +399,24 @@ async fn tcp_connection(
         let mut framed = Vec::with_capacity(out.len() + 2);
         framed.extend_from_slice(&n.to_be_bytes());
         framed.extend_from_slice(&out);
-        if stream.write_all(&framed).await.is_err() {
-            return;
+        let wait = limits
+            .idle
+            .min(deadline.saturating_duration_since(tokio::time::Instant::now()));
+        let written = tokio::select! {
+            r = tokio::time::timeout(wait, stream.write_all(&framed)) => r,
+            () = cancel.cancelled() => return,
+        };
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return,
+            Err(_) => {
+                published
+                    .packets
+                    .tcp_write_timeouts
+                    .fetch_add(1, Ordering::Relaxed);
+                debug!(%peer, "closing a TCP connection whose client does not read");
+                return;
+            }
         }
     }
 }

@@ -22,6 +22,7 @@ use std::time::Duration;
 use tracing::debug;
 
 use super::handler::{Transport, respond};
+use super::malformed::{self, SOCKET_ERROR_LOG};
 use super::rrl::{self, Verdict};
 use super::server::Published;
 use super::wire;
@@ -56,6 +57,7 @@ fn answer_batch(published: &Published, io: &mut batch::Batch, n: usize) {
     for i in 0..n {
         let (query, src, out) = io.slot(i);
         let mut send = respond(&snap, &health, query, src, Transport::Udp, out);
+        malformed::note(&published.packets, query, send, out, src);
         if send && let Some(config) = &snap.config.dns.rrl {
             match published.rrl.check(config, src.ip()) {
                 Verdict::Send => {}
@@ -84,12 +86,23 @@ fn serve(socket: &UdpSocket, published: &Published, stop: &AtomicBool) {
             }
             Err(error) => {
                 // ICMP errors from earlier sends surface here; keep serving.
-                debug!(%error, "UDP receive error");
+                published
+                    .packets
+                    .udp_receive_errors
+                    .fetch_add(1, Ordering::Relaxed);
+                SOCKET_ERROR_LOG
+                    .sample(|suppressed| debug!(%error, suppressed, "UDP receive error"));
                 continue;
             }
         };
         answer_batch(published, &mut io, n);
-        io.send(socket, n);
+        let failed = io.send(socket, n);
+        if failed > 0 {
+            published
+                .packets
+                .udp_send_errors
+                .fetch_add(failed, Ordering::Relaxed);
+        }
     }
 }
 
@@ -202,9 +215,11 @@ mod batch {
             self.reply[i] = send && self.peers[i].is_some();
         }
 
-        /// Send the answers marked for sending among the first `n` slots.
-        pub(super) fn send(&mut self, socket: &UdpSocket, n: usize) {
+        /// Send the answers marked for sending among the first `n` slots;
+        /// returns how many could not be sent.
+        pub(super) fn send(&mut self, socket: &UdpSocket, n: usize) -> u64 {
             let mut count = 0;
+            let mut failed = 0;
             for i in 0..n {
                 if !self.reply[i] {
                     continue;
@@ -243,11 +258,14 @@ mod batch {
                         // The first unsent answer failed (unreachable peer,
                         // full buffer past the timeout): skip it, send on.
                         let error = io::Error::last_os_error();
-                        debug!(%error, "UDP send error");
+                        super::SOCKET_ERROR_LOG
+                            .sample(|suppressed| debug!(%error, suppressed, "UDP send error"));
+                        failed += 1;
                         done += 1;
                     }
                 }
             }
+            failed
         }
     }
 
@@ -327,12 +345,14 @@ mod batch {
             self.reply = send;
         }
 
-        pub(super) fn send(&mut self, socket: &UdpSocket, _: usize) {
+        pub(super) fn send(&mut self, socket: &UdpSocket, _: usize) -> u64 {
             if let (true, Some(peer)) = (self.reply, self.peer)
                 && let Err(error) = socket.send_to(&self.out, peer)
             {
                 debug!(%error, %peer, "UDP send error");
+                return 1;
             }
+            0
         }
     }
 }
