@@ -7,6 +7,9 @@
 # A nightly toolchain is used when rustup has one; otherwise the stable one
 # with RUSTC_BOOTSTRAP=1 (which lets stable rustc accept those flags).
 # FUZZ_SANITIZER=address|none (default address), FUZZ_JOBS=N (default 1).
+# FUZZ_KEEP=1|0 (default 1): after each run, merge what it found into the
+# committed corpus (fuzz/corpus/<target>/, only inputs that add coverage),
+# so the corpus in the repository grows with every run; commit it.
 set -euo pipefail
 
 cd "$(dirname "$0")"
@@ -14,10 +17,11 @@ SECONDS_EACH=${1:-60}
 shift || true
 TARGETS=("$@")
 if [ ${#TARGETS[@]} -eq 0 ]; then
-  TARGETS=(packet config geoip_csv)
+  TARGETS=(packet config geoip_csv admin state_file)
 fi
 SANITIZER=${FUZZ_SANITIZER:-address}
 JOBS=${FUZZ_JOBS:-1}
+KEEP=${FUZZ_KEEP:-1}
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "installing cargo-fuzz"
@@ -57,6 +61,12 @@ for t in "${TARGETS[@]}"; do
     echo "!! $t: crash or failure; reproducer under fuzz/artifacts/$t/" >&2
     status=1
     break
+  fi
+  if [ "$KEEP" = 1 ]; then
+    echo "== merge new inputs of $t into corpus/$t (only those that add coverage)"
+    cargo "${TOOLCHAIN[@]}" fuzz run -O -s "$SANITIZER" "$t" "corpus/$t" "corpus-new/$t" -- \
+      -merge=1 -timeout=10 -rss_limit_mb=2048 >"corpus-new/$t.merge.log" 2>&1 ||
+      echo "!! $t: merge failed, see fuzz/corpus-new/$t.merge.log" >&2
   fi
 done
 exit $status

@@ -114,7 +114,7 @@ pub fn host_allowed(host: Option<&str>, admin: &AdminConfig) -> bool {
             || (listen.is_loopback() && ip.is_loopback())
             || admin.allowed_hosts.iter().any(|h| h == &ip.to_string());
     }
-    (name == "localhost" && listen.is_loopback()) || admin.allowed_hosts.iter().any(|h| *h == name)
+    (name == "localhost" && listen.is_loopback()) || admin.allowed_hosts.contains(&name)
 }
 
 /// The host of a `Host` header value, lower case, without port, brackets
