@@ -403,6 +403,10 @@ async fn tcp_connection(
             .idle
             .min(deadline.saturating_duration_since(tokio::time::Instant::now()));
         let written = tokio::select! {
+            // An answer that fits the socket buffer goes out before a
+            // shutdown or an eviction is noticed (the query in hand is
+            // answered); only a blocked write is cut short.
+            biased;
             r = tokio::time::timeout(wait, stream.write_all(&framed)) => r,
             () = cancel.cancelled() => return,
         };
