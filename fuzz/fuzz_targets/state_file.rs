@@ -1,6 +1,7 @@
 //! The state file (`OverrideSet::load`) from arbitrary bytes, then what a
-//! start does with it: prune expired overrides, drop names the
-//! configuration lacks, resolve the rest to indices, and write it back.
+//! start does with it: prune expired overrides, list the dormant ones
+//! (names the configuration lacks), resolve the rest to indices, and
+//! write it back.
 //!
 //! Properties: no panic; a file that loads saves and loads back equal,
 //! and leaves no temporary file; resolved indices are within the
@@ -69,7 +70,7 @@ fuzz_target!(|data: &[u8]| {
     let now = 1_800_000_000;
     set.prune_expired(now);
     let _ = set.next_expiry();
-    let _ = set.retain_known(c);
+    let _ = set.dormant(c);
     let resolved = set.resolve(c, now);
     assert_eq!(resolved.regions.len(), c.regions.len());
     for &((z, s, p), _) in &resolved.weights {
