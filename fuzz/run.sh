@@ -5,7 +5,8 @@
 #
 # Toolchain: cargo-fuzz needs unstable rustc flags (-Zsanitizer, sancov).
 # A nightly toolchain is used when rustup has one; otherwise the stable one
-# with RUSTC_BOOTSTRAP=1 (which lets stable rustc accept those flags).
+# with RUSTC_BOOTSTRAP=1 (which lets stable rustc accept those flags);
+# FUZZ_TOOLCHAIN=stable|nightly forces one.
 # FUZZ_SANITIZER=address|none (default address), FUZZ_JOBS=N (default 1).
 # FUZZ_KEEP=1|0 (default 1): after each run, merge what it found into the
 # committed corpus (fuzz/corpus/<target>/, only inputs that add coverage),
@@ -28,8 +29,17 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked
 fi
 
+# FUZZ_TOOLCHAIN=nightly|stable picks one; by default nightly when rustup
+# has it. Switching rebuilds everything (an hour on a small machine).
 TOOLCHAIN=()
-if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+CHOICE=${FUZZ_TOOLCHAIN:-}
+if [ -z "$CHOICE" ]; then
+  CHOICE=stable
+  if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+    CHOICE=nightly
+  fi
+fi
+if [ "$CHOICE" = nightly ]; then
   TOOLCHAIN=(+nightly)
 else
   export RUSTC_BOOTSTRAP=1
