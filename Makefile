@@ -107,7 +107,9 @@ cluster-demo: deps-run build
 	bash bench/cluster-demo.sh
 
 FUZZ_SECONDS ?= 60
-## fuzz: run each fuzz target for FUZZ_SECONDS (default 60); non-zero exit on a crash
+## fuzz: run each fuzz target for FUZZ_SECONDS (default 60) with AddressSanitizer
+## (FUZZ_SANITIZER=none to skip it); what a run finds is merged into the
+## committed corpus fuzz/corpus/ (FUZZ_KEEP=0 to skip); non-zero exit on a crash
 fuzz:
 	bash fuzz/run.sh $(FUZZ_SECONDS)
 
