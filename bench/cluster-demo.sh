@@ -139,7 +139,7 @@ for n in 1 2 3; do
     i=$(( (n - 1) % 3 + 1 ))
     echo
     echo "== drain web$n (rack r$n) on ns$i:"
-    echo "   curl -X PUT -d '{\"labels\": {\"rack\": \"r$n\"}, \"state\": \"drain\", \"for\": \"10m\"}' .../v1/endpoints/override"
+    echo "   curl -X PUT -H 'content-type: application/json' -d '{\"labels\": {\"rack\": \"r$n\"}, \"state\": \"drain\", \"for\": \"10m\"}' .../v1/endpoints/override"
     curl -s -X PUT -H 'content-type: application/json' \
         -d "{\"labels\": {\"rack\": \"r$n\"}, \"state\": \"drain\", \"for\": \"10m\"}" \
         "http://127.0.0.1:$((ADMIN_BASE + i))/v1/endpoints/override" >/dev/null
@@ -153,7 +153,7 @@ for n in 1 2 3; do
     echo "   stop web$n, deploy v2, register it again and clear the drain:"
     ctl del "/services/www/us-east/web$n" >/dev/null
     register "$n" v2
-    curl -s -X DELETE "http://127.0.0.1:$((ADMIN_BASE + i))/v1/endpoints/192.0.2.3$n/override" >/dev/null
+    curl -s -X DELETE -H 'content-type: application/json' "http://127.0.0.1:$((ADMIN_BASE + i))/v1/endpoints/192.0.2.3$n/override" >/dev/null
     sleep 0.5
     www
 done

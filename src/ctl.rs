@@ -348,14 +348,17 @@ impl Client {
 
     fn call(&self, method: Method, url: Url, body: Option<Value>) -> Result<Reply, Failure> {
         let shown = format!("{method} {url}");
+        let change = method != Method::GET;
         let mut req = self.http.request(method, url);
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);
         }
+        // The server takes a change only as JSON, body or not (issue 14).
+        if change {
+            req = req.header(reqwest::header::CONTENT_TYPE, "application/json");
+        }
         if let Some(b) = body {
-            req = req
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(b.to_string());
+            req = req.body(b.to_string());
         }
         let timeout = self.timeout;
         self.runtime.block_on(async move {
