@@ -359,7 +359,9 @@ fn a_guard_refuses_the_last_drain_unless_forced() {
         None,
     );
     assert_eq!(forced.status, 200, "{}", forced.body);
-    assert!(s.log().contains("forced past a guard"), "logged");
+    common::eventually(Duration::from_secs(3), "the forced change logged", || {
+        s.log().contains("forced past a guard").then_some(())
+    });
 }
 
 const ROLLOUT_CONFIG: &str = r#"
