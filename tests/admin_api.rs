@@ -655,3 +655,60 @@ fn field(text: &str, name: &str) -> u64 {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no {name} in {text}"))
 }
+
+/// SPEC 5.3 (issue 14 item 5): a reload that lacks a region keeps its
+/// override, dormant, until the name comes back or an operator deletes it.
+#[test]
+fn a_reload_with_a_typo_keeps_the_override_dormant() {
+    let s = server();
+    let r = s.admin(
+        "PUT",
+        "/v1/regions/ap-northeast/override",
+        Some(r#"{"state":"down"}"#),
+        Some(TOKEN),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    let path = s.dir.path().join("meridian.yaml");
+    let original = std::fs::read_to_string(&path).expect("config");
+    std::fs::write(
+        &path,
+        original.replace("ap-northeast: {}", "ap-nrotheast: {}"),
+    )
+    .expect("write");
+    let r = s.admin("POST", "/v1/reload", None, Some(TOKEN));
+    assert_eq!(r.status, 200, "{r:?}");
+    let o = s.admin("GET", "/v1/overrides", None, None).json();
+    assert_eq!(o["regions"]["ap-northeast"]["state"], "down", "{o}");
+    assert!(
+        o["dormant"].as_array().is_some_and(|d| d
+            .iter()
+            .any(|w| w.as_str().unwrap_or("").contains("ap-northeast"))),
+        "{o}"
+    );
+    assert_eq!(state_file(&s)["regions"]["ap-northeast"]["state"], "down");
+    // The name comes back: the override applies again.
+    std::fs::write(&path, &original).expect("write");
+    let r = s.admin("POST", "/v1/reload", None, Some(TOKEN));
+    assert_eq!(r.status, 200, "{r:?}");
+    let regions = s.admin("GET", "/v1/regions", None, None).json();
+    assert_eq!(
+        region(&regions, "ap-northeast")["override"]["state"],
+        "down"
+    );
+    assert!(s.admin("GET", "/v1/overrides", None, None).json()["dormant"].is_null());
+    // A dormant override is removed by its name.
+    std::fs::write(
+        &path,
+        original.replace("ap-northeast: {}", "ap-nrotheast: {}"),
+    )
+    .expect("write");
+    assert_eq!(s.admin("POST", "/v1/reload", None, Some(TOKEN)).status, 200);
+    let r = s.admin(
+        "PUT",
+        "/v1/regions/ap-northeast/override",
+        Some(r#"{"state":"auto"}"#),
+        Some(TOKEN),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(state_file(&s)["regions"].get("ap-northeast").is_none());
+}
