@@ -536,13 +536,23 @@ fn unbound_with_ecs_caches_sticky_answers_per_subnet() {
         ),
     )
     .expect("unbound.conf");
-    let mut child = std::process::Command::new(unbound)
-        .args(["-d", "-c"])
-        .arg(&conf)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start unbound");
+    /// Killed (by PID) when dropped, even if an assertion fails first.
+    struct Child(std::process::Child);
+    impl Drop for Child {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let child = Child(
+        std::process::Command::new(unbound)
+            .args(["-d", "-c"])
+            .arg(&conf)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start unbound"),
+    );
     let resolver: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
     let via = |net: Ipv4Addr| {
         common::dig(
@@ -556,8 +566,7 @@ fn unbound_with_ecs_caches_sticky_answers_per_subnet() {
     });
     let second = via(b);
     let again = via(a);
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
     assert_eq!(
         first,
         [direct[&a].0.to_string()],
