@@ -12,7 +12,10 @@
 #   CG_N1=2000, CG_N2=12000 (multiples of 1,000 for ecs)
 #
 # Several binaries (e.g. one built from an older commit) are measured on the
-# same database and queries, one line each. Needs valgrind, dnsperf, python3.
+# same database and queries, one line each. The word `gdnsd` in place of a
+# binary measures gdnsd 3 (bench/gdnsd, the same map and database) the same
+# way, for the ratio issue 20 asks for. Needs valgrind, dnsperf, python3
+# (and gdnsd for that line).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -48,15 +51,32 @@ esac
 sed -e "s#@PORT@#$PORT#g" "$HERE/meridian.yaml" >"$TMP/meridian.yaml"
 cp "$HERE/zones/gslb.example.zone" "$TMP/"
 
+# gdnsd's side: its config dir with the port and the database filled in.
+gdnsd_dir() {
+  [ -d "$TMP/gdnsd" ] && return 0
+  cp -r "$HERE/gdnsd" "$TMP/gdnsd"
+  sed -e "s#@PORT@#$PORT#g" -e "s#@DIR@#$TMP/gdnsd#g" "$HERE/gdnsd/config" >"$TMP/gdnsd/config"
+  ln -sf "$TMP/bench.mmdb" "$TMP/gdnsd/bench.mmdb"
+}
+
 # Instructions for one run of COUNT queries through BIN.
 count() { # bin count
-  local out="$TMP/cg.out" i
-  rm -f "$out"
-  valgrind --tool=callgrind --callgrind-out-file="$out" "$1" run -c "$TMP/meridian.yaml" \
-    >"$TMP/server.log" 2>&1 &
+  local out="$TMP/cg.out" i ready
+  rm -f "$out" "$TMP/server.log"
+  if [ "$1" = gdnsd ]; then
+    gdnsd_dir
+    # --trace-children: gdnsd 3 re-executes itself once at start.
+    valgrind --tool=callgrind --trace-children=yes --callgrind-out-file="$out.%p" \
+      gdnsd -c "$TMP/gdnsd" start >"$TMP/server.log" 2>&1 &
+    ready="DNS listeners started"
+  else
+    valgrind --tool=callgrind --callgrind-out-file="$out.%p" "$1" run -c "$TMP/meridian.yaml" \
+      >"$TMP/server.log" 2>&1 &
+    ready="listening for DNS on UDP"
+  fi
   SERVER=$!
   for i in $(seq 600); do
-    grep -q "listening for DNS on UDP" "$TMP/server.log" 2>/dev/null && break
+    grep -q "$ready" "$TMP/server.log" 2>/dev/null && break
     sleep 0.1
   done
   local loops=$(( $2 / PER_LOOP ))
@@ -65,12 +85,14 @@ count() { # bin count
   kill -TERM "$SERVER"
   wait "$SERVER" 2>/dev/null || true
   SERVER=""
-  grep -E '^(summary|totals):' "$out" | head -1 | awk '{print $2}'
+  # Every process's total (gdnsd may leave more than one file).
+  for f in "$out".*; do grep -m1 -E '^(summary|totals):' "$f"; done | awk '{s += $2} END {print s}'
+  rm -f "$out".*
 }
 
 for bin in "$@"; do
   a=$(count "$bin" "$N1")
   b=$(count "$bin" "$N2")
   printf '%s\t%s\t%d instructions/query (%s mix; %s and %s queries)\n' \
-    "$bin" "$("$bin" --version 2>/dev/null | head -1)" $(( (b - a) / (N2 - N1) )) "$MIX" "$N1" "$N2"
+    "$bin" "$(if [ "$bin" = gdnsd ]; then gdnsd -V 2>&1 | grep -o 'gdnsd version [0-9.]*' | head -1; else "$bin" --version 2>/dev/null | head -1; fi)" $(( (b - a) / (N2 - N1) )) "$MIX" "$N1" "$N2"
 done

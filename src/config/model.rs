@@ -305,7 +305,7 @@ pub struct Zone {
     pub loc: Loc,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Policy {
     Geo(MapId),
     Nearest,
@@ -320,6 +320,15 @@ pub enum Selection {
     #[default]
     Random,
     Sticky,
+}
+
+/// `fallback` (SPEC 3.3): after a geo map's list, the service's other
+/// pools in `nearest` order, or nothing (strict geofencing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Fallback {
+    #[default]
+    Nearest,
+    None,
 }
 
 /// `guards`: what a manual change may not take away.
@@ -360,6 +369,8 @@ pub struct Service {
     pub all_down: AllDown,
     /// How a pool within a tier and endpoints within a pool are picked.
     pub selection: Selection,
+    /// What follows a geo map's list of tiers (SPEC 3.3).
+    pub fallback: Fallback,
     /// The client network sticky selection, spill and slow start hash:
     /// `/ipv4` and `/ipv6` prefix lengths (default 24 and 56).
     pub client_prefix: (u8, u8),

@@ -18,7 +18,7 @@ use ipnet::IpNet;
 use super::duration::format_duration;
 use super::model::{
     AdminConfig, AllDown, BodyRegex, ClusterConfig, ClusterTls, Config, Discover, DnsConfig,
-    Endpoint, EtcdConnection, GeoMap, GeoipConfig, Guards, HeaderValue, HttpMethod, Loc,
+    Endpoint, EtcdConnection, Fallback, GeoMap, GeoipConfig, Guards, HeaderValue, HttpMethod, Loc,
     MapDefault, Monitor, MonitorId, MonitorKind, MonitorMode, Policy, Pool, PoolMonitor, ProbeTls,
     Region, RegionId, RrlConfig, Selection, Service, SlowStart, Source, Target, Tier, Zone,
 };
@@ -1318,6 +1318,7 @@ const SERVICE_KEYS: &[&str] = &[
     "selection",
     "client_prefix",
     "guards",
+    "fallback",
 ];
 
 fn services(
@@ -1526,6 +1527,20 @@ fn service(
             min_available_pools: min,
         })
     });
+    let fallback = m.get("fallback").map_or(Some(Fallback::Nearest), |f| {
+        let text = f.string(diag)?;
+        match text.as_str() {
+            "nearest" => Some(Fallback::Nearest),
+            "none" => Some(Fallback::None),
+            _ => {
+                f.error(
+                    diag,
+                    format!("unknown fallback {text:?} (allowed: nearest, none)"),
+                );
+                None
+            }
+        }
+    });
     Some(Service {
         label: key.name.clone(),
         name: name.unwrap_or_else(Name::root),
@@ -1536,6 +1551,7 @@ fn service(
         selection: selection.unwrap_or_default(),
         client_prefix: client_prefix.unwrap_or((24, 56)),
         guards: guards.unwrap_or_default(),
+        fallback: fallback.unwrap_or_default(),
         pools,
         loc: key.loc,
         path: f.path.clone(),

@@ -12,7 +12,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
-use maxminddb::{MaxMindDbError, Reader};
+use maxminddb::{MaxMindDbError, Reader, WithinOptions};
 use serde::Deserialize;
 
 /// Why a database could not be opened or read.
@@ -133,6 +133,58 @@ impl GeoDb {
             network: normalise_network(ip, net.ip(), net.prefix()),
             record: result.offset(),
         })
+    }
+
+    /// Call `f` with every network of the database under `within` and its
+    /// record's position (None for a network without data), in address
+    /// order. `aliased`: also walk IPv6 prefixes that alias the IPv4
+    /// space (skipped otherwise, as they repeat it). For compiling the
+    /// placement trees (`geo::place`).
+    pub fn for_each_network(
+        &self,
+        within: IpNet,
+        aliased: bool,
+        mut f: impl FnMut(IpNet, Option<usize>),
+    ) -> Result<(), GeoError> {
+        let ip = within.network();
+        let err = |source| GeoError::Lookup { ip, source };
+        if self.reader.metadata().ip_version == 4 && within.addr().is_ipv6() {
+            return Ok(());
+        }
+        let mut options = WithinOptions::default().include_networks_without_data();
+        if aliased {
+            options = options.include_aliased_networks();
+        }
+        let cidr = within
+            .to_string()
+            .parse()
+            .map_err(|e| err(MaxMindDbError::InvalidNetwork(e)))?;
+        for item in self.reader.within(cidr, options).map_err(err)? {
+            let item = item.map_err(err)?;
+            let net = item.network().map_err(err)?;
+            let net = match (within, net.ip()) {
+                // An IPv6 database without an IPv4 subtree answers the whole
+                // IPv4 space from one IPv6 network (see `normalise_network`).
+                (IpNet::V4(_), IpAddr::V6(_)) => normalise_network(ip, net.ip(), net.prefix()),
+                _ => IpNet::new(net.ip(), net.prefix())
+                    .map_err(|_| err(MaxMindDbError::invalid_input("network out of range")))?,
+            };
+            f(net, item.offset());
+        }
+        Ok(())
+    }
+
+    /// Whether `prefix` is an IPv6 alias of the IPv4 space: walking it
+    /// without aliases finds nothing, with them something.
+    pub fn is_alias(&self, prefix: Ipv6Net) -> Result<bool, GeoError> {
+        let mut plain = false;
+        self.for_each_network(IpNet::V6(prefix), false, |_, _| plain = true)?;
+        if plain {
+            return Ok(false);
+        }
+        let mut aliased = false;
+        self.for_each_network(IpNet::V6(prefix), true, |_, r| aliased |= r.is_some())?;
+        Ok(aliased)
     }
 
     /// The metadata's `database_type`, e.g. `GeoIP2-City`.

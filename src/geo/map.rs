@@ -53,6 +53,11 @@ impl CompiledMap {
         }
     }
 
+    /// Every `nets` entry's network.
+    pub fn nets(&self) -> impl Iterator<Item = &IpNet> {
+        self.nets.iter().map(|(net, _)| net)
+    }
+
     /// The index (stable for this compiled map) and network of the most
     /// specific `nets` entry holding `ip`.
     pub fn match_net_index(&self, ip: IpAddr) -> Option<(usize, &IpNet)> {

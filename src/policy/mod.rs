@@ -6,25 +6,25 @@
 //! `/v1/explain` both call it; `explain` passes a `Trace` to record each
 //! step.
 
-mod cache;
 pub mod hash;
 mod select;
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use hickory_proto::rr::RecordType;
 use ipnet::IpNet;
 use rand::Rng;
 use smallvec::SmallVec;
 
-use crate::config::{AllDown, Config, Policy, RegionId, Selection, Service, Target};
-use crate::geo::distance;
+use crate::config::{AllDown, Config, Fallback, Policy, RegionId, Selection, Service, Target};
 use crate::geo::lookup::GeoDb;
-use crate::geo::map::{CompiledMap, MapChoice, MapRule};
+use crate::geo::map::{CompiledMap, MapRule};
+use crate::geo::place::{self, Entry, Places};
 
 pub use select::draw_weighted;
 
@@ -164,6 +164,14 @@ impl Overrides {
 #[derive(Debug)]
 pub struct Compiled {
     pub maps: Vec<CompiledMap>,
+    /// The placement trees (SPEC 3.1 to 3.3 compiled over the database),
+    /// shared by configurations that differ in endpoints only.
+    pub places: Arc<Places>,
+    /// The tiers of pools for each tree entry, one plan per distinct
+    /// (policy, pools' regions, fallback).
+    plans: Vec<Plan>,
+    /// [zone][service]: index into `plans`.
+    plan_of: Vec<Vec<usize>>,
     /// [zone][service]: ids of pools and endpoints for sticky selection
     /// (empty for services that do not hash).
     sticky: Vec<Vec<StickyIds>>,
@@ -176,7 +184,7 @@ pub struct Compiled {
 }
 
 impl Compiled {
-    pub fn new(config: &Config) -> Self {
+    pub fn new(config: &Config, places: Arc<Places>) -> Self {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let sticky = config
             .zones
@@ -224,8 +232,32 @@ impl Compiled {
                     .collect()
             })
             .collect();
+        let mut plans = Vec::new();
+        let mut known: HashMap<(Policy, Vec<RegionId>, Fallback), usize> = HashMap::new();
+        let plan_of = config
+            .zones
+            .iter()
+            .map(|z| {
+                z.services
+                    .iter()
+                    .map(|s| {
+                        let regions: Vec<RegionId> = s.pools.iter().map(|p| p.region).collect();
+                        let key = (s.policy, regions, s.fallback);
+                        *known
+                            .entry(key)
+                            .or_insert_with_key(|(policy, regions, fallback)| {
+                                plans.push(Plan::new(*policy, regions, *fallback, &places));
+                                plans.len() - 1
+                            })
+                    })
+                    .collect()
+            })
+            .collect();
         Self {
             maps: config.geo_maps.iter().map(CompiledMap::new).collect(),
+            places,
+            plans,
+            plan_of,
             sticky,
             shaping,
             id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -256,6 +288,122 @@ impl Compiled {
 struct StickyIds {
     pools: Vec<u64>,
     endpoints: Vec<Vec<u64>>,
+}
+
+/// Which tree places a client for a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Placer {
+    /// The answer does not depend on the client (weighted, failover).
+    Anywhere,
+    Map(usize),
+    Nearest,
+}
+
+/// SPEC 3.3 for one kind of service: its tiers of pools for each entry of
+/// its tree (one entry for `Anywhere`).
+#[derive(Debug)]
+struct Plan {
+    placer: Placer,
+    tiers: Vec<Vec<Vec<usize>>>,
+}
+
+impl Plan {
+    fn new(policy: Policy, pools: &[RegionId], fallback: Fallback, places: &Places) -> Self {
+        let n = pools.len();
+        let nearest = |e: &Entry| -> Vec<Vec<usize>> {
+            place::nearest(pools, &e.ranks)
+                .into_iter()
+                .map(|p| vec![p])
+                .collect()
+        };
+        let anywhere = |tiers| Self {
+            placer: Placer::Anywhere,
+            tiers: vec![tiers],
+        };
+        match policy {
+            Policy::Weighted => anywhere(vec![(0..n).collect()]),
+            Policy::Failover => anywhere((0..n).map(|p| vec![p]).collect()),
+            Policy::Nearest => match &places.nearest {
+                Some(tree) => Self {
+                    placer: Placer::Nearest,
+                    tiers: tree.entries.iter().map(nearest).collect(),
+                },
+                None => anywhere((0..n).map(|p| vec![p]).collect()),
+            },
+            Policy::Geo(m) => match places.maps.get(m).and_then(Option::as_ref) {
+                Some(tree) => Self {
+                    placer: Placer::Map(m),
+                    tiers: tree
+                        .entries
+                        .iter()
+                        .map(|e| match &e.list {
+                            None => nearest(e),
+                            Some(list) => listed(pools, list, fallback, e),
+                        })
+                        .collect(),
+                },
+                None => anywhere((0..n).map(|p| vec![p]).collect()),
+            },
+        }
+    }
+}
+
+/// A map's list as tiers of pools (regions without a pool skipped, empty
+/// tiers dropped), then unless `fallback: none` the pools it did not name,
+/// nearest first, one a tier (SPEC 3.3).
+fn listed(
+    pools: &[RegionId],
+    list: &[Vec<RegionId>],
+    fallback: Fallback,
+    entry: &Entry,
+) -> Vec<Vec<usize>> {
+    let pool_of = |region: RegionId| pools.iter().position(|&r| r == region);
+    let mut tiers: Vec<Vec<usize>> = list
+        .iter()
+        .map(|t| t.iter().filter_map(|&r| pool_of(r)).collect::<Vec<_>>())
+        .filter(|t| !t.is_empty())
+        .collect();
+    if fallback == Fallback::Nearest {
+        let named: Vec<usize> = tiers.iter().flatten().copied().collect();
+        tiers.extend(
+            place::nearest(pools, &entry.ranks)
+                .into_iter()
+                .filter(|p| !named.contains(p))
+                .map(|p| vec![p]),
+        );
+    }
+    tiers
+}
+
+/// SPEC 3.1 to 3.3 for a client: the tiers of pools of service `service`
+/// of zone `zone`, and the ECS scope, from one walk of the compiled tree.
+/// The DNS path and `/v1/explain` both come here.
+pub fn place<'a>(
+    inputs: &Inputs<'a>,
+    zone: usize,
+    service: usize,
+    client: IpAddr,
+) -> (&'a [Vec<usize>], u8) {
+    let compiled = inputs.compiled;
+    let Some(plan) = compiled
+        .plan_of
+        .get(zone)
+        .and_then(|z| z.get(service))
+        .and_then(|&i| compiled.plans.get(i))
+    else {
+        return (&[], 0);
+    };
+    let tree = match plan.placer {
+        Placer::Anywhere => None,
+        Placer::Map(m) => compiled.places.maps.get(m).and_then(Option::as_ref),
+        Placer::Nearest => compiled.places.nearest.as_ref(),
+    };
+    let placed = tree.map_or(place::Placed { entry: 0, scope: 0 }, |t| t.place(client));
+    let tiers = plan
+        .tiers
+        .get(placed.entry as usize)
+        .map_or(&[][..], Vec::as_slice);
+    (tiers, placed.scope)
 }
 
 fn target_id(t: &Target) -> String {
@@ -362,16 +510,12 @@ pub fn decide(
         };
     };
 
-    // 3.2 and 3.3: the tiers of regions (as pool indices) for this client.
-    // `explain` (with a trace) works them out afresh to record each step.
-    let (tiers, scope) = match trace.as_deref_mut() {
-        Some(t) => {
-            let (tiers, scope) = tiers_for(inputs, service, query, Some(&mut *t));
-            t.tiers = tiers.clone();
-            (Rc::new(tiers), scope)
-        }
-        None => cached_tiers(inputs, service, query),
-    };
+    // 3.1 to 3.3: the tiers of pools for this client, and the scope.
+    let (tiers, scope) = place(inputs, query.zone, query.service, query.client);
+    if let Some(t) = trace.as_deref_mut() {
+        describe(inputs, service, query.client, t);
+        t.tiers = tiers.to_vec();
+    }
     let scope = if query.ecs_zero { 0 } else { scope };
 
     // 3.4: the first tier with an available pool.
@@ -518,140 +662,28 @@ fn wanted_type(service: &Service, qtype: RecordType) -> Option<Wanted> {
     }
 }
 
-/// [`tiers_for`] through this thread's caches: a client seen before is
-/// answered from the by-client cache; otherwise the database is walked to
-/// find the client's network (the scope) and record, and a record already
-/// seen is not decoded again.
-fn cached_tiers(inputs: &Inputs<'_>, service: &Service, query: &Query) -> (cache::Tiers, u8) {
-    use cache::Place;
-    let epoch = (inputs.compiled.id, inputs.geoip.map_or(0, GeoDb::id));
-    // Indices past u32 are not cached (no configuration has that many).
-    let (Ok(zone), Ok(service_index)) = (u32::try_from(query.zone), u32::try_from(query.service))
-    else {
-        let (tiers, scope) = tiers_for(inputs, service, query, None);
-        return (Rc::new(tiers), scope);
-    };
-    let client_key = cache::ClientKey {
-        zone,
-        service: service_index,
-        client: query.client,
-    };
-    if let Some(hit) = cache::by_client(epoch, &client_key) {
-        return hit;
-    }
-    let position = || {
-        inputs
-            .geoip
-            .and_then(|db| db.position(query.client).ok())
-            .map_or((Place::Unknown, 0), |p| {
-                (
-                    p.record.map_or(Place::Unknown, Place::Record),
-                    p.network.prefix_len(),
-                )
-            })
-    };
-    let (place, scope) = match service.policy {
-        Policy::Weighted | Policy::Failover => (Place::Anywhere, 0),
-        Policy::Nearest => position(),
-        Policy::Geo(map_id) => {
-            let map = &inputs.compiled.maps[map_id];
-            match map.match_net_index(query.client) {
-                Some((i, net)) => (
-                    Place::Net(i),
-                    map.refine_scope(query.client, net.prefix_len()),
-                ),
-                None => {
-                    let (place, base) = position();
-                    (place, map.refine_scope(query.client, base))
-                }
-            }
-        }
-    };
-    let key = cache::Key {
-        zone: query.zone,
-        service: query.service,
-        place,
-    };
-    let tiers = cache::tiers(epoch, key, || tiers_for(inputs, service, query, None).0);
-    cache::remember_client(epoch, client_key, tiers.clone(), scope);
-    (tiers, scope)
-}
-
-/// The ordered tiers (pool indices) and the ECS scope for this client.
-fn tiers_for(
-    inputs: &Inputs<'_>,
-    service: &Service,
-    query: &Query,
-    mut trace: Option<&mut Trace>,
-) -> (Vec<Vec<usize>>, u8) {
-    let pool_of = |region: RegionId| service.pools.iter().position(|p| p.region == region);
-    let to_pools = |tiers: &[Vec<RegionId>]| -> Vec<Vec<usize>> {
-        tiers
-            .iter()
-            .map(|t| t.iter().filter_map(|&r| pool_of(r)).collect::<Vec<_>>())
-            .filter(|t: &Vec<usize>| !t.is_empty())
-            .collect()
-    };
+/// For `/v1/explain`: where the database puts the client and which rule
+/// of the map applies (the tiers themselves come from `place`).
+fn describe(inputs: &Inputs<'_>, service: &Service, client: IpAddr, trace: &mut Trace) {
     match service.policy {
-        Policy::Weighted => (vec![(0..service.pools.len()).collect()], 0),
-        Policy::Failover => ((0..service.pools.len()).map(|p| vec![p]).collect(), 0),
-        Policy::Nearest => {
-            let location = locate(inputs, query.client);
-            let scope = location.network.map_or(0, |n| n.prefix_len());
-            let order = nearest_order(inputs.config, service, location.coordinates);
-            if let Some(t) = trace.as_deref_mut() {
-                t.location = Some(location);
+        Policy::Weighted | Policy::Failover => {}
+        Policy::Nearest => trace.location = Some(locate(inputs, client)),
+        Policy::Geo(m) => {
+            let map = &inputs.compiled.maps[m];
+            if let Some((net, _)) = map.match_net(client) {
+                trace.rule = Some(MapRule::Net(*net));
+                return;
             }
-            (order, scope)
-        }
-        Policy::Geo(map_id) => {
-            let map = &inputs.compiled.maps[map_id];
-            if let Some((net, tiers)) = map.match_net(query.client) {
-                let scope = map.refine_scope(query.client, net.prefix_len());
-                if let Some(t) = trace.as_deref_mut() {
-                    t.rule = Some(MapRule::Net(*net));
-                }
-                return (to_pools(tiers), scope);
-            }
-            let location = locate(inputs, query.client);
-            let base = location.network.map_or(0, |n| n.prefix_len());
-            let scope = map.refine_scope(query.client, base);
-            let (choice, rule) = map.by_location(
+            let location = locate(inputs, client);
+            let (_, rule) = map.by_location(
                 location.country.as_deref(),
                 location.subdivision.as_deref(),
                 location.continent.as_deref(),
             );
-            let tiers = match choice {
-                MapChoice::Tiers(t) => to_pools(t),
-                MapChoice::Nearest => nearest_order(inputs.config, service, location.coordinates),
-            };
-            if let Some(t) = trace {
-                t.location = Some(location);
-                t.rule = Some(rule);
-            }
-            (tiers, scope)
+            trace.rule = Some(rule);
+            trace.location = Some(location);
         }
     }
-}
-
-/// Every pool, one a tier, nearest first; config order without a location
-/// (and for regions without one, after those with).
-fn nearest_order(config: &Config, service: &Service, from: Option<(f64, f64)>) -> Vec<Vec<usize>> {
-    let mut order: Vec<(usize, f64)> = service
-        .pools
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let d = match (from, config.regions[p.region].location) {
-                (Some(a), Some(b)) => distance::km(a, b),
-                _ => f64::INFINITY,
-            };
-            (i, d)
-        })
-        .collect();
-    // Stable: equal distances (and unknown ones) keep config order.
-    order.sort_by(|a, b| a.1.total_cmp(&b.1));
-    order.into_iter().map(|(i, _)| vec![i]).collect()
 }
 
 /// Whether pool `pool` of a service is available now (SPEC 3.4), why, and

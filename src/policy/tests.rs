@@ -58,10 +58,12 @@ impl Fixture {
             Err(e) => panic!("{e}"),
         };
         let (bytes, _) = build_bytes(CSV, Path::new("t.csv")).unwrap();
+        let db = GeoDb::from_bytes(bytes).unwrap();
+        let places = crate::geo::place::Places::build(&config, Some(&db)).unwrap();
         Self {
-            compiled: Compiled::new(&config),
+            compiled: Compiled::new(&config, std::sync::Arc::new(places)),
             config,
-            db: GeoDb::from_bytes(bytes).unwrap(),
+            db,
             overrides: Overrides::default(),
             ramps: crate::policy::Ramps::default(),
         }
@@ -428,7 +430,8 @@ fn trace_records_each_step() {
     );
     assert_eq!(trace.rule, Some(MapRule::Continent("EU".into())));
     assert_eq!(trace.location.unwrap().country.as_deref(), Some("GB"));
-    assert_eq!(trace.tiers, vec![vec![1], vec![0]]);
+    // EU's list, then (SPEC 3.3) the pool it does not name: ap-northeast.
+    assert_eq!(trace.tiers, vec![vec![1], vec![0], vec![2]]);
     assert_eq!(trace.pools[0].0, 1);
     assert!(!trace.pools[0].1, "eu-west unavailable");
     assert!(trace.pools[1].1, "us-east available");
@@ -537,4 +540,43 @@ fn cached_decisions_equal_fresh_ones_and_follow_health_and_reloads() {
     // And back to the first: its answers again, not the second's.
     let d = f.decide(0, RecordType::A, "81.2.69.1", &AllHealthy, &mut rng());
     assert_eq!(f.region_of(0, &d).as_deref(), Some("eu-west"));
+}
+
+/// SPEC 3.3: after the map's list, the service's other pools follow in
+/// `nearest` order, so a `nets` entry naming one region does not make its
+/// clients' answers SERVFAIL when that region is down; `fallback: none`
+/// stops at the list.
+#[test]
+fn pools_the_list_does_not_name_follow_nearest_first_unless_fallback_none() {
+    let f = Fixture::new(GEO);
+    let mut r = rng();
+    // 10.200.x: the /8 names us-east only; its endpoints are all down.
+    let east_down = down(&[(0, 0), (0, 1), (0, 2)]);
+    let d = f.decide(0, RecordType::A, "10.200.0.1", &east_down, &mut r);
+    assert!(!d.fail_open, "{d:?}");
+    assert!(
+        matches!(
+            f.region_of(0, &d).as_deref(),
+            Some("eu-west" | "ap-northeast")
+        ),
+        "{d:?}"
+    );
+    // GB (EU list: eu-west, us-east) with both down: ap-northeast.
+    let both_down = down(&[(0, 0), (0, 1), (0, 2), (1, 0), (1, 1)]);
+    let d = f.decide(0, RecordType::A, "81.2.69.1", &both_down, &mut r);
+    assert_eq!(f.region_of(0, &d).as_deref(), Some("ap-northeast"));
+    assert!(!d.fail_open);
+
+    let strict = Fixture::new(
+        &GEO.replace(
+            "        policy: geo\n",
+            "        policy: geo\n        fallback: none\n",
+        )
+        .replace(
+            "max_answers: 2\n",
+            "max_answers: 2\n        all_down: servfail\n",
+        ),
+    );
+    let d = strict.decide(0, RecordType::A, "10.200.0.1", &east_down, &mut r);
+    assert_eq!(d.outcome, Outcome::ServFail, "{d:?}");
 }

@@ -16,6 +16,7 @@ use std::sync::atomic::AtomicU64;
 
 use crate::config::{self, Config, ConfigError, ConfigErrors};
 use crate::geo::lookup::GeoDb;
+use crate::geo::place::Places;
 use crate::handout;
 use crate::health::TargetMap;
 use crate::metrics::{self, Registry, ZoneCounters};
@@ -139,7 +140,7 @@ impl Snapshot {
         let handouts = handout::Table::new(&config);
         handouts.carry_over(&config, &self.handouts, &self.config);
         Self {
-            compiled: Arc::new(Compiled::new(&config)),
+            compiled: Arc::new(Compiled::new(&config, self.compiled.places.clone())),
             handouts: Arc::new(handouts),
             targets: Arc::default(),
             config,
@@ -297,13 +298,31 @@ pub fn load(path: &Path, generation: u64) -> Result<Snapshot, ConfigErrors> {
         None => None,
     };
 
+    // The placement trees: the database and the maps compiled together.
+    let places = match Places::build(&config, geoip.as_deref()) {
+        Ok(places) => places,
+        Err(e) => {
+            let (line, column) = config
+                .geoip
+                .as_ref()
+                .map_or((0, 0), |g| (g.loc.line, g.loc.column));
+            errors.push(ConfigError {
+                file: config.source.clone(),
+                line,
+                column,
+                path: "geoip.database".into(),
+                message: e.to_string(),
+            });
+            Places::default()
+        }
+    };
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));
     }
     let config = Arc::new(config);
     Ok(Snapshot {
         generation,
-        compiled: Arc::new(Compiled::new(&config)),
+        compiled: Arc::new(Compiled::new(&config, Arc::new(places))),
         overrides: Arc::new(Overrides::default()),
         ramps: Arc::default(),
         targets: Arc::default(),

@@ -1,0 +1,647 @@
+//! Where a client is, compiled at load: the GeoIP database, a geo map's
+//! `nets` and its subdivision/country/continent rules merged into one
+//! binary network tree per map (and one for the `nearest` policy), as
+//! gdnsd does. Each leaf holds what decides the answer for that network, an
+//! [`Entry`] (the map's list of tiers and the regions' distance ranks from
+//! the place's location), and the ECS scope to answer with (SPEC 3.1).
+//!
+//! A query walks one tree once ([`Tree::place`]): no database decode, no
+//! per-thread cache, and the same function for DNS and `/v1/explain`.
+//!
+//! How a tree is built ([`Tree::build`]):
+//! 1. every network of the database (with its record, or none) is inserted,
+//!    IPv4 and IPv6 in their own subtrees;
+//! 2. every `nets` entry of the map is inserted too, splitting database
+//!    networks that hold it, so that every leaf lies inside or wholly
+//!    outside each entry: what the map says and the scope are then the same
+//!    for every address of a leaf, and are worked out once per leaf from
+//!    its first address ([`Eval`]), by the map's own rules
+//!    (`CompiledMap`);
+//! 3. sibling leaves that say the same (entry and scope) are merged, and the
+//!    tree is flattened into one array of nodes.
+//!
+//! The scope a leaf keeps is the database network's prefix length (or the
+//! `nets` entry's), lengthened around more specific `nets` entries, exactly
+//! as SPEC 3.1 and docs/geo.md say; merging leaves never changes it.
+//!
+//! IPv6 prefixes that the database aliases to its IPv4 space
+//! (`::ffff:0:0/96`, and `2001::/32`, `2002::/16` in MaxMind's files) are
+//! not copied: an address there walks the IPv4 data (without the map's
+//! IPv4 `nets`, which an IPv6 address never matches) and its scope is the
+//! alias prefix plus the IPv4 one, as the database reports it.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use ipnet::{IpNet, Ipv6Net};
+
+use super::distance;
+use super::lookup::{GeoDb, GeoError};
+use super::map::{CompiledMap, MapChoice};
+use crate::config::{Region, RegionId, Tier};
+
+/// What decides a client's regions, shared by every leaf that says the same.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Entry {
+    /// The map's list of tiers for this place; `None` when the order is by
+    /// distance alone (`default: nearest`, or the `nearest` policy).
+    pub list: Option<Vec<Tier>>,
+    /// Each region's rank (by region id) by distance from the place's
+    /// location, nearest first; equal distances share a rank, and regions
+    /// without a location (or every region, for a place without one) rank
+    /// last.
+    pub ranks: Vec<u16>,
+}
+
+/// What a leaf says: an index into [`Tree::entries`] and the ECS scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placed {
+    pub entry: u32,
+    pub scope: u8,
+}
+
+/// A node's child: a node index, or with [`LEAF`] set an index into
+/// `leaves`.
+const LEAF: u32 = 1 << 31;
+
+/// One compiled tree.
+#[derive(Debug)]
+pub struct Tree {
+    nodes: Vec<[u32; 2]>,
+    leaves: Vec<Placed>,
+    v4_root: u32,
+    v6_root: u32,
+    /// IPv6 prefixes (bits, length) whose addresses walk `alias_root`.
+    aliases: Vec<(u128, u8)>,
+    alias_root: u32,
+    pub entries: Vec<Entry>,
+}
+
+/// How a leaf's entry and scope are worked out.
+pub enum Eval<'a> {
+    /// A geo map.
+    Map(&'a CompiledMap),
+    /// The `nearest` policy: distance ranks only.
+    Nearest,
+}
+
+/// A database network as inserted: its prefix length (in its family, the
+/// scope before `nets` refine it) and record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Source {
+    base: u8,
+    record: Option<usize>,
+}
+
+/// The tree while it is built.
+enum Node {
+    Leaf(Source),
+    Inner([usize; 2]),
+    Done(Placed),
+}
+
+/// Where a database record places a client.
+#[derive(Debug, Clone, Default)]
+struct Located {
+    country: Option<String>,
+    subdivision: Option<String>,
+    continent: Option<String>,
+    coordinates: Option<(f64, f64)>,
+}
+
+struct Builder<'a> {
+    nodes: Vec<Node>,
+    db: Option<&'a GeoDb>,
+    eval: &'a Eval<'a>,
+    regions: &'a [Region],
+    records: HashMap<usize, Located>,
+    entries: HashMap<Entry, u32>,
+    list: Vec<Entry>,
+}
+
+/// The IPv6 prefixes MaxMind's writers alias to the IPv4 space.
+const ALIAS_CANDIDATES: [(&str, u8); 3] = [("::ffff:0:0", 96), ("2001::", 32), ("2002::", 16)];
+
+impl Tree {
+    /// Compile the tree for `eval` over `db` (none: every client is
+    /// unknown to the database) and the regions' locations.
+    pub fn build(
+        eval: &Eval<'_>,
+        db: Option<&GeoDb>,
+        regions: &[Region],
+    ) -> Result<Self, GeoError> {
+        let mut b = Builder {
+            nodes: Vec::new(),
+            db,
+            eval,
+            regions,
+            records: HashMap::new(),
+            entries: HashMap::new(),
+            list: Vec::new(),
+        };
+        let none = Source {
+            base: 0,
+            record: None,
+        };
+        let v4 = b.push(Node::Leaf(none));
+        let v6 = b.push(Node::Leaf(none));
+        let alias = b.push(Node::Leaf(none));
+        let mut aliases = Vec::new();
+        if let Some(db) = db {
+            let v6_db = db.metadata().ip_version == 6;
+            db.for_each_network(IpNet::V4(Default::default()), false, |net, record| {
+                b.insert_db(v4, net, record);
+            })?;
+            // The IPv4 data once more, for aliased IPv6 addresses: no `nets`
+            // are inserted into this one.
+            db.for_each_network(IpNet::V4(Default::default()), false, |net, record| {
+                b.insert_db(alias, net, record);
+            })?;
+            if v6_db {
+                db.for_each_network(IpNet::V6(Default::default()), false, |net, record| {
+                    b.insert_db(v6, net, record);
+                })?;
+                for (addr, len) in ALIAS_CANDIDATES {
+                    let prefix = alias_net(addr, len);
+                    if !db.is_alias(prefix)? {
+                        continue;
+                    }
+                    if b.map_nets_overlap(prefix) {
+                        // A `nets` entry inside the alias: copy the aliased
+                        // networks so that entry splits them as usual.
+                        db.for_each_network(IpNet::V6(prefix), true, |net, record| {
+                            b.insert_db(v6, net, record);
+                        })?;
+                    } else {
+                        aliases.push((u128::from(prefix.network()), len));
+                    }
+                }
+            } else {
+                // An IPv4-only database holds IPv4-mapped addresses only.
+                aliases.push((
+                    u128::from(Ipv6Addr::from([0, 0, 0, 0, 0, 0xffff, 0, 0])),
+                    96,
+                ));
+            }
+        }
+        if let Eval::Map(map) = eval {
+            for net in map.nets() {
+                match net {
+                    IpNet::V4(n) => {
+                        b.split(v4, u128::from(u32::from(n.network())) << 96, n.prefix_len())
+                    }
+                    IpNet::V6(n) => b.split(v6, u128::from(n.network()), n.prefix_len()),
+                };
+            }
+        }
+        b.evaluate(v4, 0, 0, Family::V4);
+        b.evaluate(v6, 0, 0, Family::V6);
+        b.evaluate(alias, 0, 0, Family::Alias);
+        let mut tree = Self {
+            nodes: Vec::new(),
+            leaves: Vec::new(),
+            v4_root: 0,
+            v6_root: 0,
+            aliases,
+            alias_root: 0,
+            entries: b.list,
+        };
+        let mut leaf_ids = HashMap::new();
+        tree.v4_root = tree.flatten(&b.nodes, v4, &mut leaf_ids);
+        tree.v6_root = tree.flatten(&b.nodes, v6, &mut leaf_ids);
+        tree.alias_root = tree.flatten(&b.nodes, alias, &mut leaf_ids);
+        Ok(tree)
+    }
+
+    /// The entry and scope for `ip`: one walk down the tree.
+    #[inline]
+    pub fn place(&self, ip: IpAddr) -> Placed {
+        match ip {
+            IpAddr::V4(a) => self.walk(self.v4_root, u128::from(u32::from(a)) << 96),
+            IpAddr::V6(a) => {
+                let bits = u128::from(a);
+                for &(prefix, len) in &self.aliases {
+                    if (bits ^ prefix).checked_shr(128 - u32::from(len)) == Some(0) {
+                        let v4 = bits.checked_shl(u32::from(len)).unwrap_or(0)
+                            & (u128::from(u32::MAX) << 96);
+                        let found = self.walk(self.alias_root, v4);
+                        return Placed {
+                            scope: found.scope.saturating_add(len).min(128),
+                            ..found
+                        };
+                    }
+                }
+                self.walk(self.v6_root, bits)
+            }
+        }
+    }
+
+    /// How many nodes and leaves the tree holds (the log line at load).
+    pub fn size(&self) -> (usize, usize) {
+        (self.nodes.len(), self.leaves.len())
+    }
+
+    fn walk(&self, root: u32, bits: u128) -> Placed {
+        let mut at = root;
+        for i in 0..128 {
+            if at & LEAF != 0 {
+                break;
+            }
+            let bit = usize::from((bits >> (127 - i)) & 1 == 1);
+            at = self.nodes[at as usize][bit];
+        }
+        self.leaves
+            .get((at & !LEAF) as usize)
+            .copied()
+            .unwrap_or(Placed { entry: 0, scope: 0 })
+    }
+
+    /// Copy the built subtree at `at` into the flat arrays; its reference.
+    fn flatten(
+        &mut self,
+        built: &[Node],
+        at: usize,
+        leaf_ids: &mut HashMap<(u32, u8), u32>,
+    ) -> u32 {
+        match &built[at] {
+            Node::Done(placed) => {
+                let next = u32::try_from(self.leaves.len()).unwrap_or(0);
+                let id = *leaf_ids
+                    .entry((placed.entry, placed.scope))
+                    .or_insert_with(|| {
+                        self.leaves.push(*placed);
+                        next
+                    });
+                LEAF | id
+            }
+            Node::Inner([l, r]) => {
+                let me = self.nodes.len();
+                self.nodes.push([0, 0]);
+                let left = self.flatten(built, *l, leaf_ids);
+                let right = self.flatten(built, *r, leaf_ids);
+                self.nodes[me] = [left, right];
+                u32::try_from(me).unwrap_or(0)
+            }
+            // `evaluate` leaves no unevaluated leaf.
+            Node::Leaf(_) => LEAF,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    V4,
+    V6,
+    /// IPv4 data reached through an IPv6 alias: no `nets`, no refinement.
+    Alias,
+}
+
+fn alias_net(addr: &str, len: u8) -> Ipv6Net {
+    let addr: Ipv6Addr = addr.parse().unwrap_or(Ipv6Addr::UNSPECIFIED);
+    Ipv6Net::new(addr, len).unwrap_or_default()
+}
+
+impl Builder<'_> {
+    fn push(&mut self, node: Node) -> usize {
+        self.nodes.push(node);
+        self.nodes.len() - 1
+    }
+
+    /// Insert a database network under `root`.
+    fn insert_db(&mut self, root: usize, net: IpNet, record: Option<usize>) {
+        let (bits, len) = match net {
+            IpNet::V4(n) => (u128::from(u32::from(n.network())) << 96, n.prefix_len()),
+            IpNet::V6(n) => (u128::from(n.network()), n.prefix_len()),
+        };
+        let at = self.split(root, bits, len);
+        self.nodes[at] = Node::Leaf(Source { base: len, record });
+    }
+
+    /// Walk from `root` to the node at depth `len` along `bits`, splitting
+    /// leaves on the way (both halves keep the leaf's source); that node.
+    fn split(&mut self, root: usize, bits: u128, len: u8) -> usize {
+        let mut at = root;
+        for depth in 0..len.min(128) {
+            let bit = usize::from((bits >> (127 - depth)) & 1 == 1);
+            let children = match self.nodes[at] {
+                Node::Inner(c) => c,
+                Node::Leaf(src) => {
+                    let l = self.push(Node::Leaf(src));
+                    let r = self.push(Node::Leaf(src));
+                    self.nodes[at] = Node::Inner([l, r]);
+                    [l, r]
+                }
+                Node::Done(_) => return at,
+            };
+            at = children[bit];
+        }
+        at
+    }
+
+    fn map_nets_overlap(&self, prefix: Ipv6Net) -> bool {
+        match self.eval {
+            Eval::Map(map) => map.nets().any(|n| match n {
+                IpNet::V6(n) => n.contains(&prefix) || prefix.contains(n),
+                IpNet::V4(_) => false,
+            }),
+            Eval::Nearest => false,
+        }
+    }
+
+    /// Work out every leaf under `at` (at `depth`, address `bits`), then
+    /// merge siblings that say the same.
+    fn evaluate(&mut self, at: usize, bits: u128, depth: u8, family: Family) {
+        match self.nodes[at] {
+            Node::Inner([l, r]) => {
+                self.evaluate(l, bits, depth + 1, family);
+                let right = bits | (1u128 << (127 - u32::from(depth)));
+                self.evaluate(r, right, depth + 1, family);
+                if let (Node::Done(a), Node::Done(b)) = (&self.nodes[l], &self.nodes[r])
+                    && a == b
+                {
+                    self.nodes[at] = Node::Done(*a);
+                }
+            }
+            Node::Leaf(src) => {
+                let ip = match family {
+                    Family::V4 | Family::Alias => {
+                        IpAddr::V4(Ipv4Addr::from(u32::try_from(bits >> 96).unwrap_or(0)))
+                    }
+                    Family::V6 => IpAddr::V6(Ipv6Addr::from(bits)),
+                };
+                let placed = self.leaf(ip, src, family);
+                self.nodes[at] = Node::Done(placed);
+            }
+            Node::Done(_) => {}
+        }
+    }
+
+    /// The entry and scope of the leaf whose first address is `ip`.
+    fn leaf(&mut self, ip: IpAddr, src: Source, family: Family) -> Placed {
+        let located = self.located(ip, src.record);
+        let ranks = ranks(self.regions, located.coordinates);
+        let (list, scope) = match self.eval {
+            Eval::Nearest => (None, src.base),
+            Eval::Map(map) => {
+                let net = (family != Family::Alias)
+                    .then(|| map.match_net(ip))
+                    .flatten();
+                match net {
+                    Some((net, tiers)) => {
+                        (Some(tiers.to_vec()), map.refine_scope(ip, net.prefix_len()))
+                    }
+                    None => {
+                        let scope = if family == Family::Alias {
+                            src.base
+                        } else {
+                            map.refine_scope(ip, src.base)
+                        };
+                        let (choice, _) = map.by_location(
+                            located.country.as_deref(),
+                            located.subdivision.as_deref(),
+                            located.continent.as_deref(),
+                        );
+                        match choice {
+                            MapChoice::Tiers(t) => (Some(t.to_vec()), scope),
+                            MapChoice::Nearest => (None, scope),
+                        }
+                    }
+                }
+            }
+        };
+        let entry = Entry { list, ranks };
+        let next = u32::try_from(self.list.len()).unwrap_or(0);
+        let id = *self.entries.entry(entry.clone()).or_insert(next);
+        if id == next && self.list.len() == next as usize {
+            self.list.push(entry);
+        }
+        Placed { entry: id, scope }
+    }
+
+    /// What the database record `record` says (decoded once per record).
+    fn located(&mut self, ip: IpAddr, record: Option<usize>) -> Located {
+        let (Some(db), Some(offset)) = (self.db, record) else {
+            return Located::default();
+        };
+        if let Some(l) = self.records.get(&offset) {
+            return l.clone();
+        }
+        let located = match db.lookup(ip) {
+            Ok(found) if found.found => Located {
+                country: found.country,
+                subdivision: found.subdivision,
+                continent: found.continent,
+                coordinates: found.location,
+            },
+            _ => Located::default(),
+        };
+        self.records.insert(offset, located.clone());
+        located
+    }
+}
+
+/// Each region's distance rank from `from` (see [`Entry::ranks`]).
+fn ranks(regions: &[Region], from: Option<(f64, f64)>) -> Vec<u16> {
+    let distances: Vec<f64> = regions
+        .iter()
+        .map(|r| match (from, r.location) {
+            (Some(a), Some(b)) => distance::km(a, b),
+            _ => f64::INFINITY,
+        })
+        .collect();
+    let mut sorted = distances.clone();
+    sorted.sort_by(f64::total_cmp);
+    sorted.dedup_by(|a, b| a.total_cmp(b).is_eq());
+    distances
+        .iter()
+        .map(|d| {
+            let rank = sorted.partition_point(|s| s.total_cmp(d).is_lt());
+            u16::try_from(rank).unwrap_or(u16::MAX)
+        })
+        .collect()
+}
+
+/// Regions by distance: `pools` (region ids, in the service's order)
+/// ordered by rank, ties in the service's order.
+pub fn nearest(pools: &[RegionId], ranks: &[u16]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..pools.len()).collect();
+    order.sort_by_key(|&i| ranks.get(pools[i]).copied().unwrap_or(u16::MAX));
+    order
+}
+
+/// Every tree a configuration needs: one per geo map that a service uses,
+/// and one for the `nearest` policy when a service uses it.
+#[derive(Debug, Default)]
+pub struct Places {
+    /// By map index; `None` for a map no service uses.
+    pub maps: Vec<Option<Tree>>,
+    pub nearest: Option<Tree>,
+}
+
+impl Places {
+    /// Compile the trees `config` needs over `db`.
+    pub fn build(config: &crate::config::Config, db: Option<&GeoDb>) -> Result<Self, GeoError> {
+        use crate::config::Policy;
+        let uses = |wanted: &dyn Fn(&Policy) -> bool| {
+            config
+                .zones
+                .iter()
+                .flat_map(|z| &z.services)
+                .any(|s| wanted(&s.policy))
+        };
+        let maps = config
+            .geo_maps
+            .iter()
+            .enumerate()
+            .map(|(i, map)| {
+                if !uses(&|p| *p == Policy::Geo(i)) {
+                    return Ok(None);
+                }
+                let compiled = CompiledMap::new(map);
+                Tree::build(&Eval::Map(&compiled), db, &config.regions).map(Some)
+            })
+            .collect::<Result<_, _>>()?;
+        let nearest = if uses(&|p| *p == Policy::Nearest) {
+            Some(Tree::build(&Eval::Nearest, db, &config.regions)?)
+        } else {
+            None
+        };
+        Ok(Self { maps, nearest })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{GeoMap, MapDefault};
+    use crate::geo::build::build_bytes;
+    use rand::{Rng, SeedableRng};
+    use std::path::Path;
+
+    const CSV: &str = "network,country,continent,latitude,longitude,subdivision\n\
+        10.0.0.0/8,US,NA,38.9,-77.0,VA\n\
+        10.1.0.0/16,JP,AS,35.6,139.7,\n\
+        81.2.69.0/24,GB,EU,51.5,-0.09,\n\
+        81.2.70.0/23,GB,EU,51.5,-0.09,\n\
+        192.0.2.0/24,US,NA,37.39,-122.08,CA\n\
+        198.51.100.0/25,FR,EU,48.8,2.3,\n\
+        2001:db8:1::/48,GB,EU,51.5,-0.12,\n\
+        2001:db8::/32,DE,EU,52.5,13.4,\n";
+
+    fn regions() -> Vec<Region> {
+        vec![
+            Region {
+                name: "us-east".into(),
+                location: Some((39.04, -77.49)),
+            },
+            Region {
+                name: "eu-west".into(),
+                location: Some((53.35, -6.26)),
+            },
+            Region {
+                name: "ap".into(),
+                location: Some((35.68, 139.69)),
+            },
+        ]
+    }
+
+    fn map() -> CompiledMap {
+        CompiledMap::new(&GeoMap {
+            name: "m".into(),
+            nets: vec![
+                ("10.1.2.0/24".parse().unwrap(), vec![vec![1]]),
+                ("81.2.0.0/16".parse().unwrap(), vec![vec![2]]),
+                ("2001:db8:1:5::/64".parse().unwrap(), vec![vec![2]]),
+                ("::ffff:192.0.2.0/120".parse().unwrap(), vec![vec![1]]),
+            ],
+            countries: vec![
+                ("US-CA".into(), vec![vec![2, 0]]),
+                ("JP".into(), vec![vec![2]]),
+            ],
+            continents: vec![("EU".into(), vec![vec![1], vec![0]])],
+            default: MapDefault::Nearest,
+        })
+    }
+
+    /// What the map's rules say for `ip` without a tree: the most specific
+    /// `nets` entry, else the database record, and the scope refined around
+    /// `nets` entries (docs/geo.md).
+    fn direct(map: &CompiledMap, db: &GeoDb, ip: IpAddr) -> (Option<Vec<Tier>>, Vec<u16>, u8) {
+        let found = db.lookup(ip).unwrap();
+        let located = found.found.then_some(found.location).flatten();
+        let ranks = ranks(&regions(), located);
+        if let Some((net, tiers)) = map.match_net(ip) {
+            return (
+                Some(tiers.to_vec()),
+                ranks,
+                map.refine_scope(ip, net.prefix_len()),
+            );
+        }
+        let scope = map.refine_scope(ip, found.network.prefix_len());
+        let (choice, _) = map.by_location(
+            found.country.as_deref(),
+            found.subdivision.as_deref(),
+            found.continent.as_deref(),
+        );
+        let list = match choice {
+            MapChoice::Tiers(t) => Some(t.to_vec()),
+            MapChoice::Nearest => None,
+        };
+        (list, ranks, scope)
+    }
+
+    #[test]
+    fn the_tree_says_what_the_rules_say_for_every_address() {
+        let (bytes, _) = build_bytes(CSV, Path::new("t.csv")).unwrap();
+        let db = GeoDb::from_bytes(bytes).unwrap();
+        let map = map();
+        let tree = Tree::build(&Eval::Map(&map), Some(&db), &regions()).unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let mut ips: Vec<IpAddr> = Vec::new();
+        for _ in 0..4000 {
+            // Mostly near the interesting networks.
+            let base: [u32; 5] = [
+                0x0a01_0200,
+                0x5102_4500,
+                0xc000_0200,
+                0xc633_6400,
+                0x0800_0000,
+            ];
+            let b = base[rng.random_range(0..base.len())];
+            let bits: u32 = rng.random_range(0..24);
+            let v4 = Ipv4Addr::from(b ^ rng.random_range(0..1u32 << bits));
+            ips.push(IpAddr::V4(v4));
+            ips.push(IpAddr::V6(v4.to_ipv6_mapped()));
+            let bits: u32 = rng.random_range(0..100);
+            let v6 =
+                0x2001_0db8_0001_0005_0000_0000_0000_0000u128 ^ rng.random_range(0..1u128 << bits);
+            ips.push(IpAddr::V6(Ipv6Addr::from(v6)));
+        }
+        for ip in ips {
+            let placed = tree.place(ip);
+            let entry = &tree.entries[placed.entry as usize];
+            let (list, ranks, scope) = direct(&map, &db, ip);
+            assert_eq!(
+                (&entry.list, &entry.ranks, placed.scope),
+                (&list, &ranks, scope),
+                "{ip}"
+            );
+        }
+    }
+
+    #[test]
+    fn without_a_database_only_the_nets_place_a_client() {
+        let map = map();
+        let tree = Tree::build(&Eval::Map(&map), None, &regions()).unwrap();
+        let p = tree.place("10.1.2.3".parse().unwrap());
+        assert_eq!(tree.entries[p.entry as usize].list, Some(vec![vec![1]]));
+        assert_eq!(p.scope, 24);
+        // Outside every net: the default (nearest, no location), the scope
+        // lengthened so it does not cover 10.1.2.0/24.
+        let p = tree.place("10.1.3.1".parse().unwrap());
+        assert_eq!(tree.entries[p.entry as usize].list, None);
+        assert_eq!(p.scope, 24);
+        let p = tree.place("172.16.0.1".parse().unwrap());
+        assert_eq!(p.scope, 1);
+    }
+}
