@@ -1,10 +1,22 @@
-//! From a query packet to a response packet: the checks of SPEC 3.5, zone
-//! match, static lookup or GSLB decision, and the response encoded into a
-//! reused buffer.
+//! The answer pipeline: from a query packet to a response in the outgoing
+//! buffer, in the seven steps of docs/design.md, each a function named
+//! below ([`handle`] runs them):
 //!
-//! `respond` is synchronous and reads one snapshot: it never awaits, locks
-//! or logs above `debug`, so UDP and TCP share it and a fuzz target can
-//! drive it directly.
+//! 1. read (`read::read`): header, question, OPT and its options;
+//! 2. classify ([`classify`]): the answers decided before any lookup
+//!    (drop, FORMERR, NOTIMP, REFUSED, BADVERS, BADKEY);
+//! 3. rate-limit ([`Via::limit`]): RRL, before anything is rendered;
+//! 4. resolve the name ([`resolve`]): a prepared static answer, a GSLB
+//!    service, or the zone lookup;
+//! 5. place the client (`policy::place`, inside `decide_service`): one
+//!    walk of the tree compiled at load;
+//! 6. decide (`policy::decide`): health, overrides, the weighted draw;
+//! 7. render once (`Reply`, `wire`): prepared bytes copied, GSLB addresses
+//!    written by hand, anything else through the full encoder.
+//!
+//! `handle` is synchronous and reads one snapshot: it never awaits, locks
+//! or logs, so UDP, TCP and the fuzz target share it; `/v1/explain` runs
+//! steps 4 to 6 through [`answer`] with a trace.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
@@ -13,18 +25,16 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::{A, AAAA, CNAME};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
-use smallvec::SmallVec;
-
-use super::answer_cache::{self, Entry};
-use super::ecs::{self, Ecs};
-use super::query::{self, QueryEdns};
-use super::wire::{self, QueryHeader, Response, Sections};
+use super::read::{self, ClientSubnet, Ecs, Header, QueryEdns, Read, Request};
+use super::rrl::{RateLimiter, Verdict};
+use super::wire::{self, Addresses, Response, Sections};
 use crate::config::Target;
 use crate::health::{EndpointHealth, HealthView};
-use crate::metrics::ZoneCounters;
+use crate::metrics::{Dropped, Malformed, ZoneCounters};
 use crate::policy::{self, Decision, Outcome as PolicyOutcome, Query};
 use crate::state::Snapshot;
 use crate::zone::Outcome;
+use crate::zone::prepared::Encoded;
 
 /// The transport a query arrived on: it decides the size limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,212 +43,199 @@ pub enum Transport {
     Tcp,
 }
 
+/// Where a packet came in: its transport and, for UDP with RRL
+/// configured, the rate limiter.
+#[derive(Clone, Copy)]
+pub struct Via<'a> {
+    pub transport: Transport,
+    pub rrl: Option<&'a RateLimiter>,
+}
+
+/// What became of one packet, for the listener's counters and log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    /// A response is in the buffer.
+    Answered,
+    /// A response (FORMERR, or NOTIMP for an opcode no parser read) to a
+    /// malformed query is in the buffer.
+    Malformed(Malformed),
+    /// Nothing to send: not a query.
+    Dropped(Dropped),
+    /// Nothing to send: over the rate limit.
+    Limited,
+}
+
+impl Handled {
+    /// Whether a response is to be sent.
+    pub fn sent(self) -> bool {
+        matches!(self, Self::Answered | Self::Malformed(_))
+    }
+}
+
 /// The largest UDP answer to a query without EDNS (RFC 1035 4.2.1).
 const PLAIN_UDP_LIMIT: usize = 512;
 
-/// Answer `query` from `snap` and the health view `health` into `out`.
-/// Returns false when the packet is dropped without a reply (shorter than a
-/// header, or itself a response).
+/// Answer `packet` from `snap` and `health` into `out`, without RRL;
+/// false when there is nothing to send.
 pub fn respond(
     snap: &Snapshot,
     health: &HealthView,
-    query: &[u8],
+    packet: &[u8],
     src: SocketAddr,
     transport: Transport,
     out: &mut Vec<u8>,
 ) -> bool {
-    out.clear();
-    let Some(header) = QueryHeader::read(query) else {
-        return false;
-    };
-    if query[2] & 0x80 != 0 {
-        // QR set: never answer a response (reflection loops).
-        return false;
-    }
-    let empty = Sections::default();
-
-    let Some(request) = query::parse(query) else {
-        // hickory rejects, among others, ECS with an unknown family or a
-        // source prefix longer than the family allows: FORMERR (SPEC 3.1).
-        let rcode = if header.opcode == 0 {
-            ResponseCode::FormErr
-        } else {
-            ResponseCode::NotImp
-        };
-        snap.no_zone_counters
-            .count(None, rcode, transport == Transport::Tcp);
-        let response = Response {
-            header,
-            rcode,
-            authoritative: false,
-            question: None,
-            sections: &empty,
-            edns: None,
-        };
-        wire::encode(out, &response, PLAIN_UDP_LIMIT);
-        return true;
-    };
-
-    let question = request.question;
-    let ecs_enabled = snap.config.geoip.as_ref().is_none_or(|g| g.ecs);
-    let ecs = if ecs_enabled {
-        request.ecs
-    } else {
-        Ecs::Absent
-    };
-    let mut ctx = Reply {
-        header,
-        question,
-        query_edns: request.edns,
-        max_udp: snap.config.dns.max_udp_payload,
+    let via = Via {
         transport,
-        ecs: match ecs {
-            Ecs::Present(e) => Some(e),
-            _ => None,
-        },
-        counters: &snap.no_zone_counters,
-        nsid: snap.config.dns.nsid.as_deref(),
-        qtype: request.first.as_ref().map(|q| q.qtype),
+        rrl: None,
     };
+    handle(snap, health, packet, src, via, out).sent()
+}
 
-    if let Some(tsig) = &request.tsig {
-        // We hold no TSIG keys: every signed query names a key we do not
-        // have. RFC 8945 5.2: NOTAUTH, and an unsigned TSIG record with
-        // the error BADKEY (5.3.2), as Knot answers.
-        ctx.send(out, ResponseCode::NotAuth, false, &empty, 0);
-        append_tsig_badkey(out, tsig, header.id);
-        return true;
-    }
-    if !request.opcode_query {
-        ctx.send(out, ResponseCode::NotImp, false, &empty, 0);
-        return true;
-    }
-    let (Some(q), 1, Some(question)) = (&request.first, request.questions, question) else {
-        ctx.send(out, ResponseCode::FormErr, false, &empty, 0);
-        return true;
+/// The pipeline (see the module's documentation).
+pub fn handle(
+    snap: &Snapshot,
+    health: &HealthView,
+    packet: &[u8],
+    src: SocketAddr,
+    via: Via<'_>,
+    out: &mut Vec<u8>,
+) -> Handled {
+    out.clear();
+    let (header, read) = match read::read(packet) {
+        Read::Drop(why) => return Handled::Dropped(why),
+        Read::Query(header, read) => (header, read),
     };
-    if request.edns.is_some_and(|e| e.version > 0) {
-        ctx.ecs = None;
-        ctx.send(out, ResponseCode::BADVERS, false, &empty, 0);
-        return true;
-    }
-    if ecs == Ecs::Malformed {
-        ctx.send(out, ResponseCode::FormErr, false, &empty, 0);
-        return true;
-    }
-    if q.qclass != DNSClass::IN {
-        ctx.send(out, ResponseCode::Refused, false, &empty, 0);
-        return true;
-    }
-    let qtype = q.qtype;
-    if matches!(qtype, RecordType::AXFR | RecordType::IXFR) {
-        ctx.send(out, ResponseCode::Refused, false, &empty, 0);
-        return true;
-    }
-    // A static answer seen before: its records are ready; a GSLB name
-    // seen before: its zone and service are known (answer_cache).
-    let epoch = snap.compiled.id();
-    let known = answer_cache::get(epoch, question);
-    if let Some(Entry::Records(hit)) = known.as_deref() {
-        ctx.counters = counters_of(snap, hit.zone);
-        if ctx.send_cached(out, hit, 0) {
-            return true;
-        }
-    }
-    let client = match ctx.ecs {
-        // SPEC 3.1: the ECS address when it has a source prefix above 0,
-        // else the packet's source.
-        Some(e) if e.source_prefix > 0 => e.addr,
-        _ => canonical(src.ip()),
+    let mut reply = Reply::new(snap, header, read.as_ref().ok(), via.transport);
+    let request = match classify(read) {
+        Ok(request) => request,
+        Err(early) => return reply.early(out, early),
     };
-    let ecs_zero = ctx.ecs.is_some_and(|e| e.source_prefix == 0);
-    // The owner of records still to add: a known GSLB name gets them only
-    // when its response is not cached.
-    let mut records_owner = None;
-    let mut answered = match known.as_deref() {
-        Some(Entry::Service {
-            zone,
-            service,
-            owner,
-        }) => {
-            records_owner = Some(owner);
-            decide_service(
-                snap,
-                health,
-                (*zone, *service),
-                (qtype, client, ecs_zero),
-                None,
-            )
+    match via.limit(snap, src) {
+        Verdict::Send => {}
+        Verdict::Drop => return Handled::Limited,
+        Verdict::Slip => return reply.slip(out),
+    }
+    let Some(question) = &request.first else {
+        return reply.early(out, Early::FormErr(Malformed::Other));
+    };
+    let client = reply.client(src);
+    match resolve(snap, question) {
+        Resolved::Prepared(encoded) if reply.prepared(out, encoded) => {}
+        Resolved::Service(zone, service) => {
+            let asked = (question.qtype, client, reply.ecs_zero());
+            let mut answered = decide_service(snap, health, (zone, service), asked, None);
+            note_decision(snap, &answered);
+            if !reply.addresses(out, &answered) {
+                if let Some(owner) = question.name() {
+                    add_service_records(snap, &mut answered, &owner);
+                }
+                reply.full(out, &answered);
+            }
         }
         _ => {
-            let answered = answer(snap, health, &q.name, qtype, client, ecs_zero, None);
-            if let (Some((zone, service)), Some(owner)) =
-                (answered.service, &answered.service_owner)
-            {
-                let entry = Entry::Service {
-                    zone,
-                    service,
-                    owner: owner.clone(),
-                };
-                answer_cache::put(epoch, question, entry);
-            }
-            answered
+            let Some(name) = question.name() else {
+                return reply.early(out, Early::FormErr(Malformed::Other));
+            };
+            let answered = answer(
+                snap,
+                health,
+                &name,
+                question.qtype,
+                client,
+                reply.ecs_zero(),
+                None,
+            );
+            note_decision(snap, &answered);
+            reply.full(out, &answered);
         }
+    }
+    Handled::Answered
+}
+
+/// An answer decided before any lookup (step 2).
+#[derive(Debug)]
+enum Early {
+    /// Nothing after the header could be read (FORMERR, or NOTIMP for
+    /// another opcode).
+    Unreadable(Malformed),
+    FormErr(Malformed),
+    NotImp(Option<Malformed>),
+    Refused,
+    BadVers,
+    /// A TSIG-signed query: we hold no keys (RFC 8945 5.2).
+    BadKey(read::Tsig),
+}
+
+/// Step 2: what the SPEC answers before looking at the name (3.5).
+fn classify(read: Result<Request<'_>, Malformed>) -> Result<Request<'_>, Early> {
+    let request = match read {
+        Ok(request) => request,
+        Err(why) => return Err(Early::Unreadable(why)),
     };
-    if answered.decision.as_ref().is_some_and(|d| d.fail_open) {
-        snap.fail_open_counter.fetch_add(1, Ordering::Relaxed);
+    if let Some(tsig) = &request.tsig {
+        return Err(Early::BadKey(tsig.clone()));
     }
-    ctx.counters = counters_of(snap, answered.zone);
-    if let (Some((z, s)), Some(PolicyOutcome::Answer { pool, endpoints })) = (
-        answered.service,
-        answered.decision.as_ref().map(|d| &d.outcome),
-    ) {
-        if let Some(c) = snap
-            .answer_counters
-            .get(z)
-            .and_then(|z| z.get(s))
-            .and_then(|s| s.get(*pool))
-        {
-            c.fetch_add(1, Ordering::Relaxed);
-        }
-        // For drain reports: who was handed out, until when.
-        let ttl = snap.config.zones[z].services[s].ttl;
-        for &e in endpoints {
-            if let Some(slot) = snap.handouts.slot(z, s, *pool, e) {
-                slot.record(ttl);
-            }
-        }
+    if !request.opcode_query {
+        return Err(Early::NotImp(None));
     }
-    // The key: the question, and for a GSLB name what was decided.
-    let mut key: SmallVec<[u8; 320]> = SmallVec::from_slice(question);
-    if let Some(d) = &answered.decision {
-        decision_key(d, &mut key);
-        if let Some(Entry::Records(hit)) = answer_cache::get(epoch, &key).as_deref()
-            && ctx.send_cached(out, hit, answered.scope)
-        {
-            return true;
+    let Some(q) = request.first.as_ref().filter(|_| request.questions == 1) else {
+        return Err(Early::FormErr(Malformed::Other));
+    };
+    if request.question.is_none() {
+        return Err(Early::FormErr(Malformed::Other));
+    }
+    if request.edns.is_some_and(|e| e.version > 0) {
+        return Err(Early::BadVers);
+    }
+    if request.ecs == Ecs::Malformed {
+        return Err(Early::FormErr(Malformed::EcsInvalid));
+    }
+    if q.qclass != DNSClass::IN || matches!(q.qtype, RecordType::AXFR | RecordType::IXFR) {
+        return Err(Early::Refused);
+    }
+    Ok(request)
+}
+
+impl Via<'_> {
+    /// Step 3: what RRL says of a response to `src` (UDP only).
+    fn limit(&self, snap: &Snapshot, src: SocketAddr) -> Verdict {
+        match (self.rrl, &snap.config.dns.rrl) {
+            (Some(limiter), Some(config)) => limiter.check(config, src.ip()),
+            _ => Verdict::Send,
         }
     }
-    if let Some(owner) = records_owner {
-        add_service_records(snap, &mut answered, owner);
+}
+
+/// What the name resolves to (step 4).
+enum Resolved<'s> {
+    /// A static answer encoded at load.
+    Prepared(&'s Encoded),
+    /// A GSLB service's own name: decided per query.
+    Service(usize, usize),
+    /// Anything else: the zone lookup.
+    Lookup,
+}
+
+/// Step 4: the prepared entry of the question's name, if any.
+fn resolve<'s>(snap: &'s Snapshot, question: &read::Question<'_>) -> Resolved<'s> {
+    let mut buf = [0u8; read::MAX_NAME];
+    let Some(entry) = snap.prepared.get(question.lower(&mut buf)) else {
+        return Resolved::Lookup;
+    };
+    match (entry.service, entry.rrset(question.qtype)) {
+        (Some(service), _) => Resolved::Service(entry.zone, service),
+        (None, Some(encoded)) => Resolved::Prepared(encoded),
+        (None, None) => Resolved::Lookup,
     }
-    ctx.send(
-        out,
-        answered.rcode,
-        answered.authoritative,
-        &answered.sections,
-        answered.scope,
-    );
-    ctx.remember(epoch, &key, answered.zone, &answered);
-    true
 }
 
 /// TSIG error BADKEY (RFC 8945 5.2).
 const TSIG_BADKEY: u16 = 17;
 
 /// Append to the response in `out` the TSIG record that reports BADKEY for
-/// the query's `tsig` (RFC 8945 5.3.2: no MAC), and count it.
-fn append_tsig_badkey(out: &mut Vec<u8>, tsig: &query::Tsig, id: u16) {
+/// the query's `tsig` (RFC 8945 5.3.2: no MAC).
+fn append_tsig_badkey(out: &mut Vec<u8>, tsig: &read::Tsig, id: u16) {
     if out.len() < 12 {
         return;
     }
@@ -269,18 +266,33 @@ fn counters_of(snap: &Snapshot, zone: Option<usize>) -> &ZoneCounters {
         .map_or(&snap.no_zone_counters, |c| &**c)
 }
 
-/// Append what decides a GSLB answer's records to `key`: the outcome, and
-/// for an answer the pool and the endpoints in order.
-fn decision_key(decision: &Decision, key: &mut SmallVec<[u8; 320]>) {
-    match &decision.outcome {
-        PolicyOutcome::Answer { pool, endpoints } => {
-            key.push(0);
-            for i in std::iter::once(pool).chain(endpoints) {
-                key.extend_from_slice(&u32::try_from(*i).unwrap_or(u32::MAX).to_be_bytes());
-            }
+/// Count a GSLB decision: fail-open answers, answers per pool, and who was
+/// handed which endpoint until when (drain reports).
+fn note_decision(snap: &Snapshot, answered: &Answered) {
+    let Some(decision) = &answered.decision else {
+        return;
+    };
+    if decision.fail_open {
+        snap.fail_open_counter.fetch_add(1, Ordering::Relaxed);
+    }
+    let (Some((z, s)), PolicyOutcome::Answer { pool, endpoints }) =
+        (answered.service, &decision.outcome)
+    else {
+        return;
+    };
+    if let Some(c) = snap
+        .answer_counters
+        .get(z)
+        .and_then(|z| z.get(s))
+        .and_then(|s| s.get(*pool))
+    {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+    let ttl = snap.config.zones[z].services[s].ttl;
+    for &e in endpoints {
+        if let Some(slot) = snap.handouts.slot(z, s, *pool, e) {
+            slot.record(ttl);
         }
-        PolicyOutcome::NoData { .. } => key.push(1),
-        PolicyOutcome::ServFail => key.push(2),
     }
 }
 
@@ -297,14 +309,24 @@ pub(crate) struct Answered {
     /// (zone, service) when a GSLB service decided.
     pub(crate) service: Option<(usize, usize)>,
     pub(crate) decision: Option<Decision>,
-    /// The owner of a GSLB answer when the decision alone makes the
-    /// response (no CNAME led to it): the question can then skip the zone
-    /// lookup next time (`answer_cache`).
-    pub(crate) service_owner: Option<Name>,
 }
 
-/// Answer `qname`/`qtype` for a client at `client`: zone match, static
-/// lookup or GSLB decision. Shared by the DNS path and `/v1/explain`
+impl Answered {
+    fn empty(rcode: ResponseCode, zone: Option<usize>) -> Self {
+        Self {
+            rcode,
+            authoritative: zone.is_some(),
+            sections: Sections::default(),
+            scope: 0,
+            zone,
+            service: None,
+            decision: None,
+        }
+    }
+}
+
+/// Steps 4 to 6 by the zone lookup, for a client at `client`: static
+/// records or a GSLB decision. Shared by the DNS path and `/v1/explain`
 /// (which passes a `trace`).
 pub(crate) fn answer(
     snap: &Snapshot,
@@ -316,69 +338,38 @@ pub(crate) fn answer(
     trace: Option<&mut policy::Trace>,
 ) -> Answered {
     let Some((zone_index, zone)) = snap.find_zone(qname) else {
-        return Answered {
-            rcode: ResponseCode::Refused,
-            authoritative: false,
-            sections: Sections::default(),
-            scope: 0,
-            zone: None,
-            service: None,
-            decision: None,
-            service_owner: None,
-        };
+        return Answered::empty(ResponseCode::Refused, None);
     };
     let found = zone.lookup(qname, qtype);
+    let flags = found.flags();
     let sections = Sections {
         answers: found.answers,
         authority: found.authority,
         additional: found.additional,
-        additional_required: matches!(
-            found.outcome,
-            Outcome::Referral | Outcome::AnswerThenReferral
-        ),
+        additional_required: flags.is_some_and(|f| f.2),
     };
-    let mut answered = Answered {
-        rcode: ResponseCode::NoError,
-        authoritative: true,
-        sections: Sections::default(),
-        scope: 0,
-        zone: Some(zone_index),
-        service: None,
-        decision: None,
-        service_owner: None,
+    let Some((rcode, authoritative, _)) = flags else {
+        // A GSLB service, named or reached through a CNAME chain.
+        let Outcome::Service(service) = found.outcome else {
+            return Answered::empty(ResponseCode::ServFail, Some(zone_index));
+        };
+        let owner = found.service_name.unwrap_or_else(|| qname.clone());
+        let asked = (qtype, client, ecs_zero);
+        let mut answered = decide_service(snap, health, (zone_index, service), asked, trace);
+        answered.sections = sections;
+        add_service_records(snap, &mut answered, &owner);
+        return answered;
     };
-    match found.outcome {
-        Outcome::Answer | Outcome::NoData | Outcome::AnswerThenReferral => {}
-        Outcome::NxDomain => answered.rcode = ResponseCode::NXDomain,
-        Outcome::YxDomain => answered.rcode = ResponseCode::YXDomain,
-        Outcome::Referral => answered.authoritative = false,
-        Outcome::Service(service) => {
-            let owner = found.service_name.unwrap_or_else(|| qname.clone());
-            let only_decided = sections.answers.is_empty()
-                && sections.authority.is_empty()
-                && sections.additional.is_empty();
-            let mut answered = decide_service(
-                snap,
-                health,
-                (zone_index, service),
-                (qtype, client, ecs_zero),
-                trace,
-            );
-            answered.sections = sections;
-            add_service_records(snap, &mut answered, &owner);
-            if only_decided {
-                answered.service_owner = Some(owner);
-            }
-            return answered;
-        }
+    Answered {
+        rcode,
+        authoritative,
+        sections,
+        ..Answered::empty(rcode, Some(zone_index))
     }
-    answered.sections = sections;
-    answered
 }
 
-/// The GSLB part of `answer`: decide for service `service` of zone
-/// `zone_index`. The response's records are not added yet (see
-/// `add_service_records`): a cached response does not need them.
+/// Steps 5 and 6 for service `service` of zone `zone_index`. The
+/// response's records are not added yet (see `add_service_records`).
 pub(super) fn decide_service(
     snap: &Snapshot,
     health: &HealthView,
@@ -417,7 +408,6 @@ pub(super) fn decide_service(
         zone: Some(zone_index),
         service: Some((zone_index, service)),
         decision: Some(decision),
-        service_owner: None,
     }
 }
 
@@ -427,37 +417,26 @@ pub(super) fn add_service_records(snap: &Snapshot, answered: &mut Answered, owne
     let (Some((zone, service)), Some(decision)) = (answered.service, &answered.decision) else {
         return;
     };
-    service_answer(snap, zone, service, owner, decision, &mut answered.sections);
-    if matches!(decision.outcome, PolicyOutcome::NoData { .. })
-        && let Some(z) = snap.zones.get(zone)
-    {
-        answered.sections.authority.push(z.negative_soa().clone());
-    }
-}
-
-/// Append the records of a GSLB decision to `sections.answers`.
-fn service_answer(
-    snap: &Snapshot,
-    zone: usize,
-    service: usize,
-    owner: &Name,
-    decision: &Decision,
-    sections: &mut Sections,
-) {
-    let PolicyOutcome::Answer { pool, endpoints } = &decision.outcome else {
-        return;
-    };
-    let svc = &snap.config.zones[zone].services[service];
-    let pool = &svc.pools[*pool];
-    for &e in endpoints {
-        let rdata = match &pool.endpoints[e].target {
-            Target::V4(a) => RData::A(A(*a)),
-            Target::V6(a) => RData::AAAA(AAAA(*a)),
-            Target::Name(n) => RData::CNAME(CNAME(n.clone())),
-        };
-        sections
-            .answers
-            .push(Record::from_rdata(owner.clone(), svc.ttl, rdata));
+    match &decision.outcome {
+        PolicyOutcome::Answer { pool, endpoints } => {
+            let svc = &snap.config.zones[zone].services[service];
+            let pool = &svc.pools[*pool];
+            for &e in endpoints {
+                let rdata = match &pool.endpoints[e].target {
+                    Target::V4(a) => RData::A(A(*a)),
+                    Target::V6(a) => RData::AAAA(AAAA(*a)),
+                    Target::Name(n) => RData::CNAME(CNAME(n.clone())),
+                };
+                let record = Record::from_rdata(owner.clone(), svc.ttl, rdata);
+                answered.sections.answers.push(record);
+            }
+        }
+        PolicyOutcome::NoData { .. } => {
+            if let Some(z) = snap.zones.get(zone) {
+                answered.sections.authority.push(z.negative_soa().clone());
+            }
+        }
+        PolicyOutcome::ServFail => {}
     }
 }
 
@@ -469,70 +448,173 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// What every response to one query shares.
+/// Step 7: what every response to one query shares, and the ways to
+/// render it.
 struct Reply<'a> {
-    header: QueryHeader,
+    header: Header,
     question: Option<&'a [u8]>,
     query_edns: Option<QueryEdns>,
     max_udp: u16,
     transport: Transport,
     /// The query's valid ECS option, echoed with a scope.
-    ecs: Option<ecs::ClientSubnet>,
+    ecs: Option<ClientSubnet>,
     /// Where the response is counted: the zone's block once it is known.
     counters: &'a ZoneCounters,
     /// Our NSID (RFC 5001), sent when the query asks for it.
     nsid: Option<&'a str>,
     qtype: Option<RecordType>,
+    snap: &'a Snapshot,
 }
 
 impl<'a> Reply<'a> {
-    fn send(
-        &self,
-        out: &mut Vec<u8>,
-        rcode: ResponseCode,
-        authoritative: bool,
-        sections: &Sections,
-        scope: u8,
-    ) {
-        self.counters
-            .count(self.qtype, rcode, self.transport == Transport::Tcp);
-        let (response, limit) = self.response(rcode, authoritative, sections, scope);
-        wire::encode(out, &response, limit);
+    fn new(
+        snap: &'a Snapshot,
+        header: Header,
+        request: Option<&Request<'a>>,
+        transport: Transport,
+    ) -> Self {
+        let ecs_enabled = snap.config.geoip.as_ref().is_none_or(|g| g.ecs);
+        Self {
+            header,
+            question: request.and_then(|r| r.question),
+            query_edns: request.and_then(|r| r.edns),
+            max_udp: snap.config.dns.max_udp_payload,
+            transport,
+            ecs: match request.map(|r| r.ecs) {
+                Some(Ecs::Present(e)) if ecs_enabled => Some(e),
+                _ => None,
+            },
+            counters: &snap.no_zone_counters,
+            nsid: snap.config.dns.nsid.as_deref(),
+            qtype: request.and_then(|r| r.first.as_ref()).map(|q| q.qtype),
+            snap,
+        }
     }
 
-    /// Send the records of a cache entry; false when they do not fit the
-    /// client's limit (nothing is counted then: the caller answers in full).
-    fn send_cached(&self, out: &mut Vec<u8>, entry: &answer_cache::Records, scope: u8) -> bool {
+    /// SPEC 3.1: the ECS address when it has a source prefix above 0,
+    /// else the packet's source.
+    fn client(&self, src: SocketAddr) -> IpAddr {
+        match self.ecs {
+            Some(e) if e.source_prefix > 0 => e.addr,
+            _ => canonical(src.ip()),
+        }
+    }
+
+    fn ecs_zero(&self) -> bool {
+        self.ecs.is_some_and(|e| e.source_prefix == 0)
+    }
+
+    fn count(&self, rcode: ResponseCode) {
+        self.counters
+            .count(self.qtype, rcode, self.transport == Transport::Tcp);
+    }
+
+    /// Step 2's answers.
+    fn early(&mut self, out: &mut Vec<u8>, early: Early) -> Handled {
         let empty = Sections::default();
-        let (response, limit) = self.response(entry.rcode, entry.authoritative, &empty, scope);
-        if !wire::encode_prebuilt(out, &response, entry.counts, &entry.records, limit) {
+        let (rcode, handled) = match &early {
+            // Nothing after the header could be read: no question, no OPT.
+            Early::Unreadable(why) => {
+                let rcode = if self.header.opcode == 0 {
+                    ResponseCode::FormErr
+                } else {
+                    ResponseCode::NotImp
+                };
+                self.count(rcode);
+                let response = Response {
+                    header: self.header,
+                    rcode,
+                    authoritative: false,
+                    question: None,
+                    sections: &empty,
+                    edns: None,
+                };
+                wire::encode(out, &response, PLAIN_UDP_LIMIT);
+                return Handled::Malformed(*why);
+            }
+            Early::FormErr(why) => (ResponseCode::FormErr, Handled::Malformed(*why)),
+            Early::NotImp(why) => (
+                ResponseCode::NotImp,
+                why.map_or(Handled::Answered, Handled::Malformed),
+            ),
+            Early::Refused => (ResponseCode::Refused, Handled::Answered),
+            Early::BadVers => {
+                self.ecs = None;
+                (ResponseCode::BADVERS, Handled::Answered)
+            }
+            Early::BadKey(_) => (ResponseCode::NotAuth, Handled::Answered),
+        };
+        self.full(out, &Answered::empty(rcode, None));
+        if let Early::BadKey(tsig) = &early {
+            append_tsig_badkey(out, tsig, self.header.id);
+        }
+        handled
+    }
+
+    /// Step 3's slip: the truncated form (TC, the question and the OPT
+    /// record), so a real client retries over TCP.
+    fn slip(&self, out: &mut Vec<u8>) -> Handled {
+        let empty = Sections::default();
+        let (response, _) = self.response(ResponseCode::NoError, false, &empty, 0);
+        wire::truncated(out, &response);
+        Handled::Answered
+    }
+
+    /// A prepared static answer; false when it does not fit (the caller
+    /// then takes the full path, which truncates).
+    fn prepared(&mut self, out: &mut Vec<u8>, encoded: &Encoded) -> bool {
+        let empty = Sections::default();
+        let (response, limit) = self.response(encoded.rcode, encoded.authoritative, &empty, 0);
+        if !wire::prepared(out, &response, encoded, limit) {
             return false;
         }
-        self.counters
-            .count(self.qtype, entry.rcode, self.transport == Transport::Tcp);
+        self.count(encoded.rcode);
         true
     }
 
-    /// Remember the records of this response for the next query with the
-    /// same `key` (see `answer_cache`).
-    fn remember(&self, epoch: u64, key: &[u8], zone: Option<usize>, answered: &Answered) {
-        let (response, _) = self.response(
+    /// A GSLB answer of addresses for the question's own name, written by
+    /// hand; false for anything else (a CNAME endpoint, NODATA, SERVFAIL,
+    /// too big), which the caller renders in full.
+    fn addresses(&mut self, out: &mut Vec<u8>, answered: &Answered) -> bool {
+        let snap = self.snap;
+        let (Some((z, s)), Some(PolicyOutcome::Answer { pool, endpoints }), Some(question)) = (
+            answered.service,
+            answered.decision.as_ref().map(|d| &d.outcome),
+            self.question,
+        ) else {
+            return false;
+        };
+        let svc = &snap.config.zones[z].services[s];
+        let pool = &svc.pools[*pool];
+        let mut records = Addresses::start(out, question, svc.ttl);
+        for &e in endpoints {
+            match &pool.endpoints[e].target {
+                Target::V4(a) => records.push(out, &a.octets()),
+                Target::V6(a) => records.push(out, &a.octets()),
+                Target::Name(_) => return false,
+            }
+        }
+        self.counters = counters_of(snap, answered.zone);
+        let empty = Sections::default();
+        let (response, limit) = self.response(answered.rcode, true, &empty, answered.scope);
+        if !records.finish(out, &response, limit) {
+            return false;
+        }
+        self.count(answered.rcode);
+        true
+    }
+
+    /// Any answer, through the full encoder (which truncates).
+    fn full(&mut self, out: &mut Vec<u8>, answered: &Answered) {
+        self.counters = counters_of(self.snap, answered.zone);
+        self.count(answered.rcode);
+        let (response, limit) = self.response(
             answered.rcode,
             answered.authoritative,
             &answered.sections,
-            0,
+            answered.scope,
         );
-        let mut scratch = Vec::new();
-        if let Some((counts, start)) = wire::encode_records(&mut scratch, &response) {
-            let entry = Entry::Records(answer_cache::Records {
-                zone,
-                rcode: answered.rcode,
-                authoritative: answered.authoritative,
-                counts,
-                records: scratch[start..].into(),
-            });
-            answer_cache::put(epoch, key, entry);
-        }
+        wire::encode(out, &response, limit);
     }
 
     /// The response to encode and the size limit it must fit.

@@ -1,20 +1,18 @@
-//! The DNS front end: sockets (`server`), reading a query (`query`), the
-//! per-query decision from packet to response (`handler`), and the wire
-//! encoding of responses (`wire`). Queries of the common shape and the OPT
-//! record are handled by hand; hickory-proto parses every other query and
-//! encodes records. The loops are ours (see docs/design.md for why
-//! hickory-server's `Server` is not used).
+//! The DNS front end: sockets (`server`, `udp`), and the answer pipeline
+//! from packet to response (`handler`), which reads a query (`read`),
+//! rate-limits (`rrl`) and renders the response (`wire`). Queries of the
+//! common shape and the OPT record are handled by hand; hickory-proto
+//! parses every other query and encodes records. The loops are ours (see
+//! docs/design.md for why hickory-server's `Server` is not used).
 
-mod answer_cache;
-mod ecs;
 mod handler;
 mod malformed;
-mod query;
+mod read;
 pub mod rrl;
 mod server;
 mod udp;
 mod wire;
 
 pub(crate) use handler::answer;
-pub use handler::{Transport, respond};
+pub use handler::{Handled, Transport, Via, handle, respond};
 pub use server::{BindError, Bound, Published, TcpLimits, bind, serve};

@@ -130,28 +130,6 @@ fn mask128(prefix: u8) -> u128 {
         .unwrap_or(0)
 }
 
-/// Turn an encoded response into its truncated form in place: header and
-/// question only, TC set.
-pub fn truncate_response(out: &mut Vec<u8>, question_len: Option<usize>) {
-    if out.len() < 12 {
-        return;
-    }
-    let has_question = out[4] != 0 || out[5] != 0;
-    let keep = match (has_question, question_len) {
-        (true, Some(q)) if 12 + q <= out.len() => 12 + q,
-        _ => {
-            out[4] = 0;
-            out[5] = 0;
-            12
-        }
-    };
-    out.truncate(keep);
-    out[2] |= 0x02;
-    for b in &mut out[6..12] {
-        *b = 0;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,17 +193,5 @@ mod tests {
             r.check_at(&c, "2001:db8:0:1::1".parse().unwrap(), 1),
             Verdict::Send
         );
-    }
-
-    #[test]
-    fn truncated_form_keeps_header_and_question() {
-        // id, flags, qd=1 an=1 ns=0 ar=1, question (3 bytes name + 4), junk
-        let mut out = vec![
-            0, 1, 0x84, 0, 0, 1, 0, 1, 0, 0, 0, 1, 1, b'a', 0, 0, 1, 0, 1, 9, 9, 9,
-        ];
-        truncate_response(&mut out, Some(7));
-        assert_eq!(out.len(), 19);
-        assert_eq!(out[2] & 0x02, 0x02);
-        assert_eq!(&out[4..12], &[0, 1, 0, 0, 0, 0, 0, 0]);
     }
 }

@@ -22,7 +22,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::handler::{Transport, respond};
+use super::handler::{Transport, Via, handle};
 use super::malformed;
 use super::rrl::RateLimiter;
 use crate::health::HealthView;
@@ -355,6 +355,9 @@ async fn tcp_connection(
     let deadline = tokio::time::Instant::now() + limits.total;
     let mut buf = Vec::with_capacity(512);
     let mut out = Vec::with_capacity(1500);
+    // The length prefix and the answer, in one buffer reused for every
+    // answer (one write, no allocation per answer).
+    let mut framed = Vec::with_capacity(1502);
     loop {
         let wait = limits
             .idle
@@ -384,19 +387,23 @@ async fn tcp_connection(
             _ => return,
         }
         last_active.store(table.now_ms(), Ordering::Relaxed);
-        let answered = {
+        let handled = {
             let snap = published.snapshot.load();
             let health = published.health.load();
-            respond(&snap, &health, &buf, peer, Transport::Tcp, &mut out)
+            let via = Via {
+                transport: Transport::Tcp,
+                rrl: None,
+            };
+            handle(&snap, &health, &buf, peer, via, &mut out)
         };
-        malformed::note(&published.packets, &buf, answered, &out, peer);
-        if !answered {
+        malformed::note(&published.packets, handled, buf.len(), peer);
+        if !handled.sent() {
             continue;
         }
         let Ok(n) = u16::try_from(out.len()) else {
             return;
         };
-        let mut framed = Vec::with_capacity(out.len() + 2);
+        framed.clear();
         framed.extend_from_slice(&n.to_be_bytes());
         framed.extend_from_slice(&out);
         let wait = limits

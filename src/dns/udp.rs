@@ -21,11 +21,9 @@ use std::time::Duration;
 
 use tracing::debug;
 
-use super::handler::{Transport, respond};
+use super::handler::{Transport, Via, handle};
 use super::malformed::{self, SOCKET_ERROR_LOG};
-use super::rrl::{self, Verdict};
 use super::server::Published;
-use super::wire;
 
 /// Datagrams taken per system call at most.
 pub(super) const BATCH: usize = 32;
@@ -54,20 +52,15 @@ pub(super) fn spawn(
 fn answer_batch(published: &Published, io: &mut batch::Batch, n: usize) {
     let snap = published.snapshot.load();
     let health = published.health.load();
+    let via = Via {
+        transport: Transport::Udp,
+        rrl: Some(&published.rrl),
+    };
     for i in 0..n {
         let (query, src, out) = io.slot(i);
-        let mut send = respond(&snap, &health, query, src, Transport::Udp, out);
-        malformed::note(&published.packets, query, send, out, src);
-        if send && let Some(config) = &snap.config.dns.rrl {
-            match published.rrl.check(config, src.ip()) {
-                Verdict::Send => {}
-                Verdict::Slip => {
-                    rrl::truncate_response(out, wire::question_len(query).map(|(q, _)| q));
-                }
-                Verdict::Drop => send = false,
-            }
-        }
-        io.set_reply(i, send);
+        let handled = handle(&snap, &health, query, src, via, out);
+        malformed::note(&published.packets, handled, query.len(), src);
+        io.set_reply(i, handled.sent());
     }
 }
 

@@ -1,51 +1,28 @@
-//! Writing a response onto the wire: header, the question copied byte for
-//! byte from the query (so its case is kept), the three record sections, the
-//! OPT record, and truncation to the size the client can take.
+//! Step 7 of the pipeline, rendering a response into the outgoing buffer:
+//! header, the question copied byte for byte from the query (so its case is
+//! kept), the three record sections, the OPT record, and truncation to the
+//! size the client can take.
 //!
-//! Records are written by hickory's encoder, with the names of owners and
-//! of NS, CNAME, SOA, MX and PTR data compressed against the question and
-//! the names before them (RFC 1035 4.1.4; other types' names are never
-//! compressed, RFC 3597 4); the OPT record is written here by hand, as it
-//! has a fixed layout and is part of nearly every answer.
+//! Three ways in, one layout: `encode` writes records with hickory's
+//! encoder (`zone::encode`: names compressed against the question and the
+//! names before them); `prepared` copies a static answer encoded at load;
+//! `Addresses` writes a GSLB answer's A and AAAA records by hand, owned by
+//! the question's name (a pointer to offset 12). The OPT record is written
+//! here by hand, as it has a fixed layout and is part of nearly every
+//! answer.
 
 use std::net::IpAddr;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::Record;
-use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
+use hickory_proto::serialize::binary::BinEncoder;
 
-use super::ecs::ClientSubnet;
+use super::read::{ClientSubnet, Header as QueryHeader, OPTION_ECS, OPTION_NSID, TYPE_OPT};
+use crate::zone::encode::{emit_question, emit_records, restore_question};
+use crate::zone::prepared::Encoded;
 
-/// RR type of OPT.
-const TYPE_OPT: u16 = 41;
-/// EDNS option code of NSID (RFC 5001).
-const OPTION_NSID: u16 = 3;
-/// EDNS option code of Client Subnet (RFC 7871).
-const OPTION_ECS: u16 = 8;
 /// The largest message: hickory's encoder refuses to write past it.
 const MAX_MESSAGE: usize = u16::MAX as usize;
-
-/// Header fields of the query that the response copies.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct QueryHeader {
-    pub(crate) id: u16,
-    pub(crate) opcode: u8,
-    pub(crate) recursion_desired: bool,
-    pub(crate) checking_disabled: bool,
-}
-
-impl QueryHeader {
-    /// Read from a packet already known to be at least 12 bytes long.
-    pub(crate) fn read(packet: &[u8]) -> Option<Self> {
-        let header = packet.get(..12)?;
-        Some(Self {
-            id: u16::from_be_bytes([header[0], header[1]]),
-            opcode: (header[2] >> 3) & 0x0f,
-            recursion_desired: header[2] & 0x01 != 0,
-            checking_disabled: header[3] & 0x10 != 0,
-        })
-    }
-}
 
 /// What goes into a response, independent of how it is encoded.
 #[derive(Debug, Default)]
@@ -137,26 +114,6 @@ impl Opt<'_> {
     }
 }
 
-/// Length of the first question in `packet` (which starts at offset 12),
-/// and the length of its name, or `None` when the name is malformed or
-/// compressed (a query has nothing earlier to point at).
-pub(crate) fn question_len(packet: &[u8]) -> Option<(usize, usize)> {
-    let mut pos = 12;
-    loop {
-        let len = *packet.get(pos)? as usize;
-        if len & 0xc0 != 0 {
-            return None;
-        }
-        pos += 1 + len;
-        if len == 0 {
-            break;
-        }
-    }
-    let name_len = pos - 12;
-    let end = pos + 4;
-    (end <= packet.len()).then_some((end - 12, name_len))
-}
-
 /// Encode `response` into `out`, keeping it within `limit` bytes: optional
 /// additional records are dropped first; if the rest still does not fit,
 /// the answer goes out empty with TC set (RFC 2181 section 9, RFC 7766).
@@ -180,6 +137,16 @@ pub(crate) fn encode(out: &mut Vec<u8>, response: &Response<'_>, limit: usize) {
         if let Some(h) = out.get_mut(3) {
             *h = (*h & 0xf0) | ResponseCode::ServFail.low();
         }
+    }
+}
+
+/// The truncated form of `response` (TC, the question and the OPT record,
+/// no records): what a rate-limited client is sent instead of the answer,
+/// to retry over TCP.
+pub(crate) fn truncated(out: &mut Vec<u8>, response: &Response<'_>) {
+    if encode_with(out, response, false, false).is_err() {
+        out.clear();
+        write_header(out, response, true, [0, 0, 0, 0]);
     }
 }
 
@@ -254,33 +221,14 @@ fn encode_with(
     Ok(())
 }
 
-/// The record sections of `response` (all of them, no OPT) encoded as they
-/// follow its question, into `scratch`; returns the answer, authority and
-/// additional counts and where the records start in `scratch`. For the
-/// answer cache: the bytes are those `encode` writes.
-pub(crate) fn encode_records(
-    scratch: &mut Vec<u8>,
-    response: &Response<'_>,
-) -> Option<([u16; 3], usize)> {
-    let question = response.question?;
-    let plain = Response {
-        edns: None,
-        ..*response
-    };
-    encode_with(scratch, &plain, true, true).ok()?;
-    let count = |i: usize| u16::from_be_bytes([scratch[4 + 2 * i], scratch[5 + 2 * i]]);
-    Some(([count(1), count(2), count(3)], 12 + question.len()))
-}
-
-/// Write a response from records encoded earlier by `encode_records` for the
-/// same question: header, question, `records`, OPT. False (and `out` is
-/// to be ignored) when it would not fit in `limit`: the caller then encodes
-/// in full, which truncates.
-pub(crate) fn encode_prebuilt(
+/// Write a response whose records were encoded at load for the question's
+/// name (`zone::prepared`): header, question, records, OPT. False (and
+/// `out` is to be ignored) when it would not fit in `limit`: the caller
+/// then encodes in full, which truncates.
+pub(crate) fn prepared(
     out: &mut Vec<u8>,
     response: &Response<'_>,
-    counts: [u16; 3],
-    records: &[u8],
+    encoded: &Encoded,
     limit: usize,
 ) -> bool {
     let Some(question) = response.question else {
@@ -289,86 +237,59 @@ pub(crate) fn encode_prebuilt(
     out.clear();
     out.resize(12, 0);
     out.extend_from_slice(question);
-    out.extend_from_slice(records);
-    let mut all = [1, counts[0], counts[1], counts[2]];
+    out.extend_from_slice(&encoded.records);
+    let [an, ns, ar] = encoded.counts;
+    finish(out, response, [1, an, ns, ar], limit)
+}
+
+/// A GSLB answer of A and AAAA records written by hand: every record owned
+/// by the question's name (a pointer to offset 12), the same TTL.
+pub(crate) struct Addresses {
+    ttl: u32,
+    count: u16,
+}
+
+impl Addresses {
+    /// Start the response in `out`: header room and the question.
+    pub(crate) fn start(out: &mut Vec<u8>, question: &[u8], ttl: u32) -> Self {
+        out.clear();
+        out.resize(12, 0);
+        out.extend_from_slice(question);
+        Self { ttl, count: 0 }
+    }
+
+    /// Append one A (4 bytes) or AAAA (16 bytes) record.
+    pub(crate) fn push(&mut self, out: &mut Vec<u8>, address: &[u8]) {
+        let rtype: u16 = if address.len() == 4 { 1 } else { 28 };
+        out.extend_from_slice(&[0xc0, 0x0c]);
+        out.extend_from_slice(&rtype.to_be_bytes());
+        out.extend_from_slice(&[0, 1]);
+        out.extend_from_slice(&self.ttl.to_be_bytes());
+        out.extend_from_slice(&u16::try_from(address.len()).unwrap_or(0).to_be_bytes());
+        out.extend_from_slice(address);
+        self.count += 1;
+    }
+
+    /// The OPT record and the header; false when the whole does not fit
+    /// `limit` (the caller encodes in full, which truncates).
+    pub(crate) fn finish(self, out: &mut Vec<u8>, response: &Response<'_>, limit: usize) -> bool {
+        finish(out, response, [1, self.count, 0, 0], limit)
+    }
+}
+
+/// After the records: the OPT record, the size check, the header.
+fn finish(out: &mut Vec<u8>, response: &Response<'_>, mut counts: [u16; 4], limit: usize) -> bool {
     if let Some(opt) = &response.edns {
         if opt.write(out, response.rcode.high()).is_err() {
             return false;
         }
-        all[3] += 1;
+        counts[3] += 1;
     }
     if out.len() > limit {
         return false;
     }
-    write_header(out, response, false, all);
+    write_header(out, response, false, counts);
     true
-}
-
-/// Write the question at offset 12 and offer every suffix of its name as a
-/// pointer target (RFC 1035 4.1.4). hickory's encoder compares names as
-/// bytes: the suffixes are offered as asked (owners copied from the
-/// question) and lower-cased (the zone's names, mostly lower case); the
-/// caller puts the bytes as asked back with `restore_question` once the
-/// records are written. A pointer names the same name whatever its case.
-pub(super) fn emit_question(
-    enc: &mut BinEncoder<'_>,
-    question: &[u8],
-) -> Result<(), hickory_proto::ProtoError> {
-    enc.emit_vec(question)?;
-    if let Some((_, name_len)) = question_len_from(question) {
-        let name = &question[..name_len];
-        offer_suffixes(enc, name);
-        if name.iter().any(u8::is_ascii_uppercase) {
-            enc.set_offset(12);
-            for b in name {
-                enc.emit(b.to_ascii_lowercase())?;
-            }
-            offer_suffixes(enc, name);
-            enc.set_offset(12 + question.len());
-        }
-    }
-    Ok(())
-}
-
-/// Put the question's bytes as asked back at offset 12 (see
-/// `emit_question`).
-pub(super) fn restore_question(out: &mut [u8], question: &[u8]) {
-    if let Some(at) = out.get_mut(12..12 + question.len()) {
-        at.copy_from_slice(question);
-    }
-}
-
-/// Offer each suffix of `name` (the question's, written at offset 12) as a
-/// compression target, as hickory's `Name::emit` stores them: from the
-/// label's start to the end of the last label, without the root.
-fn offer_suffixes(enc: &mut BinEncoder<'_>, name: &[u8]) {
-    let mut at = 0;
-    while let Some(&len) = name.get(at).filter(|&&l| l != 0) {
-        enc.store_label_pointer(12 + at, 12 + name.len() - 1);
-        at += 1 + usize::from(len);
-    }
-}
-
-/// `question_len` for a question section on its own.
-fn question_len_from(question: &[u8]) -> Option<(usize, usize)> {
-    let mut pos = 0;
-    loop {
-        let len = *question.get(pos)? as usize;
-        pos += 1 + len;
-        if len == 0 {
-            return Some((pos + 4, pos));
-        }
-    }
-}
-
-fn emit_records(
-    enc: &mut BinEncoder<'_>,
-    records: &[Record],
-) -> Result<u16, hickory_proto::ProtoError> {
-    for record in records {
-        record.emit(enc)?;
-    }
-    Ok(u16::try_from(records.len()).unwrap_or(u16::MAX))
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ use crate::handout;
 use crate::health::TargetMap;
 use crate::metrics::{self, Registry, ZoneCounters};
 use crate::policy::{self, Compiled, Overrides};
+use crate::zone::prepared::Prepared;
 use crate::zone::{self, NameMap, ZoneData};
 
 /// One loaded configuration with its zones, ready to answer from.
@@ -37,6 +38,9 @@ pub struct Snapshot {
     pub zones: Arc<Vec<ZoneData>>,
     /// Origin (lower-cased, in wire form) to index in `zones`.
     by_origin: Arc<NameMap<Box<[u8]>, usize>>,
+    /// The zones' names with their static answers encoded and their GSLB
+    /// services (the answer pipeline's step 4).
+    pub prepared: Arc<Prepared>,
     /// Geo maps compiled for lookup.
     pub compiled: Arc<Compiled>,
     /// The GeoIP database, when configured.
@@ -68,18 +72,8 @@ impl Snapshot {
     pub fn find_zone(&self, qname: &Name) -> Option<(usize, &ZoneData)> {
         let mut wire = [0u8; Name::MAX_LENGTH + 1];
         let len = lower_wire(qname, &mut wire)?;
-        let wire = &wire[..len];
-        let mut pos = 0;
-        loop {
-            let suffix = wire.get(pos..)?;
-            if let Some(&index) = self.by_origin.get(suffix) {
-                return Some((index, &self.zones[index]));
-            }
-            match suffix.first() {
-                Some(&label) if label != 0 => pos += 1 + usize::from(label),
-                _ => return None,
-            }
-        }
+        let index = zone_of(&self.by_origin, &wire[..len])?;
+        Some((index, &self.zones[index]))
     }
 
     /// Take counter blocks from `registry` for every zone and service
@@ -144,6 +138,15 @@ impl Snapshot {
             handouts: Arc::new(handouts),
             targets: Arc::default(),
             config,
+            ..self.clone()
+        }
+    }
+
+    /// The same snapshot with nothing prepared: every query takes the zone
+    /// lookup and the full encoder (tests compare the two paths).
+    pub fn unprepared(&self) -> Self {
+        Self {
+            prepared: Arc::default(),
             ..self.clone()
         }
     }
@@ -216,6 +219,22 @@ fn lower_wire(name: &Name, out: &mut [u8; Name::MAX_LENGTH + 1]) -> Option<usize
     }
     *out.get_mut(len)? = 0;
     Some(len + 1)
+}
+
+/// The zone of a lower-cased wire name: the longest origin that is a
+/// suffix of it.
+fn zone_of(by_origin: &NameMap<Box<[u8]>, usize>, wire: &[u8]) -> Option<usize> {
+    let mut pos = 0;
+    loop {
+        let suffix = wire.get(pos..)?;
+        if let Some(&index) = by_origin.get(suffix) {
+            return Some(index);
+        }
+        match suffix.first() {
+            Some(&label) if label != 0 => pos += 1 + usize::from(label),
+            _ => return None,
+        }
+    }
 }
 
 /// A zone file error as a configuration error: file:line:column.
@@ -320,8 +339,10 @@ pub fn load(path: &Path, generation: u64) -> Result<Snapshot, ConfigErrors> {
         return Err(ConfigErrors(errors));
     }
     let config = Arc::new(config);
+    let prepared = Prepared::build(&zones, |wire| zone_of(&by_origin, wire));
     Ok(Snapshot {
         generation,
+        prepared: Arc::new(prepared),
         compiled: Arc::new(Compiled::new(&config, Arc::new(places))),
         overrides: Arc::new(Overrides::default()),
         ramps: Arc::default(),

@@ -10,14 +10,17 @@
 //! and a wildcard never shadows them; what a service answers is decided
 //! elsewhere (`policy`).
 
+pub(crate) mod encode;
 mod hash;
 mod load;
+pub mod prepared;
 #[cfg(test)]
 mod tests;
 
 pub(crate) use hash::NameMap;
 pub use load::{LoadedZone, ZoneFileError, load_zone_file, parse_zone_text};
 
+use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{Label, LowerName, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
@@ -99,6 +102,20 @@ pub struct StaticAnswer {
 }
 
 impl StaticAnswer {
+    /// The rcode, the AA flag, and whether the additional records are
+    /// needed for the answer to be usable (glue in a referral, RFC 9471);
+    /// `None` for a `Service` outcome, which the caller decides.
+    pub fn flags(&self) -> Option<(ResponseCode, bool, bool)> {
+        Some(match self.outcome {
+            Outcome::Answer | Outcome::NoData => (ResponseCode::NoError, true, false),
+            Outcome::AnswerThenReferral => (ResponseCode::NoError, true, true),
+            Outcome::NxDomain => (ResponseCode::NXDomain, true, false),
+            Outcome::YxDomain => (ResponseCode::YXDomain, true, false),
+            Outcome::Referral => (ResponseCode::NoError, false, true),
+            Outcome::Service(_) => return None,
+        })
+    }
+
     fn new(outcome: Outcome) -> Self {
         Self {
             outcome,

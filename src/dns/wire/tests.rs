@@ -10,7 +10,8 @@ use hickory_proto::rr::{Name, RData, Record};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 
 use super::*;
-use crate::dns::ecs::ClientSubnet;
+use crate::dns::read::ClientSubnet;
+use crate::zone::encode::{emit_question, emit_records, restore_question};
 
 /// `encode` as it was with hickory's `Edns` for the OPT record.
 fn old_encode(out: &mut Vec<u8>, response: &Response<'_>, edns: Option<&Edns>, limit: usize) {
@@ -346,7 +347,7 @@ fn rfc1035_4_1_4_names_point_into_the_question_whatever_its_case() {
 }
 
 #[test]
-fn cached_records_replay_with_valid_pointers() {
+fn prepared_records_replay_with_valid_pointers() {
     let q = question();
     let sections = named_sections();
     let response = Response {
@@ -359,23 +360,28 @@ fn cached_records_replay_with_valid_pointers() {
     };
     let mut direct = Vec::new();
     encode(&mut direct, &response, 512);
-    let mut scratch = Vec::new();
-    let (counts, start) = encode_records(&mut scratch, &response).unwrap();
-    // The cache entry is replayed for the same question bytes (its key),
-    // so after the question at offset 12: the same offset as encoded.
+    let (counts, records) = crate::zone::encode::sections(
+        &q,
+        &sections.answers,
+        &sections.authority,
+        &sections.additional,
+    )
+    .unwrap();
+    let encoded = Encoded {
+        rcode: ResponseCode::NoError,
+        authoritative: true,
+        additional_required: false,
+        counts,
+        records: records.into_boxed_slice(),
+    };
+    // Replayed after the same question at offset 12: the same bytes.
     let empty = Sections::default();
     let replay = Response {
         sections: &empty,
         ..response
     };
     let mut out = Vec::new();
-    assert!(encode_prebuilt(
-        &mut out,
-        &replay,
-        counts,
-        &scratch[start..],
-        512
-    ));
+    assert!(prepared(&mut out, &replay, &encoded, 512));
     assert_eq!(out, direct);
     let message = hickory_proto::op::Message::from_vec(&out).unwrap();
     assert_eq!(message.answers[0].name.to_string(), "www.Example.com.");

@@ -1,5 +1,5 @@
 //! `fast` against `slow`: whatever `fast` accepts, hickory's parser reads
-//! to the same request.
+//! to the same request. Also the ECS checks and the malformed reasons.
 
 use super::*;
 
@@ -61,8 +61,10 @@ fn assert_same(a: &Request<'_>, b: &Request<'_>, p: &[u8]) {
     assert_eq!(a.ecs, b.ecs, "{p:?}");
     match (&a.first, &b.first) {
         (Some(x), Some(y)) => {
-            assert!(x.name.eq_case(&y.name), "{p:?}");
-            assert_eq!(x.name.is_fqdn(), y.name.is_fqdn(), "{p:?}");
+            assert_eq!(x.wire, y.wire, "{p:?}");
+            let (xn, yn) = (x.name().unwrap(), y.name().unwrap());
+            assert!(xn.eq_case(&yn), "{p:?}");
+            assert_eq!(xn.is_fqdn(), yn.is_fqdn(), "{p:?}");
             assert_eq!(x.qtype, y.qtype, "{p:?}");
             assert_eq!(x.qclass, y.qclass, "{p:?}");
         }
@@ -333,4 +335,107 @@ fn bytes_after_the_counted_records_are_malformed() {
         p.extend_from_slice(&[0, 1, 2]);
         assert!(parse(&p).is_none(), "trailing bytes accepted: {p:?}");
     }
+}
+
+/// The request `read` makes of `p`, if any.
+fn parse(p: &[u8]) -> Option<Request<'_>> {
+    match read(p) {
+        Read::Query(_, Ok(r)) => Some(r),
+        _ => None,
+    }
+}
+
+fn ecs_body(family: u16, source: u8, addr: &[u8]) -> Vec<u8> {
+    let mut v = family.to_be_bytes().to_vec();
+    v.push(source);
+    v.push(0);
+    v.extend_from_slice(addr);
+    v
+}
+
+#[test]
+fn valid_ipv4_and_ipv6_ecs_options_parse() {
+    assert_eq!(
+        parse_ecs(&ecs_body(1, 24, &[203, 0, 113])),
+        Ecs::Present(ClientSubnet {
+            addr: "203.0.113.0".parse().unwrap(),
+            source_prefix: 24
+        })
+    );
+    assert_eq!(
+        parse_ecs(&ecs_body(2, 48, &[0x20, 0x01, 0x0d, 0xb8, 0, 1])),
+        Ecs::Present(ClientSubnet {
+            addr: "2001:db8:1::".parse().unwrap(),
+            source_prefix: 48
+        })
+    );
+    assert!(matches!(parse_ecs(&ecs_body(1, 0, &[])), Ecs::Present(_)));
+}
+
+#[test]
+fn ecs_prefix_too_long_bytes_wrong_bits_set_or_unknown_family_is_malformed() {
+    assert_eq!(
+        parse_ecs(&ecs_body(1, 33, &[1, 2, 3, 4, 5])),
+        Ecs::Malformed
+    );
+    assert_eq!(parse_ecs(&ecs_body(2, 129, &[0; 17])), Ecs::Malformed);
+    assert_eq!(
+        parse_ecs(&ecs_body(1, 24, &[203, 0, 113, 0])),
+        Ecs::Malformed
+    );
+    assert_eq!(parse_ecs(&ecs_body(1, 24, &[203, 0])), Ecs::Malformed);
+    assert_eq!(parse_ecs(&ecs_body(1, 20, &[203, 0, 0x71])), Ecs::Malformed);
+    assert!(matches!(
+        parse_ecs(&ecs_body(1, 20, &[203, 0, 0x70])),
+        Ecs::Present(_)
+    ));
+    assert_eq!(parse_ecs(&ecs_body(3, 0, &[])), Ecs::Malformed);
+    assert_eq!(parse_ecs(&[0, 1, 24]), Ecs::Malformed);
+}
+
+fn query_with_opt(options: &[u8]) -> Vec<u8> {
+    let mut p = vec![0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1];
+    p.extend_from_slice(b"\x03www\x04gslb\x07example\x00\x00\x01\x00\x01");
+    p.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0]);
+    p.extend_from_slice(&u16::try_from(options.len()).unwrap().to_be_bytes());
+    p.extend_from_slice(options);
+    p
+}
+
+#[test]
+fn an_option_longer_than_its_record_is_edns_option_length() {
+    // Option 10 (cookie) says 900 bytes; 8 follow.
+    let p = query_with_opt(&[0, 10, 0x03, 0x84, 1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(malformed(&p), Malformed::EdnsOptionLength);
+    assert_eq!(
+        malformed(&query_with_opt(&[0, 10, 0])),
+        Malformed::EdnsOptionLength
+    );
+}
+
+#[test]
+fn a_bad_ecs_is_ecs_invalid_and_a_good_opt_is_other() {
+    // Family 3 does not exist.
+    let p = query_with_opt(&[0, 8, 0, 4, 0, 3, 0, 0]);
+    assert_eq!(malformed(&p), Malformed::EcsInvalid);
+    let p = query_with_opt(&[0, 8, 0, 7, 0, 1, 24, 0, 203, 0, 113]);
+    assert_eq!(malformed(&p), Malformed::Other);
+}
+
+#[test]
+fn a_packet_that_cannot_be_walked_is_unparsable() {
+    let mut p = query_with_opt(&[]);
+    p.truncate(20);
+    assert_eq!(malformed(&p), Malformed::Unparsable);
+    let mut loop_name = vec![0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+    loop_name.extend_from_slice(&[0x40, 0, 0, 1, 0, 1]);
+    assert_eq!(malformed(&loop_name), Malformed::Unparsable);
+}
+
+#[test]
+fn short_packets_and_responses_are_dropped() {
+    assert!(matches!(read(&[0; 5]), Read::Drop(Dropped::TooShort)));
+    let mut p = packet("www.example.", 1, 1, None, &[]);
+    p[2] |= 0x80;
+    assert!(matches!(read(&p), Read::Drop(Dropped::QrSet)));
 }
