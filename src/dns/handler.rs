@@ -189,7 +189,8 @@ fn classify(read: Result<Request<'_>, Malformed>) -> Result<Request<'_>, Early> 
         return Err(Early::BadVers);
     }
     if request.ecs == Ecs::Malformed {
-        return Err(Early::FormErr(Malformed::EcsInvalid));
+        let why = request.opt_problem.unwrap_or(Malformed::EcsInvalid);
+        return Err(Early::FormErr(why));
     }
     if q.qclass != DNSClass::IN || matches!(q.qtype, RecordType::AXFR | RecordType::IXFR) {
         return Err(Early::Refused);

@@ -126,6 +126,9 @@ pub(crate) struct Request<'a> {
     pub(crate) ecs: Ecs,
     /// The TSIG record that ends the query (RFC 8945 4.2), if any.
     pub(crate) tsig: Option<Tsig>,
+    /// What is wrong with the OPT record's options, when something is (the
+    /// query is then answered FORMERR).
+    pub(crate) opt_problem: Option<Malformed>,
 }
 
 /// What a response to a TSIG-signed query copies from the query's TSIG
@@ -219,6 +222,7 @@ fn fast(packet: &[u8]) -> Option<Request<'_>> {
         edns,
         ecs,
         tsig: None,
+        opt_problem: None,
     })
 }
 
@@ -318,9 +322,9 @@ fn slow(packet: &[u8]) -> Option<Request<'_>> {
             .option(hickory_proto::rr::rdata::opt::EdnsCode::NSID)
             .is_some(),
     });
-    let ecs = match (edns, walked.opt) {
-        (Some(_), Some(rdata)) => opt_ecs(rdata),
-        _ => Ecs::Absent,
+    let (ecs, opt_problem) = match (edns, walked.opt) {
+        (Some(_), Some(rdata)) => (opt_ecs(rdata), opt_problem(rdata)),
+        _ => (Ecs::Absent, None),
     };
     let first = match message.queries.first() {
         Some(q) => Some(Question {
@@ -338,6 +342,7 @@ fn slow(packet: &[u8]) -> Option<Request<'_>> {
         edns,
         ecs,
         tsig,
+        opt_problem,
     })
 }
 

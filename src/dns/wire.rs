@@ -260,13 +260,17 @@ impl Addresses {
 
     /// Append one A (4 bytes) or AAAA (16 bytes) record.
     pub(crate) fn push(&mut self, out: &mut Vec<u8>, address: &[u8]) {
-        let rtype: u16 = if address.len() == 4 { 1 } else { 28 };
-        out.extend_from_slice(&[0xc0, 0x0c]);
-        out.extend_from_slice(&rtype.to_be_bytes());
-        out.extend_from_slice(&[0, 1]);
-        out.extend_from_slice(&self.ttl.to_be_bytes());
-        out.extend_from_slice(&u16::try_from(address.len()).unwrap_or(0).to_be_bytes());
-        out.extend_from_slice(address);
+        // Owner (a pointer to the question), type, class IN, TTL, length,
+        // address: written into one buffer, appended at once.
+        let mut record = [0u8; 12 + 16];
+        let (rtype, len) = if address.len() == 4 { (1, 4) } else { (28, 16) };
+        record[..4].copy_from_slice(&[0xc0, 0x0c, 0, rtype]);
+        record[4..6].copy_from_slice(&[0, 1]);
+        record[6..10].copy_from_slice(&self.ttl.to_be_bytes());
+        record[11] = len;
+        let end = 12 + usize::from(len);
+        record[12..end].copy_from_slice(&address[..usize::from(len).min(address.len())]);
+        out.extend_from_slice(&record[..end]);
         self.count += 1;
     }
 

@@ -178,6 +178,8 @@ pub struct Compiled {
     /// [zone][service]: whether the configuration shapes traffic (sticky,
     /// a spill or a slow start on a pool).
     shaping: Vec<Vec<bool>>,
+    /// [zone][service]: whether a pool answers with a name (CNAME).
+    names: Vec<Vec<bool>>,
     /// Unique to this compilation within the process (the decision cache
     /// is keyed by it).
     id: u64,
@@ -232,6 +234,22 @@ impl Compiled {
                     .collect()
             })
             .collect();
+        let names = config
+            .zones
+            .iter()
+            .map(|z| {
+                z.services
+                    .iter()
+                    .map(|s| {
+                        s.pools.iter().any(|p| {
+                            p.endpoints
+                                .iter()
+                                .any(|e| matches!(e.target, Target::Name(_)))
+                        })
+                    })
+                    .collect()
+            })
+            .collect();
         let mut plans = Vec::new();
         let mut known: HashMap<(Policy, Vec<RegionId>, Fallback), usize> = HashMap::new();
         let plan_of = config
@@ -260,6 +278,7 @@ impl Compiled {
             plan_of,
             sticky,
             shaping,
+            names,
             id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
     }
@@ -269,6 +288,17 @@ impl Compiled {
     #[inline]
     pub fn shapes(&self, zone: usize, service: usize) -> bool {
         self.shaping
+            .get(zone)
+            .and_then(|z| z.get(service))
+            .copied()
+            .unwrap_or(false)
+    }
+
+    /// Whether a pool of service `service` of zone `zone` answers with a
+    /// name (a CNAME endpoint).
+    #[inline]
+    pub fn answers_names(&self, zone: usize, service: usize) -> bool {
+        self.names
             .get(zone)
             .and_then(|z| z.get(service))
             .copied()
@@ -442,13 +472,17 @@ pub struct Query {
     pub now_ms: u64,
 }
 
+/// Endpoints of an answer: indices into the pool's endpoints, in order
+/// (inline up to four: no allocation per query).
+pub type Endpoints = SmallVec<[usize; 4]>;
+
 /// What the service answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// These endpoints (indices into the pool's endpoints) of `pool`.
     Answer {
         pool: usize,
-        endpoints: Vec<usize>,
+        endpoints: Endpoints,
     },
     /// The chosen pool has no endpoint of the asked type.
     NoData {
@@ -502,7 +536,8 @@ pub fn decide(
     let service = &config.zones[query.zone].services[query.service];
 
     // Types a GSLB name never holds: NODATA for everyone.
-    let Some(wanted) = wanted_type(service, query.qtype) else {
+    let names = inputs.compiled.answers_names(query.zone, query.service);
+    let Some(wanted) = wanted_type(names, query.qtype) else {
         return Decision {
             outcome: Outcome::NoData { pool: None },
             scope: 0,
@@ -542,16 +577,16 @@ pub fn decide(
     // with an available pool answers (unless shaping passes this client on
     // and a later tier has one).
     for (i, tier) in tiers.iter().enumerate() {
-        let avail: Weighted = tier
-            .iter()
-            .filter_map(|&p| {
-                let (ok, why) = ctx.available(p);
-                if let Some(t) = trace.as_deref_mut() {
-                    t.pools.push((p, ok, why.to_string()));
-                }
-                ok.then(|| (p, ctx.ramped_weight(p)))
-            })
-            .collect();
+        let mut avail = Weighted::new();
+        for &p in tier {
+            let (ok, why) = ctx.available(p);
+            if let Some(t) = trace.as_deref_mut() {
+                t.pools.push((p, ok, why.to_string()));
+            }
+            if ok {
+                avail.push((p, ctx.ramped_weight(p)));
+            }
+        }
         if avail.is_empty() {
             continue;
         }
@@ -647,12 +682,8 @@ enum Wanted {
     NameOnly,
 }
 
-fn wanted_type(service: &Service, qtype: RecordType) -> Option<Wanted> {
-    let any_name = service.pools.iter().any(|p| {
-        p.endpoints
-            .iter()
-            .any(|e| matches!(e.target, Target::Name(_)))
-    });
+/// `any_name`: some pool of the service answers with a name (CNAME).
+fn wanted_type(any_name: bool, qtype: RecordType) -> Option<Wanted> {
     match qtype {
         RecordType::A | RecordType::ANY => Some(Wanted::V4),
         RecordType::AAAA => Some(Wanted::V6),
@@ -767,15 +798,16 @@ struct PoolCtx<'a, H> {
 }
 
 impl<H: Health> PoolCtx<'_, H> {
-    /// Whether this service hashes the client's network.
+    /// Whether this service hashes the client's network: its
+    /// configuration shapes traffic, or an operator set a spill on it.
     fn shapes(&self) -> bool {
-        self.service.selection == Selection::Sticky
+        self.inputs.compiled.shapes(self.zone, self.service_index)
             || self
-                .service
-                .pools
+                .inputs
+                .overrides
+                .spills
                 .iter()
-                .enumerate()
-                .any(|(p, pool)| pool.slow_start.is_some() || self.spill(p) > 0)
+                .any(|((z, s, _), pct)| (*z, *s) == (self.zone, self.service_index) && *pct > 0)
     }
 
     fn spill(&self, pool: usize) -> u8 {
@@ -917,13 +949,14 @@ impl<H: Health> PoolCtx<'_, H> {
             return (false, Why::WeightZero);
         }
         let (mut usable, mut healthy) = (0, 0);
-        for e in 0..self.service.pools[pool].endpoints.len() {
-            if !self.usable(pool, e) {
+        for (e, endpoint) in self.service.pools[pool].endpoints.iter().enumerate() {
+            let state = self.endpoint_override(pool, e).state;
+            if endpoint.draining || matches!(state, EndpointForced::Down | EndpointForced::Drain) {
                 continue;
             }
             usable += 1;
             if forced == Forced::Auto
-                && (self.endpoint_override(pool, e).state == EndpointForced::Up
+                && (state == EndpointForced::Up
                     || self
                         .health
                         .endpoint_up(self.zone, self.service_index, pool, e))
@@ -949,7 +982,7 @@ impl<H: Health> PoolCtx<'_, H> {
         wanted: Wanted,
         fail_open: bool,
         rng: &mut impl Rng,
-    ) -> Vec<usize> {
+    ) -> Endpoints {
         let p = &self.service.pools[pool];
         let is_wanted = |t: &Target| {
             matches!(
@@ -964,13 +997,13 @@ impl<H: Health> PoolCtx<'_, H> {
             .position(|e| matches!(e.target, Target::Name(_)))
         {
             return if self.usable(pool, i) {
-                vec![i]
+                std::iter::once(i).collect()
             } else {
-                Vec::new()
+                Endpoints::new()
             };
         }
         if wanted == Wanted::NameOnly {
-            return Vec::new();
+            return Endpoints::new();
         }
         let of_type: SmallVec<[usize; 8]> = (0..p.endpoints.len())
             .filter(|&i| is_wanted(&p.endpoints[i].target) && self.usable(pool, i))

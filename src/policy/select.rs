@@ -28,15 +28,27 @@ pub(crate) fn draw_without_replacement(
     items: &mut SmallVec<[(usize, u16); 8]>,
     n: usize,
     rng: &mut impl Rng,
-) -> Vec<usize> {
+) -> super::Endpoints {
     items.retain(|(_, w)| *w > 0);
-    let mut out = Vec::with_capacity(n.min(items.len()));
-    while out.len() < n && !items.is_empty() {
-        let Some(picked) = draw_weighted(items, rng) else {
+    let mut total: u32 = items.iter().map(|(_, w)| u32::from(*w)).sum();
+    let mut out = super::Endpoints::new();
+    while out.len() < n && total > 0 {
+        let mut x = rng.random_range(0..total);
+        let Some(at) = items.iter().position(|&(_, w)| {
+            let w = u32::from(w);
+            if x < w {
+                return true;
+            }
+            x -= w;
+            false
+        }) else {
             break;
         };
+        let (picked, w) = items.swap_remove(at);
+        // swap_remove changes the order of the rest: draws stay fair, as
+        // each is in proportion to weight whatever the order.
+        total -= u32::from(w);
         out.push(picked);
-        items.retain(|(i, _)| *i != picked);
     }
     out
 }

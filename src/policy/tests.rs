@@ -221,7 +221,7 @@ fn endpoints_are_distinct_healthy_of_the_asked_family_and_capped() {
         };
         assert_eq!(pool, 0);
         // Endpoint 1 is down, endpoint 2 is IPv6: only endpoint 0 is left.
-        assert_eq!(endpoints, vec![0]);
+        assert_eq!(endpoints.as_slice(), [0]);
     }
     for _ in 0..300 {
         let d = f.decide(0, RecordType::A, "8.8.8.8", &AllHealthy, &mut r);
@@ -276,7 +276,7 @@ fn weighted_draw_follows_weights_and_never_draws_weight_zero() {
         };
         counts[pool] += 1;
         if pool == 2 {
-            assert_eq!(endpoints, vec![0], "endpoint weight 0 never drawn");
+            assert_eq!(endpoints.as_slice(), [0], "endpoint weight 0 never drawn");
         }
     }
     assert_eq!(counts[0], 0);
