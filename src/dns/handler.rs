@@ -124,9 +124,10 @@ pub fn handle(
         Resolved::Prepared(encoded) if reply.prepared(out, encoded) => {}
         Resolved::Service(zone, service) => {
             let asked = (question.qtype, client, reply.ecs_zero());
-            let mut answered = decide_service(snap, health, (zone, service), asked, None);
-            note_decision(snap, &answered);
-            if !reply.addresses(out, &answered) {
+            let decision = decide_service(snap, health, (zone, service), asked, None);
+            note_decision(snap, (zone, service), &decision);
+            if !reply.addresses(out, (zone, service), &decision) {
+                let mut answered = Answered::decided((zone, service), decision);
                 if let Some(owner) = question.name() {
                     add_service_records(snap, &mut answered, &owner);
                 }
@@ -146,7 +147,9 @@ pub fn handle(
                 reply.ecs_zero(),
                 None,
             );
-            note_decision(snap, &answered);
+            if let (Some(service), Some(decision)) = (answered.service, &answered.decision) {
+                note_decision(snap, service, decision);
+            }
             reply.full(out, &answered);
         }
     }
@@ -267,18 +270,14 @@ fn counters_of(snap: &Snapshot, zone: Option<usize>) -> &ZoneCounters {
         .map_or(&snap.no_zone_counters, |c| &**c)
 }
 
-/// Count a GSLB decision: fail-open answers, answers per pool, and who was
-/// handed which endpoint until when (drain reports).
-fn note_decision(snap: &Snapshot, answered: &Answered) {
-    let Some(decision) = &answered.decision else {
-        return;
-    };
+/// Count a GSLB decision of service `s` of zone `z`: fail-open answers,
+/// answers per pool, and who was handed which endpoint until when (drain
+/// reports).
+fn note_decision(snap: &Snapshot, (z, s): (usize, usize), decision: &Decision) {
     if decision.fail_open {
         snap.fail_open_counter.fetch_add(1, Ordering::Relaxed);
     }
-    let (Some((z, s)), PolicyOutcome::Answer { pool, endpoints }) =
-        (answered.service, &decision.outcome)
-    else {
+    let PolicyOutcome::Answer { pool, endpoints } = &decision.outcome else {
         return;
     };
     if let Some(c) = snap
@@ -313,6 +312,24 @@ pub(crate) struct Answered {
 }
 
 impl Answered {
+    /// What service `service` decided, before its records are added.
+    fn decided(service: (usize, usize), decision: Decision) -> Self {
+        let failed = decision.outcome == PolicyOutcome::ServFail;
+        Self {
+            rcode: if failed {
+                ResponseCode::ServFail
+            } else {
+                ResponseCode::NoError
+            },
+            authoritative: !failed,
+            sections: Sections::default(),
+            scope: decision.scope,
+            zone: Some(service.0),
+            service: Some(service),
+            decision: Some(decision),
+        }
+    }
+
     fn empty(rcode: ResponseCode, zone: Option<usize>) -> Self {
         Self {
             rcode,
@@ -356,7 +373,8 @@ pub(crate) fn answer(
         };
         let owner = found.service_name.unwrap_or_else(|| qname.clone());
         let asked = (qtype, client, ecs_zero);
-        let mut answered = decide_service(snap, health, (zone_index, service), asked, trace);
+        let decision = decide_service(snap, health, (zone_index, service), asked, trace);
+        let mut answered = Answered::decided((zone_index, service), decision);
         answered.sections = sections;
         add_service_records(snap, &mut answered, &owner);
         return answered;
@@ -369,15 +387,14 @@ pub(crate) fn answer(
     }
 }
 
-/// Steps 5 and 6 for service `service` of zone `zone_index`. The
-/// response's records are not added yet (see `add_service_records`).
+/// Steps 5 and 6 for service `service` of zone `zone_index`.
 pub(super) fn decide_service(
     snap: &Snapshot,
     health: &HealthView,
     (zone_index, service): (usize, usize),
     (qtype, client, ecs_zero): (RecordType, IpAddr, bool),
     trace: Option<&mut policy::Trace>,
-) -> Answered {
+) -> Decision {
     let query = Query {
         zone: zone_index,
         service,
@@ -386,7 +403,7 @@ pub(super) fn decide_service(
         ecs_zero,
         now_ms: crate::handout::clock_ms(),
     };
-    let decision = policy::decide(
+    policy::decide(
         &snap.policy_inputs(),
         &EndpointHealth {
             map: &snap.targets,
@@ -395,21 +412,7 @@ pub(super) fn decide_service(
         &query,
         &mut rand::rng(),
         trace,
-    );
-    let failed = decision.outcome == PolicyOutcome::ServFail;
-    Answered {
-        rcode: if failed {
-            ResponseCode::ServFail
-        } else {
-            ResponseCode::NoError
-        },
-        authoritative: !failed,
-        sections: Sections::default(),
-        scope: decision.scope,
-        zone: Some(zone_index),
-        service: Some((zone_index, service)),
-        decision: Some(decision),
-    }
+    )
 }
 
 /// Add what a GSLB decision answers with to `answered.sections`: the
@@ -576,13 +579,16 @@ impl<'a> Reply<'a> {
     /// A GSLB answer of addresses for the question's own name, written by
     /// hand; false for anything else (a CNAME endpoint, NODATA, SERVFAIL,
     /// too big), which the caller renders in full.
-    fn addresses(&mut self, out: &mut Vec<u8>, answered: &Answered) -> bool {
+    fn addresses(
+        &mut self,
+        out: &mut Vec<u8>,
+        (z, s): (usize, usize),
+        decision: &Decision,
+    ) -> bool {
         let snap = self.snap;
-        let (Some((z, s)), Some(PolicyOutcome::Answer { pool, endpoints }), Some(question)) = (
-            answered.service,
-            answered.decision.as_ref().map(|d| &d.outcome),
-            self.question,
-        ) else {
+        let (PolicyOutcome::Answer { pool, endpoints }, Some(question)) =
+            (&decision.outcome, self.question)
+        else {
             return false;
         };
         let svc = &snap.config.zones[z].services[s];
@@ -595,13 +601,13 @@ impl<'a> Reply<'a> {
                 Target::Name(_) => return false,
             }
         }
-        self.counters = counters_of(snap, answered.zone);
+        self.counters = counters_of(snap, Some(z));
         let empty = Sections::default();
-        let (response, limit) = self.response(answered.rcode, true, &empty, answered.scope);
+        let (response, limit) = self.response(ResponseCode::NoError, true, &empty, decision.scope);
         if !records.finish(out, &response, limit) {
             return false;
         }
-        self.count(answered.rcode);
+        self.count(ResponseCode::NoError);
         true
     }
 
