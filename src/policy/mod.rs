@@ -180,7 +180,7 @@ pub struct Compiled {
     shaping: Vec<Vec<bool>>,
     /// [zone][service]: whether a pool answers with a name (CNAME).
     names: Vec<Vec<bool>>,
-    /// Unique to this compilation within the process (the decision cache
+    /// Unique to this compilation within the process (what is derived
     /// is keyed by it).
     id: u64,
 }

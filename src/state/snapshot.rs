@@ -117,7 +117,7 @@ impl Snapshot {
     }
 
     /// The same files with other registry endpoints in effect: a new
-    /// configuration (so a new decision cache epoch and hand-out table,
+    /// configuration (so new plans and a new hand-out table,
     /// carrying the old figures over); targets are bound again by the
     /// caller (`HealthChecks::bind`), metrics attached again.
     pub fn with_discovered(&self, discovered: &super::registry::Discovered) -> Self {
@@ -319,7 +319,27 @@ pub fn load(path: &Path, generation: u64) -> Result<Snapshot, ConfigErrors> {
 
     // The placement trees: the database and the maps compiled together.
     let places = match Places::build(&config, geoip.as_deref()) {
-        Ok(places) => places,
+        Ok(places) => {
+            for (name, tree) in config
+                .geo_maps
+                .iter()
+                .map(|m| m.name.as_str())
+                .zip(&places.maps)
+                .chain(std::iter::once(("(nearest)", &places.nearest)))
+            {
+                if let Some(tree) = tree {
+                    let (nodes, leaves) = tree.size();
+                    tracing::debug!(
+                        map = name,
+                        nodes,
+                        leaves,
+                        entries = tree.entries.len(),
+                        "placement tree compiled"
+                    );
+                }
+            }
+            places
+        }
         Err(e) => {
             let (line, column) = config
                 .geoip
