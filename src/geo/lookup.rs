@@ -166,6 +166,14 @@ impl GeoDb {
                 // An IPv6 database without an IPv4 subtree answers the whole
                 // IPv4 space from one IPv6 network (see `normalise_network`).
                 (IpNet::V4(_), IpAddr::V6(_)) => normalise_network(ip, net.ip(), net.prefix()),
+                // Walking IPv6, the IPv4 subtree is reported in IPv4 terms:
+                // put it back where it lies, at ::/96.
+                (IpNet::V6(_), IpAddr::V4(v4)) => {
+                    let addr = Ipv6Addr::from(u128::from(u32::from(v4)));
+                    Ipv6Net::new(addr, net.prefix().saturating_add(96))
+                        .map(IpNet::V6)
+                        .map_err(|_| err(MaxMindDbError::invalid_input("network out of range")))?
+                }
                 _ => IpNet::new(net.ip(), net.prefix())
                     .map_err(|_| err(MaxMindDbError::invalid_input("network out of range")))?,
             };

@@ -86,17 +86,22 @@ pub enum Eval<'a> {
 }
 
 /// A database network as inserted: its prefix length (in its family, the
-/// scope before `nets` refine it) and record.
+/// scope before `nets` refine it) and record ([`NO_RECORD`] for none).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Source {
     base: u8,
-    record: Option<usize>,
+    record: u32,
 }
 
-/// The tree while it is built.
+/// `Source::record` of a network without data.
+const NO_RECORD: u32 = u32::MAX;
+
+/// The tree while it is built (12 bytes a node: a database of millions of
+/// networks is built in tens of megabytes, then flattened).
+#[derive(Clone, Copy)]
 enum Node {
     Leaf(Source),
-    Inner([usize; 2]),
+    Inner(u32, u32),
     Done(Placed),
 }
 
@@ -114,7 +119,7 @@ struct Builder<'a> {
     db: Option<&'a GeoDb>,
     eval: &'a Eval<'a>,
     regions: &'a [Region],
-    records: HashMap<usize, Located>,
+    records: HashMap<u32, Located>,
     entries: HashMap<Entry, u32>,
     list: Vec<Entry>,
 }
@@ -141,26 +146,50 @@ impl Tree {
         };
         let none = Source {
             base: 0,
-            record: None,
+            record: NO_RECORD,
         };
         let v4 = b.push(Node::Leaf(none));
         let v6 = b.push(Node::Leaf(none));
         let alias = b.push(Node::Leaf(none));
         let mut aliases = Vec::new();
+        let shares_v4 = match eval {
+            Eval::Nearest => true,
+            Eval::Map(map) => !map.nets().any(|n| matches!(n, IpNet::V4(_))),
+        };
         if let Some(db) = db {
             let v6_db = db.metadata().ip_version == 6;
             db.for_each_network(IpNet::V4(Default::default()), false, |net, record| {
                 b.insert_db(v4, net, record);
             })?;
-            // The IPv4 data once more, for aliased IPv6 addresses: no `nets`
-            // are inserted into this one.
-            db.for_each_network(IpNet::V4(Default::default()), false, |net, record| {
-                b.insert_db(alias, net, record);
-            })?;
+            // The IPv4 data once more, for aliased IPv6 addresses, when
+            // IPv4 `nets` make the IPv4 tree differ (they never apply to an
+            // IPv6 address); otherwise the IPv4 tree serves both.
+            if shares_v4 {
+                // `alias` stays an unused leaf.
+            } else {
+                db.for_each_network(IpNet::V4(Default::default()), false, |net, record| {
+                    b.insert_db(alias, net, record);
+                })?;
+            }
             if v6_db {
+                // The IPv4 subtree sits at ::/96; its addresses walk the
+                // IPv4 data like an alias, unless a `nets` entry lies there.
+                let compat = alias_net("::", 96);
+                let mut v4_subtree = false;
+                let copy_compat = b.map_nets_overlap(compat);
                 db.for_each_network(IpNet::V6(Default::default()), false, |net, record| {
+                    if let IpNet::V6(n) = net
+                        && compat.contains(&n)
+                        && !copy_compat
+                    {
+                        v4_subtree = true;
+                        return;
+                    }
                     b.insert_db(v6, net, record);
                 })?;
+                if v4_subtree {
+                    aliases.push((0, 96));
+                }
                 for (addr, len) in ALIAS_CANDIDATES {
                     let prefix = alias_net(addr, len);
                     if !db.is_alias(prefix)? {
@@ -209,7 +238,11 @@ impl Tree {
         let mut leaf_ids = HashMap::new();
         tree.v4_root = tree.flatten(&b.nodes, v4, &mut leaf_ids);
         tree.v6_root = tree.flatten(&b.nodes, v6, &mut leaf_ids);
-        tree.alias_root = tree.flatten(&b.nodes, alias, &mut leaf_ids);
+        tree.alias_root = if shares_v4 {
+            tree.v4_root
+        } else {
+            tree.flatten(&b.nodes, alias, &mut leaf_ids)
+        };
         Ok(tree)
     }
 
@@ -274,11 +307,11 @@ impl Tree {
                     });
                 LEAF | id
             }
-            Node::Inner([l, r]) => {
+            Node::Inner(l, r) => {
                 let me = self.nodes.len();
                 self.nodes.push([0, 0]);
-                let left = self.flatten(built, *l, leaf_ids);
-                let right = self.flatten(built, *r, leaf_ids);
+                let left = self.flatten(built, *l as usize, leaf_ids);
+                let right = self.flatten(built, *r as usize, leaf_ids);
                 self.nodes[me] = [left, right];
                 u32::try_from(me).unwrap_or(0)
             }
@@ -294,6 +327,11 @@ enum Family {
     V6,
     /// IPv4 data reached through an IPv6 alias: no `nets`, no refinement.
     Alias,
+}
+
+/// A node index as stored in the builder (the arena never reaches 2^32).
+fn index(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
 }
 
 fn alias_net(addr: &str, len: u8) -> Ipv6Net {
@@ -313,6 +351,9 @@ impl Builder<'_> {
             IpNet::V4(n) => (u128::from(u32::from(n.network())) << 96, n.prefix_len()),
             IpNet::V6(n) => (u128::from(n.network()), n.prefix_len()),
         };
+        let record = record
+            .and_then(|r| u32::try_from(r).ok())
+            .unwrap_or(NO_RECORD);
         let at = self.split(root, bits, len);
         self.nodes[at] = Node::Leaf(Source { base: len, record });
     }
@@ -324,11 +365,11 @@ impl Builder<'_> {
         for depth in 0..len.min(128) {
             let bit = usize::from((bits >> (127 - depth)) & 1 == 1);
             let children = match self.nodes[at] {
-                Node::Inner(c) => c,
+                Node::Inner(l, r) => [l as usize, r as usize],
                 Node::Leaf(src) => {
                     let l = self.push(Node::Leaf(src));
                     let r = self.push(Node::Leaf(src));
-                    self.nodes[at] = Node::Inner([l, r]);
+                    self.nodes[at] = Node::Inner(index(l), index(r));
                     [l, r]
                 }
                 Node::Done(_) => return at,
@@ -352,7 +393,8 @@ impl Builder<'_> {
     /// merge siblings that say the same.
     fn evaluate(&mut self, at: usize, bits: u128, depth: u8, family: Family) {
         match self.nodes[at] {
-            Node::Inner([l, r]) => {
+            Node::Inner(l, r) => {
+                let (l, r) = (l as usize, r as usize);
                 self.evaluate(l, bits, depth + 1, family);
                 let right = bits | (1u128 << (127 - u32::from(depth)));
                 self.evaluate(r, right, depth + 1, family);
@@ -419,10 +461,11 @@ impl Builder<'_> {
     }
 
     /// What the database record `record` says (decoded once per record).
-    fn located(&mut self, ip: IpAddr, record: Option<usize>) -> Located {
-        let (Some(db), Some(offset)) = (self.db, record) else {
+    fn located(&mut self, ip: IpAddr, record: u32) -> Located {
+        let (Some(db), false) = (self.db, record == NO_RECORD) else {
             return Located::default();
         };
+        let offset = record;
         if let Some(l) = self.records.get(&offset) {
             return l.clone();
         }
@@ -612,6 +655,10 @@ mod tests {
             let v4 = Ipv4Addr::from(b ^ rng.random_range(0..1u32 << bits));
             ips.push(IpAddr::V4(v4));
             ips.push(IpAddr::V6(v4.to_ipv6_mapped()));
+            // IPv4-compatible (the IPv4 subtree itself, ::/96), and the same
+            // bits at the top of the IPv6 space.
+            ips.push(IpAddr::V6(Ipv6Addr::from(u128::from(u32::from(v4)))));
+            ips.push(IpAddr::V6(Ipv6Addr::from(u128::from(u32::from(v4)) << 96)));
             let bits: u32 = rng.random_range(0..100);
             let v6 =
                 0x2001_0db8_0001_0005_0000_0000_0000_0000u128 ^ rng.random_range(0..1u128 << bits);
