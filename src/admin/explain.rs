@@ -93,6 +93,7 @@ pub(super) async fn explain(
         });
         out.rule = trace.rule.map(|r| match r {
             MapRule::Net(n) => format!("nets {n}"),
+            MapRule::Asn(a) => format!("asn AS{a}"),
             MapRule::Subdivision(k) => format!("subdivision {k}"),
             MapRule::Country(k) => format!("country {k}"),
             MapRule::Continent(k) => format!("continent {k}"),

@@ -151,6 +151,11 @@ pub struct ClusterTls {
 pub struct GeoipConfig {
     /// Joined to the config file's directory.
     pub database: PathBuf,
+    /// A GeoLite2-ASN or GeoIP2-ISP database for `asns` map keys; without
+    /// it, the `autonomous_system_number` of `database`'s records.
+    pub asn_database: Option<PathBuf>,
+    /// Where `geoip.asn_database` is written.
+    pub asn_loc: Loc,
     /// Honour EDNS Client Subnet, default true.
     pub ecs: bool,
     /// Where `geoip.database` is written, for errors opening the database.
@@ -286,6 +291,8 @@ pub struct GeoMap {
     pub name: String,
     /// In config order; the most specific network wins at lookup.
     pub nets: Vec<(IpNet, Vec<Tier>)>,
+    /// Autonomous system numbers (after `nets`, before countries).
+    pub asns: Vec<(u32, Vec<Tier>)>,
     /// Keys upper-cased: "JP" or a subdivision "US-CA".
     pub countries: Vec<(String, Vec<Tier>)>,
     /// Keys upper-cased: AF AN AS EU NA OC SA.

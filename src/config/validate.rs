@@ -595,12 +595,20 @@ fn connection(m: &MapWalker<'_>, base: &Path, diag: &mut Diag) -> Option<EtcdCon
 }
 
 fn geoip(f: &Field<'_>, base: &Path, diag: &mut Diag) -> Option<GeoipConfig> {
-    let m = f.map(diag, &["database", "ecs"])?;
+    let m = f.map(diag, &["database", "ecs", "asn_database"])?;
     let database = m.require(diag, "database");
     let ecs = m.get("ecs").and_then(|f| f.boolean(diag)).unwrap_or(true);
+    let asn = m.get("asn_database");
+    let asn_loc = asn.as_ref().map_or(Loc::default(), Field::loc);
+    let asn_database = match asn {
+        Some(f) => Some(file_path(&f, base, diag)?),
+        None => None,
+    };
     let database = database?;
     Some(GeoipConfig {
         database: file_path(&database, base, diag)?,
+        asn_database,
+        asn_loc,
         ecs,
         loc: database.loc(),
     })
@@ -1019,13 +1027,37 @@ fn geo_map(name: &str, f: &Field<'_>, names: &Names<'_>, diag: &mut Diag) -> Geo
     let mut map = GeoMap {
         name: name.to_owned(),
         nets: Vec::new(),
+        asns: Vec::new(),
         countries: Vec::new(),
         continents: Vec::new(),
         default: MapDefault::Nearest,
     };
-    let Some(m) = f.map(diag, &["nets", "countries", "continents", "default"]) else {
+    let Some(m) = f.map(
+        diag,
+        &["nets", "asns", "countries", "continents", "default"],
+    ) else {
         return map;
     };
+    if let Some(f) = m.get("asns") {
+        for (key, f) in f.entries(diag).unwrap_or_default() {
+            let tiers = tiers(&f, names, diag);
+            let asn = key.name.strip_prefix("AS").unwrap_or(&key.name);
+            let Ok(asn) = asn.parse::<u32>() else {
+                diag.error(
+                    key.loc,
+                    &f.path,
+                    format!(
+                        "{:?} is not an autonomous system number; write a number, e.g. 64500",
+                        key.name
+                    ),
+                );
+                continue;
+            };
+            if let Some(tiers) = tiers {
+                map.asns.push((asn, tiers));
+            }
+        }
+    }
     if let Some(f) = m.get("nets") {
         let mut seen: Vec<(IpNet, String)> = Vec::new();
         for (key, f) in f.entries(diag).unwrap_or_default() {

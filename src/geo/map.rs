@@ -25,6 +25,7 @@ pub enum MapChoice<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MapRule {
     Net(IpNet),
+    Asn(u32),
     Subdivision(String),
     Country(String),
     Continent(String),
@@ -36,6 +37,7 @@ pub struct CompiledMap {
     /// Sorted by prefix length, longest first, so the first match is the
     /// most specific.
     nets: Vec<(IpNet, Vec<Tier>)>,
+    asns: HashMap<u32, Vec<Tier>>,
     countries: HashMap<String, Vec<Tier>>,
     continents: HashMap<String, Vec<Tier>>,
     default: MapDefault,
@@ -47,6 +49,7 @@ impl CompiledMap {
         nets.sort_by_key(|(net, _)| std::cmp::Reverse(net.prefix_len()));
         Self {
             nets,
+            asns: map.asns.iter().cloned().collect(),
             countries: map.countries.iter().cloned().collect(),
             continents: map.continents.iter().cloned().collect(),
             default: map.default.clone(),
@@ -75,13 +78,26 @@ impl CompiledMap {
             .map(|(net, tiers)| (net, tiers.as_slice()))
     }
 
-    /// The choice for a client located by the database (or not at all).
+    /// Whether the map has `asns` keys (the placement tree then splits
+    /// by the ASN database's networks too).
+    pub fn has_asns(&self) -> bool {
+        !self.asns.is_empty()
+    }
+
+    /// The choice for a client located by the database (or not at all):
+    /// its autonomous system, then subdivision, country, continent.
     pub fn by_location(
         &self,
+        asn: Option<u32>,
         country: Option<&str>,
         subdivision: Option<&str>,
         continent: Option<&str>,
     ) -> (MapChoice<'_>, MapRule) {
+        if let Some(a) = asn
+            && let Some(t) = self.asns.get(&a)
+        {
+            return (MapChoice::Tiers(t), MapRule::Asn(a));
+        }
         if let (Some(c), Some(s)) = (country, subdivision) {
             let key = format!("{c}-{s}");
             if let Some(t) = self.countries.get(&key) {
@@ -148,6 +164,7 @@ mod tests {
                 .enumerate()
                 .map(|(i, n)| (n.parse().unwrap(), vec![vec![i]]))
                 .collect(),
+            asns: vec![(64500, vec![vec![6]])],
             countries: vec![
                 ("US-CA".into(), vec![vec![7]]),
                 ("US".into(), vec![vec![8]]),
@@ -172,22 +189,33 @@ mod tests {
     fn subdivision_before_country_before_continent_before_default() {
         let m = map(&[]);
         assert_eq!(
-            m.by_location(Some("US"), Some("CA"), Some("NA")).1,
+            m.by_location(None, Some("US"), Some("CA"), Some("NA")).1,
             MapRule::Subdivision("US-CA".into())
         );
         assert_eq!(
-            m.by_location(Some("US"), Some("VA"), Some("NA")).1,
+            m.by_location(None, Some("US"), Some("VA"), Some("NA")).1,
             MapRule::Country("US".into())
         );
         assert_eq!(
-            m.by_location(Some("FR"), None, Some("EU")).1,
+            m.by_location(None, Some("FR"), None, Some("EU")).1,
             MapRule::Continent("EU".into())
         );
         assert_eq!(
-            m.by_location(Some("JP"), None, Some("AS")),
+            m.by_location(None, Some("JP"), None, Some("AS")),
             (MapChoice::Nearest, MapRule::Default)
         );
-        assert_eq!(m.by_location(None, None, None).1, MapRule::Default);
+        assert_eq!(m.by_location(None, None, None, None).1, MapRule::Default);
+        // An ASN key comes before the subdivision, country and continent.
+        assert_eq!(
+            m.by_location(Some(64500), Some("US"), Some("CA"), Some("NA"))
+                .1,
+            MapRule::Asn(64500)
+        );
+        assert_eq!(
+            m.by_location(Some(64501), Some("US"), Some("CA"), Some("NA"))
+                .1,
+            MapRule::Subdivision("US-CA".into())
+        );
     }
 
     #[test]

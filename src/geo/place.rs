@@ -108,6 +108,7 @@ enum Node {
 /// Where a database record places a client.
 #[derive(Debug, Clone, Default)]
 struct Located {
+    asn: Option<u32>,
     country: Option<String>,
     subdivision: Option<String>,
     continent: Option<String>,
@@ -117,6 +118,8 @@ struct Located {
 struct Builder<'a> {
     nodes: Vec<Node>,
     db: Option<&'a GeoDb>,
+    /// The ASN database, when the map has `asns` keys.
+    asn_db: Option<&'a GeoDb>,
     eval: &'a Eval<'a>,
     regions: &'a [Region],
     records: HashMap<u32, Located>,
@@ -129,15 +132,20 @@ const ALIAS_CANDIDATES: [(&str, u8); 3] = [("::ffff:0:0", 96), ("2001::", 32), (
 
 impl Tree {
     /// Compile the tree for `eval` over `db` (none: every client is
-    /// unknown to the database) and the regions' locations.
+    /// unknown to the database), `asn_db` (for `asns` keys; none: the
+    /// records' own numbers) and the regions' locations.
     pub fn build(
         eval: &Eval<'_>,
         db: Option<&GeoDb>,
+        asn_db: Option<&GeoDb>,
         regions: &[Region],
     ) -> Result<Self, GeoError> {
+        // ASNs matter only to a map with `asns` keys.
+        let asn_db = asn_db.filter(|_| matches!(eval, Eval::Map(m) if m.has_asns()));
         let mut b = Builder {
             nodes: Vec::new(),
             db,
+            asn_db,
             eval,
             regions,
             records: HashMap::new(),
@@ -221,6 +229,34 @@ impl Tree {
                     }
                     IpNet::V6(n) => b.split(v6, u128::from(n.network()), n.prefix_len()),
                 };
+            }
+        }
+        if let Some(asn_db) = asn_db {
+            // Every leaf within one network of the ASN database too.
+            let mut cuts = Vec::new();
+            asn_db.for_each_network(IpNet::V4(Default::default()), false, |net, _| {
+                cuts.push(net)
+            })?;
+            if asn_db.metadata().ip_version == 6 {
+                asn_db.for_each_network(IpNet::V6(Default::default()), false, |net, _| {
+                    if matches!(net, IpNet::V6(n) if !alias_net("::", 96).contains(&n)) {
+                        cuts.push(net);
+                    }
+                })?;
+            }
+            for net in cuts {
+                match net {
+                    IpNet::V4(n) => {
+                        let bits = u128::from(u32::from(n.network())) << 96;
+                        b.split(v4, bits, n.prefix_len());
+                        if !shares_v4 {
+                            b.split(alias, bits, n.prefix_len());
+                        }
+                    }
+                    IpNet::V6(n) => {
+                        b.split(v6, u128::from(n.network()), n.prefix_len());
+                    }
+                }
             }
         }
         b.evaluate(v4, 0, 0, Family::V4);
@@ -421,6 +457,13 @@ impl Builder<'_> {
     /// The entry and scope of the leaf whose first address is `ip`.
     fn leaf(&mut self, ip: IpAddr, src: Source, family: Family) -> Placed {
         let located = self.located(ip, src.record);
+        // The client's autonomous system: from the ASN database, else the
+        // record's own number; and the ASN network's prefix.
+        let (asn, asn_base) = match self.asn_db.map(|db| db.lookup(ip)) {
+            Some(Ok(found)) => (found.asn, found.network.prefix_len()),
+            Some(Err(_)) => (None, 0),
+            None => (located.asn, 0),
+        };
         let ranks = ranks(self.regions, located.coordinates);
         let (list, scope) = match self.eval {
             Eval::Nearest => (None, src.base),
@@ -433,12 +476,14 @@ impl Builder<'_> {
                         (Some(tiers.to_vec()), map.refine_scope(ip, net.prefix_len()))
                     }
                     None => {
+                        let base = src.base.max(asn_base);
                         let scope = if family == Family::Alias {
-                            src.base
+                            base
                         } else {
-                            map.refine_scope(ip, src.base)
+                            map.refine_scope(ip, base)
                         };
                         let (choice, _) = map.by_location(
+                            asn,
                             located.country.as_deref(),
                             located.subdivision.as_deref(),
                             located.continent.as_deref(),
@@ -471,6 +516,7 @@ impl Builder<'_> {
         }
         let located = match db.lookup(ip) {
             Ok(found) if found.found => Located {
+                asn: found.asn,
                 country: found.country,
                 subdivision: found.subdivision,
                 continent: found.continent,
@@ -523,7 +569,11 @@ pub struct Places {
 
 impl Places {
     /// Compile the trees `config` needs over `db`.
-    pub fn build(config: &crate::config::Config, db: Option<&GeoDb>) -> Result<Self, GeoError> {
+    pub fn build(
+        config: &crate::config::Config,
+        db: Option<&GeoDb>,
+        asn_db: Option<&GeoDb>,
+    ) -> Result<Self, GeoError> {
         use crate::config::Policy;
         let uses = |wanted: &dyn Fn(&Policy) -> bool| {
             config
@@ -541,11 +591,11 @@ impl Places {
                     return Ok(None);
                 }
                 let compiled = CompiledMap::new(map);
-                Tree::build(&Eval::Map(&compiled), db, &config.regions).map(Some)
+                Tree::build(&Eval::Map(&compiled), db, asn_db, &config.regions).map(Some)
             })
             .collect::<Result<_, _>>()?;
         let nearest = if uses(&|p| *p == Policy::Nearest) {
-            Some(Tree::build(&Eval::Nearest, db, &config.regions)?)
+            Some(Tree::build(&Eval::Nearest, db, None, &config.regions)?)
         } else {
             None
         };
@@ -597,6 +647,7 @@ mod tests {
                 ("2001:db8:1:5::/64".parse().unwrap(), vec![vec![2]]),
                 ("::ffff:192.0.2.0/120".parse().unwrap(), vec![vec![1]]),
             ],
+            asns: Vec::new(),
             countries: vec![
                 ("US-CA".into(), vec![vec![2, 0]]),
                 ("JP".into(), vec![vec![2]]),
@@ -622,6 +673,7 @@ mod tests {
         }
         let scope = map.refine_scope(ip, found.network.prefix_len());
         let (choice, _) = map.by_location(
+            found.asn,
             found.country.as_deref(),
             found.subdivision.as_deref(),
             found.continent.as_deref(),
@@ -638,7 +690,7 @@ mod tests {
         let (bytes, _) = build_bytes(CSV, Path::new("t.csv")).unwrap();
         let db = GeoDb::from_bytes(bytes).unwrap();
         let map = map();
-        let tree = Tree::build(&Eval::Map(&map), Some(&db), &regions()).unwrap();
+        let tree = Tree::build(&Eval::Map(&map), Some(&db), None, &regions()).unwrap();
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);
         let mut ips: Vec<IpAddr> = Vec::new();
         for _ in 0..4000 {
@@ -679,7 +731,7 @@ mod tests {
     #[test]
     fn without_a_database_only_the_nets_place_a_client() {
         let map = map();
-        let tree = Tree::build(&Eval::Map(&map), None, &regions()).unwrap();
+        let tree = Tree::build(&Eval::Map(&map), None, None, &regions()).unwrap();
         let p = tree.place("10.1.2.3".parse().unwrap());
         assert_eq!(tree.entries[p.entry as usize].list, Some(vec![vec![1]]));
         assert_eq!(p.scope, 24);

@@ -447,6 +447,8 @@ fn target_id(t: &Target) -> String {
 /// Where a client is, as far as we know.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Location {
+    /// The autonomous system (from `geoip.asn_database`, else the record).
+    pub asn: Option<u32>,
     pub country: Option<String>,
     pub continent: Option<String>,
     pub subdivision: Option<String>,
@@ -520,6 +522,8 @@ pub struct Inputs<'a> {
     pub config: &'a Config,
     pub compiled: &'a Compiled,
     pub geoip: Option<&'a GeoDb>,
+    /// `geoip.asn_database`, when configured.
+    pub asn_db: Option<&'a GeoDb>,
     pub overrides: &'a Overrides,
     pub ramps: &'a Ramps,
 }
@@ -707,6 +711,7 @@ fn describe(inputs: &Inputs<'_>, service: &Service, client: IpAddr, trace: &mut 
             }
             let location = locate(inputs, client);
             let (_, rule) = map.by_location(
+                location.asn,
                 location.country.as_deref(),
                 location.subdivision.as_deref(),
                 location.continent.as_deref(),
@@ -744,8 +749,13 @@ pub fn locate(inputs: &Inputs<'_>, client: IpAddr) -> Location {
     let Some(db) = inputs.geoip else {
         return Location::default();
     };
+    let asn_of = |found: &crate::geo::lookup::Lookup| match inputs.asn_db {
+        Some(asn_db) => asn_db.lookup(client).ok().and_then(|a| a.asn),
+        None => found.asn,
+    };
     match db.lookup(client) {
         Ok(found) => Location {
+            asn: asn_of(&found),
             country: found.country,
             continent: found.continent,
             subdivision: found.subdivision,

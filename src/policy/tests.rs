@@ -59,7 +59,7 @@ impl Fixture {
         };
         let (bytes, _) = build_bytes(CSV, Path::new("t.csv")).unwrap();
         let db = GeoDb::from_bytes(bytes).unwrap();
-        let places = crate::geo::place::Places::build(&config, Some(&db)).unwrap();
+        let places = crate::geo::place::Places::build(&config, Some(&db), None).unwrap();
         Self {
             compiled: Compiled::new(&config, std::sync::Arc::new(places)),
             config,
@@ -74,6 +74,7 @@ impl Fixture {
             config: &self.config,
             compiled: &self.compiled,
             geoip: Some(&self.db),
+            asn_db: None,
             overrides: &self.overrides,
             ramps: &self.ramps,
         }

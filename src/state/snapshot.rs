@@ -45,6 +45,8 @@ pub struct Snapshot {
     pub compiled: Arc<Compiled>,
     /// The GeoIP database, when configured.
     pub geoip: Option<Arc<GeoDb>>,
+    /// `geoip.asn_database`, when configured.
+    pub asn_db: Option<Arc<GeoDb>>,
     /// Operator overrides in effect.
     pub overrides: Arc<Overrides>,
     /// Pools ramping up (`slow_start`), kept by the slow-start task.
@@ -165,6 +167,7 @@ impl Snapshot {
             config: &self.config,
             compiled: &self.compiled,
             geoip: self.geoip.as_deref(),
+            asn_db: self.asn_db.as_deref(),
             overrides: &self.overrides,
             ramps: &self.ramps,
         }
@@ -317,8 +320,29 @@ pub fn load(path: &Path, generation: u64) -> Result<Snapshot, ConfigErrors> {
         None => None,
     };
 
+    let asn_db = match config
+        .geoip
+        .as_ref()
+        .and_then(|g| Some((g, g.asn_database.as_ref()?)))
+    {
+        Some((g, path)) => match GeoDb::open(path) {
+            Ok(db) => Some(Arc::new(db)),
+            Err(e) => {
+                errors.push(ConfigError {
+                    file: config.source.clone(),
+                    line: g.asn_loc.line,
+                    column: g.asn_loc.column,
+                    path: "geoip.asn_database".into(),
+                    message: e.to_string(),
+                });
+                None
+            }
+        },
+        None => None,
+    };
+
     // The placement trees: the database and the maps compiled together.
-    let places = match Places::build(&config, geoip.as_deref()) {
+    let places = match Places::build(&config, geoip.as_deref(), asn_db.as_deref()) {
         Ok(places) => {
             for (name, tree) in config
                 .geo_maps
@@ -377,6 +401,7 @@ pub fn load(path: &Path, generation: u64) -> Result<Snapshot, ConfigErrors> {
         answer_counters: Arc::default(),
         fail_open_counter: Arc::default(),
         geoip,
+        asn_db,
     })
 }
 
