@@ -279,6 +279,8 @@ impl Tree {
         } else {
             tree.flatten(&b.nodes, alias, &mut leaf_ids)
         };
+        tree.nodes.shrink_to_fit();
+        tree.leaves.shrink_to_fit();
         Ok(tree)
     }
 
