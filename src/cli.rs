@@ -305,6 +305,9 @@ fn serve(path: &Path) -> anyhow::Result<()> {
         )
     })?;
     info!("loaded {}: {}", path.display(), snap.summary());
+    for w in crate::zone::config_warnings(&snap.base) {
+        warn!("{w}");
+    }
 
     // Operator overrides from the last run (SPEC 5.3): a state file that
     // cannot be read stops the start rather than silently undoing a drain.

@@ -480,6 +480,15 @@ impl Runtime {
                 return Err(vec![format!("reload task failed: {e}")]);
             }
         };
+        // Zone data a resolver would trip on (named-checkzone's warnings).
+        let base = snap.base.clone();
+        if let Ok(warnings) =
+            tokio::task::spawn_blocking(move || crate::zone::config_warnings(&base)).await
+        {
+            for w in warnings {
+                warn!("reload: {w}");
+            }
+        }
         // Targets new in this configuration get their first round before
         // the snapshot that answers with them is stored (SPEC 4).
         self.health.bind(&mut snap).await;
