@@ -112,9 +112,80 @@ pub fn router(rt: Rt) -> Router {
             get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }),
         )
         .merge(changes)
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
+        .method_not_allowed_fallback(wrong_method)
+        .fallback(no_such_path)
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .with_state(rt)
+}
+
+/// The methods `ROUTES` lists for a concrete `path` (`{x}` matches one
+/// segment).
+fn methods_of(path: &str) -> Vec<&'static str> {
+    let segments: Vec<&str> = path.split('/').collect();
+    ROUTES
+        .iter()
+        .filter(|(_, route)| {
+            let pattern: Vec<&str> = route.split('/').collect();
+            pattern.len() == segments.len()
+                && pattern
+                    .iter()
+                    .zip(&segments)
+                    .all(|(p, s)| p.starts_with('{') || p == s)
+        })
+        .map(|(method, _)| *method)
+        .collect()
+}
+
+/// 405 with a JSON body naming the methods the path takes (and `Allow`).
+async fn wrong_method(request: Request) -> Response {
+    let path = request.uri().path().to_string();
+    let allowed = methods_of(&path).join(", ");
+    let mut r = ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "{} is not allowed on {path}; it takes {allowed}",
+            request.method()
+        ),
+    )
+    .into_response();
+    if let Ok(v) = header::HeaderValue::from_str(&allowed) {
+        r.headers_mut().insert(header::ALLOW, v);
+    }
+    r
+}
+
+/// 404 for a path the API does not serve, listing those it does.
+async fn no_such_path(request: Request) -> ApiError {
+    let mut paths: Vec<&str> = Vec::new();
+    for (_, path) in ROUTES {
+        if !paths.contains(path) {
+            paths.push(path);
+        }
+    }
+    ApiError::not_found(format!(
+        "no such endpoint {}; the paths are {} (GET /openapi.json describes them)",
+        request.uri().path(),
+        paths.join(", ")
+    ))
+}
+
+/// "known regions: a, b" for 404s.
+fn known_regions(config: &crate::config::Config) -> String {
+    let names: Vec<&str> = config.regions.iter().map(|r| r.name.as_str()).collect();
+    format!("known regions: {}", names.join(", "))
+}
+
+/// "known services: www.example., ..." for 404s; the final dot is optional.
+pub(crate) fn known_services(config: &crate::config::Config) -> String {
+    let names: Vec<String> = config
+        .zones
+        .iter()
+        .flat_map(|z| z.services.iter().map(|s| s.name.to_ascii()))
+        .collect();
+    format!(
+        "known services: {} (the final dot is optional)",
+        names.join(", ")
+    )
 }
 
 /// Serve the admin API on `listener` until `shutdown`.
@@ -392,7 +463,10 @@ async fn put_override(
     // A dormant override (SPEC 5.3) can still be removed with "auto".
     let dormant = req.state == "auto" && rt.overrides.lock().await.regions.contains_key(&region);
     if !known && !dormant {
-        return Err(ApiError::not_found(format!("no region {region:?}")));
+        let known = known_regions(&rt.snapshot.load().config);
+        return Err(ApiError::not_found(format!(
+            "no region {region:?}; {known}"
+        )));
     }
     let state = match req.state.as_str() {
         "up" => Some(RegionState::Up),
@@ -456,15 +530,24 @@ async fn put_override(
 fn find_pool(rt: &Runtime, service: &str, region: &str) -> Result<(String, u16), ApiError> {
     let snap = rt.snapshot.load();
     let Some((_, _, svc)) = find_service(&snap.config, service) else {
-        return Err(ApiError::not_found(format!("no service {service:?}")));
+        return Err(ApiError::not_found(format!(
+            "no service {service:?}; {}",
+            known_services(&snap.config)
+        )));
     };
     let Some(pool) = svc
         .pools
         .iter()
         .find(|p| snap.config.regions[p.region].name == region)
     else {
+        let pools: Vec<&str> = svc
+            .pools
+            .iter()
+            .map(|p| snap.config.regions[p.region].name.as_str())
+            .collect();
         return Err(ApiError::not_found(format!(
-            "service {service} has no pool in region {region:?}"
+            "service {service} has no pool in region {region:?}; its pools are in {}",
+            pools.join(", ")
         )));
     };
     Ok((svc.name.to_ascii(), pool.weight))
