@@ -293,15 +293,12 @@ fn serve(path: &Path) -> anyhow::Result<()> {
         for e in &errors.0 {
             error!("{e}");
         }
+        // Each error was logged just above: the last line counts them
+        // rather than print the first one twice (issue 18).
         anyhow::anyhow!(
-            "{}: configuration not valid ({} error(s)): {}",
+            "{}: configuration not valid ({} error(s) above); not started",
             path.display(),
-            errors.0.len(),
-            errors
-                .0
-                .first()
-                .map(ToString::to_string)
-                .unwrap_or_default()
+            errors.0.len()
         )
     })?;
     info!("loaded {}: {}", path.display(), snap.summary());

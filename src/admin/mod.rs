@@ -194,9 +194,12 @@ pub async fn serve(
     rt: Rt,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(rt))
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+    axum::serve(
+        listener,
+        router(rt).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+    .await
 }
 
 /// An error reply: `{"error": "..."}` (and every problem of a reload).
@@ -263,6 +266,21 @@ async fn require_token(
     request: Request,
     next: Next,
 ) -> Response {
+    // Who asked: every log line of the change carries it (issue 18).
+    let client = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_string(), |c| c.0.to_string());
+    let span = tracing::info_span!("admin", client = %client);
+    let refused = |status: StatusCode, why: &str| {
+        auth::log_refusal(
+            &client,
+            status.as_u16(),
+            request.method(),
+            request.uri().path(),
+            why,
+        );
+    };
     let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
     let host = text(header::HOST);
     let allowed = rt
@@ -273,6 +291,7 @@ async fn require_token(
         .as_ref()
         .is_none_or(|a| auth::host_allowed(host, a));
     if !allowed {
+        refused(StatusCode::FORBIDDEN, "Host not allowed");
         return ApiError::new(
             StatusCode::FORBIDDEN,
             format!(
@@ -284,6 +303,14 @@ async fn require_token(
         .into_response();
     }
     if !rt.token.allows(text(header::AUTHORIZATION)) {
+        refused(
+            StatusCode::UNAUTHORIZED,
+            if text(header::AUTHORIZATION).is_some() {
+                "wrong bearer token"
+            } else {
+                "no bearer token"
+            },
+        );
         return ApiError::new(
             StatusCode::UNAUTHORIZED,
             "missing or wrong bearer token (Authorization: Bearer <token>)",
@@ -297,7 +324,7 @@ async fn require_token(
         )
         .into_response();
     }
-    next.run(request).await
+    tracing::Instrument::instrument(next.run(request), span).await
 }
 
 async fn status(State(rt): State<Rt>) -> Json<api::Status> {
@@ -512,7 +539,11 @@ async fn put_override(
         }),
     )
     .await?;
-    info!(%region, state = %req.state, "admin: region override set");
+    let until_text = until.map_or_else(
+        || "until removed".into(),
+        |t| format!("until {}", rfc3339(t)),
+    );
+    info!(%region, state = %req.state, until = %until_text, "admin: region {region} set {} {until_text}", req.state);
     Ok(Json(api::Changed {
         region,
         service: None,
@@ -590,7 +621,11 @@ async fn put_weight(
         }),
     )
     .await?;
-    info!(service = %full_name, %region, weight, "admin: pool weight set");
+    let until_text = until.map_or_else(
+        || "until removed".into(),
+        |t| format!("until {}", rfc3339(t)),
+    );
+    info!(service = %full_name, %region, weight, until = %until_text, "admin: weight of {full_name} in {region} set to {weight} {until_text}");
     Ok(Json(api::Changed {
         region,
         service: Some(full_name),
@@ -640,7 +675,7 @@ async fn delete_weight(
         Ok(())
     })
     .await?;
-    info!(service = %full_name, %region, "admin: pool weight back to configured");
+    info!(service = %full_name, %region, "admin: weight of {full_name} in {region} back to configured ({configured})");
     Ok(Json(api::Changed {
         region,
         service: Some(full_name),
@@ -677,7 +712,11 @@ async fn put_spill(
         Ok(())
     })
     .await?;
-    info!(service = %full_name, %region, percent, "admin: pool spill set");
+    let until_text = until.map_or_else(
+        || "until removed".into(),
+        |t| format!("until {}", rfc3339(t)),
+    );
+    info!(service = %full_name, %region, percent, until = %until_text, "admin: spill of {full_name} in {region} set to {percent}% {until_text}");
     Ok(Json(api::SpillShown {
         percent,
         until: until.map(rfc3339),
@@ -710,7 +749,7 @@ async fn delete_spill(
                 .find(|p| snap.config.regions[p.region].name == region)
         })
         .map_or(0, |p| p.spill);
-    info!(service = %full_name, %region, "admin: pool spill back to configured");
+    info!(service = %full_name, %region, "admin: spill of {full_name} in {region} back to configured ({configured}%)");
     Ok(Json(api::SpillShown {
         percent: configured,
         until: None,

@@ -602,8 +602,10 @@ impl Runtime {
             if set.next_expiry().is_none_or(|t| t > now) {
                 continue;
             }
+            for what in set.lapsing(now) {
+                info!(lapsed = %what, "override lapsed at its time: {what} (back to configured)");
+            }
             set.prune_expired(now);
-            info!("an override reached its time and lapsed");
             if let Some(path) = self.snapshot.load().config.state_file.clone()
                 && let Err(e) = set.save(&path)
             {
