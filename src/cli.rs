@@ -387,6 +387,7 @@ fn serve(path: &Path) -> anyhow::Result<()> {
         };
         let metrics = Arc::new(Registry::default());
         snap.attach_metrics(&metrics);
+        metrics.note_reload(true);
         metrics
             .config_generation
             .store(snap.generation, std::sync::atomic::Ordering::Relaxed);

@@ -12,6 +12,7 @@ mod fleet;
 mod guard;
 mod page;
 mod rollout;
+mod state_metrics;
 mod views;
 
 use std::net::SocketAddr;
@@ -452,6 +453,7 @@ async fn metrics(State(rt): State<Rt>) -> Response {
     rt.metrics.render(&mut out);
     views::render_health_metrics(&rt, &mut out);
     fleet::render_metrics(&rt, &mut out).await;
+    state_metrics::render(&rt, &mut out).await;
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }
 

@@ -378,10 +378,22 @@ pub(super) async fn services(rt: &Runtime) -> api::Services {
 /// monitored endpoint's health (1 healthy or pending, 0 unhealthy).
 pub(super) fn render_health_metrics(rt: &Runtime, out: &mut String) {
     let details = rt.health.details();
-    let (checks, changes) = {
+    let (checks, changes, durations) = {
         let d = details.lock().unwrap_or_else(|e| e.into_inner());
-        (d.checks.clone(), d.changes.clone())
+        (d.checks.clone(), d.changes.clone(), d.durations.clone())
     };
+    let _ = writeln!(
+        out,
+        "# HELP meridian_probe_duration_seconds How long health checks took, by monitor."
+    );
+    let _ = writeln!(out, "# TYPE meridian_probe_duration_seconds histogram");
+    for (monitor, h) in &durations {
+        h.render(
+            out,
+            "meridian_probe_duration_seconds",
+            &format!("monitor=\"{}\"", escape(monitor)),
+        );
+    }
     let _ = writeln!(
         out,
         "# HELP meridian_health_checks_total Health checks run, by monitor and result."

@@ -82,6 +82,8 @@ pub struct Details {
     /// By TargetId: who uses the target, as (services, regions) named in
     /// log lines; set when a snapshot is bound.
     pub users: std::collections::HashMap<TargetId, (String, String)>,
+    /// Monitor → how long its checks took (`meridian_probe_duration_seconds`).
+    pub durations: std::collections::BTreeMap<String, crate::metrics::Histogram>,
 }
 
 /// Messages to the writer.
@@ -295,6 +297,10 @@ impl Core {
             *d.checks
                 .entry((m.name.clone(), result.is_ok()))
                 .or_default() += 1;
+            d.durations
+                .entry(m.name.clone())
+                .or_default()
+                .observe(latency.as_secs_f64());
             if let Some(now) = change {
                 *d.changes.entry((m.name.clone(), now.as_str())).or_default() += 1;
             }

@@ -473,10 +473,12 @@ impl Runtime {
                     generation - 1
                 );
                 self.metrics.reloads_failed.fetch_add(1, Ordering::Relaxed);
+                self.metrics.note_reload(false);
                 return Err(errors);
             }
             Err(e) => {
                 self.metrics.reloads_failed.fetch_add(1, Ordering::Relaxed);
+                self.metrics.note_reload(false);
                 return Err(vec![format!("reload task failed: {e}")]);
             }
         };
@@ -520,6 +522,7 @@ impl Runtime {
             .config_generation
             .store(generation, Ordering::Relaxed);
         self.metrics.reloads_ok.fetch_add(1, Ordering::Relaxed);
+        self.metrics.note_reload(true);
         Ok(generation)
     }
 
