@@ -93,6 +93,8 @@ deps-test:
 	$(call install_missing,$(TEST_TOOLS))
 	@python3 -c 'import grpc_health.v1.health' 2>/dev/null || \
 	  $(SUDO) python3 -m pip install -q --break-system-packages grpcio-health-checking
+	@python3 -c 'import openapi_spec_validator, openapi_schema_validator' 2>/dev/null || \
+	  $(SUDO) python3 -m pip install -q --break-system-packages openapi-spec-validator
 
 ## bench: meridian vs gdnsd vs Knot DNS on loopback (dnsperf), prints the
 ## comparison table; about 6 minutes. Settings: BENCH_* in bench/run.sh,
