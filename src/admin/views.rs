@@ -196,7 +196,17 @@ pub(super) async fn regions(rt: &Runtime) -> api::Regions {
                                     .unwrap_or_else(|| "draining".into()),
                                 _ => "in service".to_string(),
                             };
+                            let shown_monitor = pool
+                                .monitors
+                                .iter()
+                                .find(|pm| pm.mode == MonitorMode::MustBeHealthy)
+                                .or_else(|| pool.monitors.first())
+                                .map(|pm| &config.monitors[pm.monitor]);
                             api::EndpointInfo {
+                                monitor: shown_monitor.map(|m| m.name.clone()),
+                                probe: shown_monitor.map(|m| {
+                                    crate::health::ProbeAddr::for_endpoint(ep, m).to_string()
+                                }),
                                 votes,
                                 verdict,
                                 source: match ep.source {
