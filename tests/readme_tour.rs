@@ -101,11 +101,9 @@ fn shape(line: &str) -> String {
 /// The keys of a JSON value, recursively (values ignored).
 fn keys(v: &serde_json::Value) -> serde_json::Value {
     match v {
-        serde_json::Value::Object(m) => serde_json::Value::Object(
-            m.iter()
-                .map(|(k, v)| (k.clone(), keys(v)))
-                .collect(),
-        ),
+        serde_json::Value::Object(m) => {
+            serde_json::Value::Object(m.iter().map(|(k, v)| (k.clone(), keys(v))).collect())
+        }
         _ => serde_json::Value::Null,
     }
 }
@@ -138,10 +136,10 @@ fn promise(comment: &str, got: &str) -> Option<bool> {
     }
     for word in comment.split_whitespace() {
         let word = word.trim_matches(|c: char| c == ',' || c == ':');
-        if let Some(prefix) = word.strip_suffix(".x") {
-            if prefix.split('.').count() == 3 {
-                return Some(got.lines().any(|l| l.starts_with(&format!("{prefix}."))));
-            }
+        if let Some(prefix) = word.strip_suffix(".x")
+            && prefix.split('.').count() == 3
+        {
+            return Some(got.lines().any(|l| l.starts_with(&format!("{prefix}."))));
         }
         if word.parse::<std::net::Ipv4Addr>().is_ok() {
             return Some(got.contains(word));
@@ -220,7 +218,10 @@ fn every_readme_tour_command_runs_and_prints_what_the_readme_shows() {
             .replace("-p 5300", &format!("-p {dns_port}"))
             .replace("127.0.0.1:8053", &admin.to_string())
             .replace("./target/release/meridian", "meridian")
-            .replace("meridian ctl ", &format!("meridian ctl --admin http://{admin} "))
+            .replace(
+                "meridian ctl ",
+                &format!("meridian ctl --admin http://{admin} "),
+            )
             // A pager needs a terminal; the pipeline is the same.
             .replace("| less", "| cat");
         let out = Command::new("timeout")
