@@ -157,8 +157,13 @@ pub fn run() -> ExitCode {
 }
 
 fn check(path: &Path, bind: bool) -> ExitCode {
+    // What named-checkzone and kzonecheck warn about; `run` warns too.
+    let zone_warnings = crate::zone::file_warnings(path);
     match state::load(path, 1) {
         Ok(snap) => {
+            for w in &zone_warnings {
+                eprintln!("warning: {w}");
+            }
             // What `run` refuses after the configuration (SPEC 1: check
             // says ok only when run would start).
             let found = crate::preflight::check(&snap.config, path, bind);
@@ -289,6 +294,7 @@ fn init_logging(format: LogFormat) {
 }
 
 fn serve(path: &Path) -> anyhow::Result<()> {
+    let zone_warnings = crate::zone::file_warnings(path);
     let mut snap = state::load(path, 1).map_err(|errors| {
         for e in &errors.0 {
             error!("{e}");
@@ -302,7 +308,7 @@ fn serve(path: &Path) -> anyhow::Result<()> {
         )
     })?;
     info!("loaded {}: {}", path.display(), snap.summary());
-    for w in crate::zone::config_warnings(&snap.base) {
+    for w in zone_warnings {
         warn!("{w}");
     }
 

@@ -49,8 +49,6 @@ pub fn check(config: &Config, config_path: &Path, bind: bool) -> Findings {
             ));
         }
     }
-    // What named-checkzone and kzonecheck warn about; `run` warns too.
-    f.warnings.extend(crate::zone::config_warnings(config));
     if let Some(admin) = &config.admin
         && let Err(e) = crate::admin::auth::Token::from_config(admin)
     {

@@ -333,6 +333,29 @@ fn check_and_run_warn_like_named_checkzone() {
             "run did not warn {w:?}:\n{log}"
         );
     }
+    // A reload (SIGHUP) warns about what the new zone file has.
+    let zone_path = server.dir.path().join("corpus.zone");
+    std::fs::write(&zone_path, format!("{zone}@ IN NS ns3\n")).expect("rewrite zone");
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &server.pid().to_string()])
+        .status()
+        .expect("kill");
+    assert!(hup.success());
+    common::eventually(
+        std::time::Duration::from_secs(10),
+        "the reload's warning",
+        || {
+            server
+                .log()
+                .lines()
+                .any(|l| {
+                    l.contains("WARN")
+                        && l.contains("reload: ")
+                        && l.contains(":13:1: corpus.test. NS ns3.corpus.test.")
+                })
+                .then_some(())
+        },
+    );
 }
 
 #[test]

@@ -458,7 +458,16 @@ impl Runtime {
     async fn reload_once(&self) -> Result<u64, Vec<String>> {
         let generation = self.snapshot.load().generation + 1;
         let path = self.config_path.clone();
-        let loaded = tokio::task::spawn_blocking(move || load(&path, generation)).await;
+        // Zone data a resolver would trip on (named-checkzone's warnings),
+        // read before the new snapshot so the zones are not held twice.
+        let loaded = tokio::task::spawn_blocking(move || {
+            (crate::zone::file_warnings(&path), load(&path, generation))
+        })
+        .await;
+        let (zone_warnings, loaded) = match loaded {
+            Ok((warnings, loaded)) => (warnings, Ok(loaded)),
+            Err(e) => (Vec::new(), Err(e)),
+        };
         let mut snap = match loaded {
             Ok(Ok(snap)) => snap.with_discovered(&self.discovered()),
             Ok(Err(errors)) => {
@@ -482,14 +491,8 @@ impl Runtime {
                 return Err(vec![format!("reload task failed: {e}")]);
             }
         };
-        // Zone data a resolver would trip on (named-checkzone's warnings).
-        let base = snap.base.clone();
-        if let Ok(warnings) =
-            tokio::task::spawn_blocking(move || crate::zone::config_warnings(&base)).await
-        {
-            for w in warnings {
-                warn!("reload: {w}");
-            }
+        for w in zone_warnings {
+            warn!("reload: {w}");
         }
         // Targets new in this configuration get their first round before
         // the snapshot that answers with them is stored (SPEC 4).

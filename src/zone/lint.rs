@@ -87,6 +87,15 @@ pub fn lint(zone: &LoadedZone, origin: &Name) -> Vec<ZoneFileError> {
     warnings
 }
 
+/// Warnings for the zone files of the configuration at `path`; none when
+/// it does not load (its errors come from the load itself). Called before
+/// the snapshot is built, so that the zones are not held twice at once.
+pub fn file_warnings(path: &std::path::Path) -> Vec<String> {
+    crate::config::load(path)
+        .map(|c| config_warnings(&c))
+        .unwrap_or_default()
+}
+
 /// Warnings for every zone file `config` names, as `file:line:col: text`
 /// lines. Files that do not load give none here: their errors come from
 /// the load itself.

@@ -19,7 +19,7 @@ pub mod prepared;
 mod tests;
 
 pub(crate) use hash::NameMap;
-pub use lint::{config_warnings, lint};
+pub use lint::{config_warnings, file_warnings, lint};
 pub use load::{LoadedZone, ZoneFileError, load_zone_file, parse_zone_text};
 
 use hickory_proto::op::ResponseCode;
