@@ -59,14 +59,15 @@ clippy:
 # dnsperf, curl for the admin API, chromium for the status page,
 # systemd-analyze (systemd) for the package's unit, and pip3 (python3-pip)
 # to install grpcio-health-checking, the gRPC health server of
-# tests/health_grpc.rs (deps-test).
+# tests/health_grpc.rs (deps-test); promtool (prometheus) lints /metrics
+# and the Grafana dashboard's queries (tests/ops_metrics.rs).
 # The build needs protoc (protobuf-compiler) for etcd-client's protos; the
 # cluster tests start a real etcd (etcd-server).
 BUILD_TOOLS := protoc:protobuf-compiler
 TEST_TOOLS := dig:bind9-dnsutils kdig:knot-dnsutils knotd:knot mmdblookup:mmdb-bin \
               dnsperf:dnsperf curl:curl chromium:chromium etcd:etcd-server \
               etcdctl:etcd-client \
-              systemd-analyze:systemd pip3:python3-pip \
+              systemd-analyze:systemd pip3:python3-pip promtool:prometheus \
               $(BUILD_TOOLS)
 RUN_TOOLS  := dig:bind9-dnsutils curl:curl $(BUILD_TOOLS)
 
@@ -92,6 +93,8 @@ deps-test:
 	$(call install_missing,$(TEST_TOOLS))
 	@python3 -c 'import grpc_health.v1.health' 2>/dev/null || \
 	  $(SUDO) python3 -m pip install -q --break-system-packages grpcio-health-checking
+	@python3 -c 'import openapi_spec_validator, openapi_schema_validator' 2>/dev/null || \
+	  $(SUDO) python3 -m pip install -q --break-system-packages openapi-spec-validator
 
 ## bench: meridian vs gdnsd vs Knot DNS on loopback (dnsperf), prints the
 ## comparison table; about 6 minutes. Settings: BENCH_* in bench/run.sh,

@@ -157,8 +157,13 @@ pub fn run() -> ExitCode {
 }
 
 fn check(path: &Path, bind: bool) -> ExitCode {
+    // What named-checkzone and kzonecheck warn about; `run` warns too.
+    let zone_warnings = crate::zone::file_warnings(path);
     match state::load(path, 1) {
         Ok(snap) => {
+            for w in &zone_warnings {
+                eprintln!("warning: {w}");
+            }
             // What `run` refuses after the configuration (SPEC 1: check
             // says ok only when run would start).
             let found = crate::preflight::check(&snap.config, path, bind);
@@ -289,22 +294,23 @@ fn init_logging(format: LogFormat) {
 }
 
 fn serve(path: &Path) -> anyhow::Result<()> {
+    let zone_warnings = crate::zone::file_warnings(path);
     let mut snap = state::load(path, 1).map_err(|errors| {
         for e in &errors.0 {
             error!("{e}");
         }
+        // Each error was logged just above: the last line counts them
+        // rather than print the first one twice (issue 18).
         anyhow::anyhow!(
-            "{}: configuration not valid ({} error(s)): {}",
+            "{}: configuration not valid ({} error(s) above); not started",
             path.display(),
-            errors.0.len(),
-            errors
-                .0
-                .first()
-                .map(ToString::to_string)
-                .unwrap_or_default()
+            errors.0.len()
         )
     })?;
     info!("loaded {}: {}", path.display(), snap.summary());
+    for w in zone_warnings {
+        warn!("{w}");
+    }
 
     // Operator overrides from the last run (SPEC 5.3): a state file that
     // cannot be read stops the start rather than silently undoing a drain.
@@ -387,6 +393,7 @@ fn serve(path: &Path) -> anyhow::Result<()> {
         };
         let metrics = Arc::new(Registry::default());
         snap.attach_metrics(&metrics);
+        metrics.note_reload(true);
         metrics
             .config_generation
             .store(snap.generation, std::sync::atomic::Ordering::Relaxed);

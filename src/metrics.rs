@@ -95,6 +95,8 @@ impl ZoneCounters {
 #[derive(Debug, Default)]
 pub struct ServiceCounters {
     regions: Mutex<BTreeMap<String, Arc<AtomicU64>>>,
+    /// Answers of this service given with every pool treated as healthy.
+    pub fail_open: Arc<AtomicU64>,
 }
 
 impl ServiceCounters {
@@ -121,6 +123,10 @@ pub struct Registry {
     pub rollouts_aborted: AtomicU64,
     /// Packets dropped or refused before an answer, and socket errors.
     pub packets: Arc<PacketCounters>,
+    /// Unix seconds of the last load or reload attempt (0: none yet).
+    pub last_reload_unix: AtomicU64,
+    /// Whether that attempt succeeded (1) or not (0).
+    pub last_reload_ok: AtomicU64,
 }
 
 /// Label value used for queries that matched no zone.
@@ -132,6 +138,14 @@ impl Registry {
         map.entry(origin.to_string())
             .or_insert_with(|| Arc::new(ZoneCounters::new()))
             .clone()
+    }
+
+    /// Note a load or reload attempt and its result (for
+    /// `meridian_last_reload_*`).
+    pub fn note_reload(&self, ok: bool) {
+        self.last_reload_unix
+            .store(crate::state::unix_now(), Ordering::Relaxed);
+        self.last_reload_ok.store(u64::from(ok), Ordering::Relaxed);
     }
 
     pub fn service(&self, name: &str) -> Arc<ServiceCounters> {
@@ -183,13 +197,40 @@ impl Registry {
                 );
             }
         }
+        let _ = writeln!(
+            out,
+            "# HELP meridian_fail_open_answers_total Answers given with every pool treated as healthy (all_down: serve_all), by service."
+        );
+        let _ = writeln!(out, "# TYPE meridian_fail_open_answers_total counter");
+        for (service, c) in services.iter() {
+            let _ = writeln!(
+                out,
+                "meridian_fail_open_answers_total{{service=\"{}\"}} {}",
+                escape(service),
+                c.fail_open.load(Ordering::Relaxed)
+            );
+        }
+        // Counted where no service was known (none today): kept visible.
+        let unattributed = self.fail_open.load(Ordering::Relaxed);
+        if unattributed > 0 {
+            let _ = writeln!(
+                out,
+                "meridian_fail_open_answers_total{{service=\"\"}} {unattributed}"
+            );
+        }
         drop(services);
         let gauges = [
             (
-                "meridian_fail_open_answers_total",
-                "counter",
-                "Answers given with every pool treated as healthy (all_down: serve_all).",
-                self.fail_open.load(Ordering::Relaxed),
+                "meridian_last_reload_timestamp_seconds",
+                "gauge",
+                "Unix time of the last configuration load or reload attempt.",
+                self.last_reload_unix.load(Ordering::Relaxed),
+            ),
+            (
+                "meridian_last_reload_success",
+                "gauge",
+                "Whether the last configuration load or reload succeeded (1) or failed (0).",
+                self.last_reload_ok.load(Ordering::Relaxed),
             ),
             (
                 "meridian_config_generation",
@@ -241,7 +282,186 @@ impl Registry {
             self.rrl.slipped.load(Ordering::Relaxed)
         );
         self.packets.render(out, &self.rrl);
+        render_process(out);
     }
+}
+
+// ---- Build and process metrics (issue 18). ----
+
+/// Upper bounds (seconds) of the probe duration histogram buckets.
+pub const PROBE_BUCKETS: [f64; 11] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+/// A histogram of durations, kept under its owner's lock (not atomics:
+/// the health writer is its only writer).
+#[derive(Debug, Clone, Default)]
+pub struct Histogram {
+    /// Counts per bucket of `PROBE_BUCKETS` (not cumulative), then +Inf.
+    counts: [u64; PROBE_BUCKETS.len() + 1],
+    sum: f64,
+}
+
+impl Histogram {
+    pub fn observe(&mut self, seconds: f64) {
+        let i = PROBE_BUCKETS
+            .iter()
+            .position(|b| seconds <= *b)
+            .unwrap_or(PROBE_BUCKETS.len());
+        self.counts[i] += 1;
+        self.sum += seconds;
+    }
+
+    /// Render as `name{labels,le="..."}` lines, `_sum` and `_count`.
+    /// `labels` is `key="value"` text (escaped by the caller).
+    pub fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let mut cumulative = 0;
+        for (i, n) in self.counts.iter().enumerate() {
+            cumulative += n;
+            let le = PROBE_BUCKETS
+                .get(i)
+                .map_or_else(|| "+Inf".to_string(), ToString::to_string);
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{le}\"}} {cumulative}");
+        }
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {cumulative}");
+    }
+}
+
+/// `meridian_build_info` and the `process_*` metrics Prometheus client
+/// libraries export, read from `/proc/self` (Linux; absent elsewhere).
+pub fn render_process(out: &mut String) {
+    let _ = writeln!(
+        out,
+        "# HELP meridian_build_info The version and git commit of this binary (always 1)."
+    );
+    let _ = writeln!(out, "# TYPE meridian_build_info gauge");
+    let _ = writeln!(
+        out,
+        "meridian_build_info{{version=\"{}\",commit=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION"),
+        escape(env!("MERIDIAN_GIT_COMMIT"))
+    );
+    let Some(p) = ProcessStats::read() else {
+        return;
+    };
+    let mut metric = |name: &str, kind: &str, help: &str, value: String| {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        let _ = writeln!(out, "{name} {value}");
+    };
+    metric(
+        "process_cpu_seconds_total",
+        "counter",
+        "User and system CPU time spent, in seconds.",
+        p.cpu_seconds.to_string(),
+    );
+    metric(
+        "process_resident_memory_bytes",
+        "gauge",
+        "Resident memory size in bytes.",
+        p.resident_bytes.to_string(),
+    );
+    metric(
+        "process_virtual_memory_bytes",
+        "gauge",
+        "Virtual memory size in bytes.",
+        p.virtual_bytes.to_string(),
+    );
+    metric(
+        "process_start_time_seconds",
+        "gauge",
+        "Start time of the process since the Unix epoch, in seconds.",
+        p.start_time.to_string(),
+    );
+    if let Some(fds) = p.open_fds {
+        metric(
+            "process_open_fds",
+            "gauge",
+            "Open file descriptors.",
+            fds.to_string(),
+        );
+    }
+    if let Some(max) = p.max_fds {
+        metric(
+            "process_max_fds",
+            "gauge",
+            "Limit on open file descriptors.",
+            max.to_string(),
+        );
+    }
+}
+
+/// What `/proc/self` says about this process.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessStats {
+    pub cpu_seconds: f64,
+    pub resident_bytes: u64,
+    pub virtual_bytes: u64,
+    /// Unix seconds.
+    pub start_time: f64,
+    pub open_fds: Option<u64>,
+    pub max_fds: Option<u64>,
+}
+
+/// Clock ticks per second for `/proc` times: 100 on every Linux target
+/// Rust supports (USER_HZ is fixed in the kernel ABI).
+const TICKS_PER_SECOND: f64 = 100.0;
+/// Page size for `/proc/self/stat`'s rss: 4 KiB on x86-64 and most arm64.
+const PAGE_SIZE: u64 = 4096;
+
+impl ProcessStats {
+    pub fn read() -> Option<Self> {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        let boot = std::fs::read_to_string("/proc/stat").ok()?;
+        let mut s = Self::parse(&stat, &boot)?;
+        s.open_fds = std::fs::read_dir("/proc/self/fd")
+            .ok()
+            .map(|d| d.count() as u64);
+        s.max_fds = std::fs::read_to_string("/proc/self/limits")
+            .ok()
+            .and_then(|l| parse_max_fds(&l));
+        Some(s)
+    }
+
+    /// From `/proc/self/stat` and `/proc/stat` (for `btime`).
+    fn parse(stat: &str, proc_stat: &str) -> Option<Self> {
+        // The command name (field 2) may hold spaces: fields count from
+        // after its closing parenthesis, starting at field 3.
+        let rest = &stat[stat.rfind(')')? + 1..];
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let field = |n: usize| f.get(n - 3).and_then(|v| v.parse::<u64>().ok());
+        let utime = field(14)?;
+        let stime = field(15)?;
+        let starttime = field(22)?;
+        let vsize = field(23)?;
+        let rss = field(24)?;
+        let btime: u64 = proc_stat
+            .lines()
+            .find_map(|l| l.strip_prefix("btime "))?
+            .trim()
+            .parse()
+            .ok()?;
+        Some(Self {
+            cpu_seconds: (utime + stime) as f64 / TICKS_PER_SECOND,
+            resident_bytes: rss * PAGE_SIZE,
+            virtual_bytes: vsize,
+            start_time: btime as f64 + starttime as f64 / TICKS_PER_SECOND,
+            open_fds: None,
+            max_fds: None,
+        })
+    }
+}
+
+/// The soft limit of "Max open files" in `/proc/self/limits`.
+fn parse_max_fds(limits: &str) -> Option<u64> {
+    limits
+        .lines()
+        .find_map(|l| l.strip_prefix("Max open files"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 // ---- Packet-level counters (issue 14): kept in one block for merging. ----
@@ -410,6 +630,23 @@ pub fn escape(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn process_stats_parse_proc_self_stat() {
+        // A command name with a space and a parenthesis, as the kernel
+        // writes it; utime 250, stime 50 ticks, start 1000 ticks after boot.
+        let stat = "4242 (mer (idian) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 \
+                    9 0 1000 123456789 2048 18446744073709551615";
+        let got = ProcessStats::parse(stat, "cpu  1 2 3\nbtime 1700000000\n").expect("parses");
+        assert!((got.cpu_seconds - 3.0).abs() < 1e-9);
+        assert!((got.start_time - 1_700_000_010.0).abs() < 1e-6);
+        assert_eq!(got.virtual_bytes, 123_456_789);
+        assert_eq!(got.resident_bytes, 2048 * 4096);
+        let limits = "Limit                     Soft Limit           Hard Limit           Units\n\
+                      Max open files            1024                 524288               files\n";
+        assert_eq!(parse_max_fds(limits), Some(1024));
+        assert!(ProcessStats::read().is_some(), "this is Linux");
+    }
 
     #[test]
     fn counts_render_with_labels() {

@@ -712,3 +712,81 @@ fn a_reload_with_a_typo_keeps_the_override_dormant() {
     assert_eq!(r.status, 200, "{r:?}");
     assert!(state_file(&s)["regions"].get("ap-northeast").is_none());
 }
+
+#[test]
+fn unknown_names_404_with_the_known_ones_and_wrong_methods_405_in_json() {
+    let s = server();
+    let error = |method: &str, path: &str, body: Option<&str>, want: u16| {
+        let r = s.admin(method, path, body, Some(TOKEN));
+        assert_eq!(r.status, want, "{method} {path}: {r:?}");
+        r.json()["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{method} {path}: no JSON error: {r:?}"))
+            .to_string()
+    };
+    let e = error(
+        "PUT",
+        "/v1/regions/mars/override",
+        Some(r#"{"state":"down"}"#),
+        404,
+    );
+    assert!(
+        e.contains("known regions: us-east, eu-west, ap-northeast"),
+        "{e}"
+    );
+    let e = error(
+        "PUT",
+        "/v1/services/nope/pools/eu-west/weight",
+        Some(r#"{"weight":1}"#),
+        404,
+    );
+    assert!(
+        e.contains("known services: www.gslb.test., split.gslb.test."),
+        "{e}"
+    );
+    let e = error(
+        "PUT",
+        "/v1/services/split.gslb.test/pools/ap-northeast/weight",
+        Some(r#"{"weight":1}"#),
+        404,
+    );
+    assert!(e.contains("its pools are in us-east, eu-west"), "{e}");
+    let e = error("GET", "/v1/services/nope/rollouts", None, 404);
+    assert!(e.contains("known services: "), "{e}");
+    let e = error("GET", "/v1/nothing", None, 404);
+    assert!(
+        e.contains("/v1/regions") && e.contains("/openapi.json"),
+        "{e}"
+    );
+
+    // A service named without the final dot is the same service.
+    let r = s.admin(
+        "PUT",
+        "/v1/services/split.gslb.test/pools/eu-west/weight",
+        Some(r#"{"weight":7}"#),
+        Some(TOKEN),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json()["service"], "split.gslb.test.");
+
+    // A wrong method: 405, a JSON error naming the methods, and Allow.
+    for (method, path, allowed) in [
+        ("PUT", "/v1/status", "GET"),
+        ("POST", "/v1/regions", "GET"),
+        ("GET", "/v1/reload", "POST"),
+        ("GET", "/v1/regions/eu-west/override", "PUT"),
+        (
+            "POST",
+            "/v1/services/split.gslb.test./pools/eu-west/weight",
+            "PUT, DELETE",
+        ),
+    ] {
+        let e = error(method, path, Some("{}"), 405);
+        assert!(
+            e.contains(&format!(
+                "{method} is not allowed on {path}; it takes {allowed}"
+            )),
+            "{e}"
+        );
+    }
+}

@@ -277,3 +277,115 @@ fn a_million_record_zone_loads_in_seconds() {
     assert!(took.as_secs() < 20, "{n} records took {took:?}");
     eprintln!("{n} records loaded in {took:?}");
 }
+
+#[test]
+fn check_and_run_warn_like_named_checkzone() {
+    let zone = "$ORIGIN corpus.test.\n$TTL 300\n\
+        @ IN SOA ns1 hostmaster 1 3600 600 86400 60\n\
+        @ IN NS ns1\n\
+        @ IN NS ns2\n\
+        sub IN NS ns.sub\n\
+        sub IN NS ns1.sub\n\
+        ns.sub IN A 192.0.2.9\n\
+        @ IN MX 10 alias\n\
+        alias IN CNAME ns1\n\
+        ns1 IN A 192.0.2.53\n\
+        out IN NS ns.elsewhere.example.\n";
+    let (dir, config) = common::prepare(CONFIG, &[("corpus.zone", zone)]);
+    let file = dir.path().join("corpus.zone").display().to_string();
+    let want = [
+        format!(
+            "{file}:5:1: corpus.test. NS ns2.corpus.test.: the target is in this zone but has no A or AAAA record"
+        ),
+        format!(
+            "{file}:7:1: sub.corpus.test. NS ns1.sub.corpus.test.: missing glue: the target is inside the delegated zone"
+        ),
+        format!(
+            "{file}:9:1: corpus.test. MX alias.corpus.test.: the target is a CNAME, which an MX record must not name"
+        ),
+    ];
+    // `check` says ok (the zone serves) and prints each warning once.
+    let out = std::process::Command::new(common::BIN)
+        .args(["check", "-c"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "check must pass: {stderr}");
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("warning: "))
+        .collect();
+    assert_eq!(warnings.len(), want.len(), "{stderr}");
+    for (got, want) in warnings.iter().zip(&want) {
+        assert!(got.contains(want.as_str()), "got {got:?}, want {want:?}");
+    }
+    // Glue present and out-of-zone targets give none.
+    assert!(!stderr.contains("ns.sub.corpus.test.:"), "{stderr}");
+    assert!(!stderr.contains("elsewhere"), "{stderr}");
+    // `run` serves the zone and logs the same warnings at WARN.
+    let server = common::Server::start_prepared(dir, &config);
+    let log = server.log();
+    for w in &want {
+        assert!(
+            log.lines()
+                .any(|l| l.contains("WARN") && l.contains(w.as_str())),
+            "run did not warn {w:?}:\n{log}"
+        );
+    }
+    // A reload (SIGHUP) warns about what the new zone file has.
+    let zone_path = server.dir.path().join("corpus.zone");
+    std::fs::write(&zone_path, format!("{zone}@ IN NS ns3\n")).expect("rewrite zone");
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &server.pid().to_string()])
+        .status()
+        .expect("kill");
+    assert!(hup.success());
+    common::eventually(
+        std::time::Duration::from_secs(10),
+        "the reload's warning",
+        || {
+            server
+                .log()
+                .lines()
+                .any(|l| {
+                    l.contains("WARN")
+                        && l.contains("reload: ")
+                        && l.contains(":13:1: corpus.test. NS ns3.corpus.test.")
+                })
+                .then_some(())
+        },
+    );
+}
+
+#[test]
+fn record_data_errors_carry_no_parser_internals() {
+    let head = "$ORIGIN corpus.test.\n$TTL 300\n@ IN SOA ns1 hostmaster 1 3600 600 86400 60\n@ IN NS ns1\nns1 IN A 192.0.2.53\n";
+    let body = "c IN CAA 0 issue\ns IN SSHFP 1 zz abc\nt IN TLSA 3 1 1 XYZ\nv IN SVCB 1 . bogus=1\nu IN A \\# 4 0001\n";
+    let (dir, config) = common::prepare(CONFIG, &[("corpus.zone", &format!("{head}{body}"))]);
+    let out = std::process::Command::new(common::BIN)
+        .args(["check", "-c"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let file = dir.path().join("corpus.zone").display().to_string();
+    for want in [
+        format!("{file}:6:10: CAA: bad data \"0 issue\""),
+        format!("{file}:7:12: SSHFP: bad data \"1 zz abc\""),
+        format!("{file}:8:11: TLSA: bad data \"3 1 1 XYZ\""),
+        format!("{file}:9:11: SVCB: bad data \"1 . bogus=1\""),
+        format!("{file}:10:"),
+    ] {
+        assert!(stderr.contains(&want), "missing {want:?} in:\n{stderr}");
+    }
+    for internal in [
+        "proto error",
+        "decoding error",
+        "data encoding error",
+        "error parsing",
+    ] {
+        assert!(!stderr.contains(internal), "{internal:?} in:\n{stderr}");
+    }
+}

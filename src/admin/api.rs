@@ -106,6 +106,12 @@ pub struct EndpointInfo {
     /// first's.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<CheckInfo>,
+    /// The monitor whose result `state` shows (monitored pools only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitor: Option<String>,
+    /// Where that monitor connects: `host:port`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<String>,
 }
 
 /// One monitor's result for one endpoint (monitor groups).

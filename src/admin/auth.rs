@@ -102,6 +102,39 @@ impl Token {
 /// IP address when the API listens on every address, `localhost` when it
 /// listens on loopback, or one of `admin.allowed_hosts`. An IP literal
 /// cannot be rebound: a page can only name it if it was served from it.
+/// Refused changes logged at most once per this long; the line counts the
+/// ones not logged in between (a scanner must not flood the log).
+const REFUSALS_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// When the last refusal was logged, and how many were left out since.
+static REFUSALS: std::sync::Mutex<Option<(std::time::Instant, u64)>> = std::sync::Mutex::new(None);
+
+/// Log a change refused for its credentials or Host (WARN, rate-limited).
+pub fn log_refusal(client: &str, status: u16, method: &axum::http::Method, path: &str, why: &str) {
+    let now = std::time::Instant::now();
+    let mut last = REFUSALS.lock().unwrap_or_else(|e| e.into_inner());
+    let left_out = match *last {
+        Some((at, n)) if now.duration_since(at) < REFUSALS_EVERY => {
+            *last = Some((at, n + 1));
+            return;
+        }
+        Some((_, n)) => n,
+        None => 0,
+    };
+    *last = Some((now, 0));
+    drop(last);
+    tracing::warn!(
+        client,
+        status,
+        %method,
+        path,
+        reason = why,
+        left_out,
+        "admin: refused {method} {path} from {client}: {why} ({status}); \
+         {left_out} more refusal(s) not logged since the last line"
+    );
+}
+
 pub fn host_allowed(host: Option<&str>, admin: &AdminConfig) -> bool {
     let Some(name) = host.and_then(host_part) else {
         return false;

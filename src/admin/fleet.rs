@@ -16,7 +16,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use tracing::info;
 
-use super::views::{endpoint_override_shown, rfc3339_ms};
+use super::views::{endpoint_override_shown, rfc3339, rfc3339_ms};
 use super::{ApiError, Rt, api, body, expiry, if_match};
 use crate::config::{Config, Target, parse_duration};
 use crate::state::drains::{Drain, Seen};
@@ -164,7 +164,12 @@ async fn apply(
             .and_then(|o| o.state)
             .map_or("auto", EndpointState::as_str);
         let weight = o.as_ref().and_then(|o| o.weight);
-        info!(endpoint = %addr, state, ?weight, "admin: endpoint override set");
+        let until = o.as_ref().and_then(|o| o.until).map_or_else(
+            || "until removed".into(),
+            |t| format!("until {}", rfc3339(t)),
+        );
+        let weight_text = weight.map_or_else(String::new, |w| format!(", weight {w}"));
+        info!(endpoint = %addr, state, ?weight, %until, "admin: endpoint {addr} set {state}{weight_text} {until}");
     }
     Ok(Json(api::EndpointsChanged {
         endpoints: after

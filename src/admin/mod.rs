@@ -12,6 +12,7 @@ mod fleet;
 mod guard;
 mod page;
 mod rollout;
+mod state_metrics;
 mod views;
 
 use std::net::SocketAddr;
@@ -112,9 +113,80 @@ pub fn router(rt: Rt) -> Router {
             get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }),
         )
         .merge(changes)
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
+        .method_not_allowed_fallback(wrong_method)
+        .fallback(no_such_path)
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .with_state(rt)
+}
+
+/// The methods `ROUTES` lists for a concrete `path` (`{x}` matches one
+/// segment).
+fn methods_of(path: &str) -> Vec<&'static str> {
+    let segments: Vec<&str> = path.split('/').collect();
+    ROUTES
+        .iter()
+        .filter(|(_, route)| {
+            let pattern: Vec<&str> = route.split('/').collect();
+            pattern.len() == segments.len()
+                && pattern
+                    .iter()
+                    .zip(&segments)
+                    .all(|(p, s)| p.starts_with('{') || p == s)
+        })
+        .map(|(method, _)| *method)
+        .collect()
+}
+
+/// 405 with a JSON body naming the methods the path takes (and `Allow`).
+async fn wrong_method(request: Request) -> Response {
+    let path = request.uri().path().to_string();
+    let allowed = methods_of(&path).join(", ");
+    let mut r = ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "{} is not allowed on {path}; it takes {allowed}",
+            request.method()
+        ),
+    )
+    .into_response();
+    if let Ok(v) = header::HeaderValue::from_str(&allowed) {
+        r.headers_mut().insert(header::ALLOW, v);
+    }
+    r
+}
+
+/// 404 for a path the API does not serve, listing those it does.
+async fn no_such_path(request: Request) -> ApiError {
+    let mut paths: Vec<&str> = Vec::new();
+    for (_, path) in ROUTES {
+        if !paths.contains(path) {
+            paths.push(path);
+        }
+    }
+    ApiError::not_found(format!(
+        "no such endpoint {}; the paths are {} (GET /openapi.json describes them)",
+        request.uri().path(),
+        paths.join(", ")
+    ))
+}
+
+/// "known regions: a, b" for 404s.
+fn known_regions(config: &crate::config::Config) -> String {
+    let names: Vec<&str> = config.regions.iter().map(|r| r.name.as_str()).collect();
+    format!("known regions: {}", names.join(", "))
+}
+
+/// "known services: www.example., ..." for 404s; the final dot is optional.
+pub(crate) fn known_services(config: &crate::config::Config) -> String {
+    let names: Vec<String> = config
+        .zones
+        .iter()
+        .flat_map(|z| z.services.iter().map(|s| s.name.to_ascii()))
+        .collect();
+    format!(
+        "known services: {} (the final dot is optional)",
+        names.join(", ")
+    )
 }
 
 /// Serve the admin API on `listener` until `shutdown`.
@@ -123,9 +195,12 @@ pub async fn serve(
     rt: Rt,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(rt))
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+    axum::serve(
+        listener,
+        router(rt).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+    .await
 }
 
 /// An error reply: `{"error": "..."}` (and every problem of a reload).
@@ -192,6 +267,21 @@ async fn require_token(
     request: Request,
     next: Next,
 ) -> Response {
+    // Who asked: every log line of the change carries it (issue 18).
+    let client = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_string(), |c| c.0.to_string());
+    let span = tracing::info_span!("admin", client = %client);
+    let refused = |status: StatusCode, why: &str| {
+        auth::log_refusal(
+            &client,
+            status.as_u16(),
+            request.method(),
+            request.uri().path(),
+            why,
+        );
+    };
     let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
     let host = text(header::HOST);
     let allowed = rt
@@ -202,6 +292,7 @@ async fn require_token(
         .as_ref()
         .is_none_or(|a| auth::host_allowed(host, a));
     if !allowed {
+        refused(StatusCode::FORBIDDEN, "Host not allowed");
         return ApiError::new(
             StatusCode::FORBIDDEN,
             format!(
@@ -213,6 +304,14 @@ async fn require_token(
         .into_response();
     }
     if !rt.token.allows(text(header::AUTHORIZATION)) {
+        refused(
+            StatusCode::UNAUTHORIZED,
+            if text(header::AUTHORIZATION).is_some() {
+                "wrong bearer token"
+            } else {
+                "no bearer token"
+            },
+        );
         return ApiError::new(
             StatusCode::UNAUTHORIZED,
             "missing or wrong bearer token (Authorization: Bearer <token>)",
@@ -226,7 +325,7 @@ async fn require_token(
         )
         .into_response();
     }
-    next.run(request).await
+    tracing::Instrument::instrument(next.run(request), span).await
 }
 
 async fn status(State(rt): State<Rt>) -> Json<api::Status> {
@@ -354,6 +453,7 @@ async fn metrics(State(rt): State<Rt>) -> Response {
     rt.metrics.render(&mut out);
     views::render_health_metrics(&rt, &mut out);
     fleet::render_metrics(&rt, &mut out).await;
+    state_metrics::render(&rt, &mut out).await;
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }
 
@@ -392,7 +492,10 @@ async fn put_override(
     // A dormant override (SPEC 5.3) can still be removed with "auto".
     let dormant = req.state == "auto" && rt.overrides.lock().await.regions.contains_key(&region);
     if !known && !dormant {
-        return Err(ApiError::not_found(format!("no region {region:?}")));
+        let known = known_regions(&rt.snapshot.load().config);
+        return Err(ApiError::not_found(format!(
+            "no region {region:?}; {known}"
+        )));
     }
     let state = match req.state.as_str() {
         "up" => Some(RegionState::Up),
@@ -438,7 +541,11 @@ async fn put_override(
         }),
     )
     .await?;
-    info!(%region, state = %req.state, "admin: region override set");
+    let until_text = until.map_or_else(
+        || "until removed".into(),
+        |t| format!("until {}", rfc3339(t)),
+    );
+    info!(%region, state = %req.state, until = %until_text, "admin: region {region} set {} {until_text}", req.state);
     Ok(Json(api::Changed {
         region,
         service: None,
@@ -456,15 +563,24 @@ async fn put_override(
 fn find_pool(rt: &Runtime, service: &str, region: &str) -> Result<(String, u16), ApiError> {
     let snap = rt.snapshot.load();
     let Some((_, _, svc)) = find_service(&snap.config, service) else {
-        return Err(ApiError::not_found(format!("no service {service:?}")));
+        return Err(ApiError::not_found(format!(
+            "no service {service:?}; {}",
+            known_services(&snap.config)
+        )));
     };
     let Some(pool) = svc
         .pools
         .iter()
         .find(|p| snap.config.regions[p.region].name == region)
     else {
+        let pools: Vec<&str> = svc
+            .pools
+            .iter()
+            .map(|p| snap.config.regions[p.region].name.as_str())
+            .collect();
         return Err(ApiError::not_found(format!(
-            "service {service} has no pool in region {region:?}"
+            "service {service} has no pool in region {region:?}; its pools are in {}",
+            pools.join(", ")
         )));
     };
     Ok((svc.name.to_ascii(), pool.weight))
@@ -507,7 +623,11 @@ async fn put_weight(
         }),
     )
     .await?;
-    info!(service = %full_name, %region, weight, "admin: pool weight set");
+    let until_text = until.map_or_else(
+        || "until removed".into(),
+        |t| format!("until {}", rfc3339(t)),
+    );
+    info!(service = %full_name, %region, weight, until = %until_text, "admin: weight of {full_name} in {region} set to {weight} {until_text}");
     Ok(Json(api::Changed {
         region,
         service: Some(full_name),
@@ -557,7 +677,7 @@ async fn delete_weight(
         Ok(())
     })
     .await?;
-    info!(service = %full_name, %region, "admin: pool weight back to configured");
+    info!(service = %full_name, %region, "admin: weight of {full_name} in {region} back to configured ({configured})");
     Ok(Json(api::Changed {
         region,
         service: Some(full_name),
@@ -594,7 +714,11 @@ async fn put_spill(
         Ok(())
     })
     .await?;
-    info!(service = %full_name, %region, percent, "admin: pool spill set");
+    let until_text = until.map_or_else(
+        || "until removed".into(),
+        |t| format!("until {}", rfc3339(t)),
+    );
+    info!(service = %full_name, %region, percent, until = %until_text, "admin: spill of {full_name} in {region} set to {percent}% {until_text}");
     Ok(Json(api::SpillShown {
         percent,
         until: until.map(rfc3339),
@@ -627,7 +751,7 @@ async fn delete_spill(
                 .find(|p| snap.config.regions[p.region].name == region)
         })
         .map_or(0, |p| p.spill);
-    info!(service = %full_name, %region, "admin: pool spill back to configured");
+    info!(service = %full_name, %region, "admin: spill of {full_name} in {region} back to configured ({configured}%)");
     Ok(Json(api::SpillShown {
         percent: configured,
         until: None,

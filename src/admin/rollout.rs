@@ -63,7 +63,12 @@ fn service_name(rt: &Rt, service: &str) -> Result<String, ApiError> {
     let snap = rt.snapshot.load();
     find_service(&snap.config, service)
         .map(|(_, _, s)| s.name.to_ascii())
-        .ok_or_else(|| ApiError::not_found(format!("no service {service:?}")))
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no service {service:?}; {}",
+                super::known_services(&snap.config)
+            ))
+        })
 }
 
 /// `POST /v1/services/{service}/rollouts`.

@@ -196,7 +196,17 @@ pub(super) async fn regions(rt: &Runtime) -> api::Regions {
                                     .unwrap_or_else(|| "draining".into()),
                                 _ => "in service".to_string(),
                             };
+                            let shown_monitor = pool
+                                .monitors
+                                .iter()
+                                .find(|pm| pm.mode == MonitorMode::MustBeHealthy)
+                                .or_else(|| pool.monitors.first())
+                                .map(|pm| &config.monitors[pm.monitor]);
                             api::EndpointInfo {
+                                monitor: shown_monitor.map(|m| m.name.clone()),
+                                probe: shown_monitor.map(|m| {
+                                    crate::health::ProbeAddr::for_endpoint(ep, m).to_string()
+                                }),
                                 votes,
                                 verdict,
                                 source: match ep.source {
@@ -378,10 +388,22 @@ pub(super) async fn services(rt: &Runtime) -> api::Services {
 /// monitored endpoint's health (1 healthy or pending, 0 unhealthy).
 pub(super) fn render_health_metrics(rt: &Runtime, out: &mut String) {
     let details = rt.health.details();
-    let (checks, changes) = {
+    let (checks, changes, durations) = {
         let d = details.lock().unwrap_or_else(|e| e.into_inner());
-        (d.checks.clone(), d.changes.clone())
+        (d.checks.clone(), d.changes.clone(), d.durations.clone())
     };
+    let _ = writeln!(
+        out,
+        "# HELP meridian_probe_duration_seconds How long health checks took, by monitor."
+    );
+    let _ = writeln!(out, "# TYPE meridian_probe_duration_seconds histogram");
+    for (monitor, h) in &durations {
+        h.render(
+            out,
+            "meridian_probe_duration_seconds",
+            &format!("monitor=\"{}\"", escape(monitor)),
+        );
+    }
     let _ = writeln!(
         out,
         "# HELP meridian_health_checks_total Health checks run, by monitor and result."

@@ -275,7 +275,13 @@ fn counters_of(snap: &Snapshot, zone: Option<usize>) -> &ZoneCounters {
 /// reports).
 fn note_decision(snap: &Snapshot, (z, s): (usize, usize), decision: &Decision) {
     if decision.fail_open {
-        snap.fail_open_counter.fetch_add(1, Ordering::Relaxed);
+        // By service (issue 18); the process-wide counter only where the
+        // counters are not attached (a snapshot without metrics).
+        snap.fail_open_counters
+            .get(z)
+            .and_then(|c| c.get(s))
+            .unwrap_or(&snap.fail_open_counter)
+            .fetch_add(1, Ordering::Relaxed);
     }
     let PolicyOutcome::Answer { pool, endpoints } = &decision.outcome else {
         return;

@@ -18,7 +18,7 @@ use rand::Rng;
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use super::prober::{CheckResult, Prober, TargetClient};
 use super::state::{Machine, State};
@@ -79,6 +79,11 @@ pub struct Details {
     pub checks: std::collections::BTreeMap<(String, bool), u64>,
     /// (monitor, new state) → state changes.
     pub changes: std::collections::BTreeMap<(String, &'static str), u64>,
+    /// By TargetId: who uses the target, as (services, regions) named in
+    /// log lines; set when a snapshot is bound.
+    pub users: std::collections::HashMap<TargetId, (String, String)>,
+    /// Monitor → how long its checks took (`meridian_probe_duration_seconds`).
+    pub durations: std::collections::BTreeMap<String, crate::metrics::Histogram>,
 }
 
 /// Messages to the writer.
@@ -292,6 +297,10 @@ impl Core {
             *d.checks
                 .entry((m.name.clone(), result.is_ok()))
                 .or_default() += 1;
+            d.durations
+                .entry(m.name.clone())
+                .or_default()
+                .observe(latency.as_secs_f64());
             if let Some(now) = change {
                 *d.changes.entry((m.name.clone(), now.as_str())).or_default() += 1;
             }
@@ -301,12 +310,25 @@ impl Core {
         };
         self.states[id] = now;
         self.dirty = true;
-        let (target, monitor, state) = (&t.spec.addr, &m.name, now.as_str());
+        // `probe`, not `target`: in JSON logs `target` is the module.
+        let (probe, monitor, state) = (&t.spec.addr, &m.name, now.as_str());
+        let (service, region) = self
+            .details
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .users
+            .get(&id)
+            .cloned()
+            .unwrap_or_default();
         if before == State::Pending && now == State::Up {
             // Thousands of these at start say nothing worth a line each.
-            debug!(%target, %monitor, state, %reason, "health: first check passed");
+            debug!(%probe, %monitor, state, %reason, "health: first check passed");
+        } else if now.serves() {
+            info!(%region, %service, %probe, %monitor, state, %reason,
+                "health: {probe} ({monitor}) is now {state}: {reason}; region {region}, service {service}");
         } else {
-            info!(%target, %monitor, state, %reason, "health: {target} ({monitor}) is now {state}: {reason}");
+            warn!(%region, %service, %probe, %monitor, state, %reason,
+                "health: {probe} ({monitor}) is now {state}: {reason}; region {region}, service {service}");
         }
     }
 
@@ -317,7 +339,7 @@ impl Core {
             if slot.is_some() && !wanted.contains(&id) {
                 if let Some(t) = slot.take() {
                     t.cancel.cancel();
-                    debug!(target = %t.spec.addr, monitor = %t.spec.monitor.name, "health: no longer probed");
+                    debug!(probe = %t.spec.addr, monitor = %t.spec.monitor.name, "health: no longer probed");
                 }
                 self.states[id] = State::Pending;
                 self.dirty = true;
@@ -377,17 +399,31 @@ impl Core {
             .iter()
             .filter(|t| t.machine.state() == State::Down)
             .count();
-        info!(
-            checks,
-            expected = expected.round(),
-            late,
-            targets = active.len(),
-            unhealthy = down,
-            "health: {checks} checks in the last {}s (~{} expected), {late} late; {} targets, {down} unhealthy",
-            STATS_EVERY.as_secs(),
-            expected.round(),
-            active.len()
-        );
+        // A heartbeat is noise in an incident (issue 18): DEBUG, unless
+        // checks fall behind their schedule, which hides failures.
+        if late > 0 {
+            warn!(
+                checks,
+                expected = expected.round(),
+                late,
+                targets = active.len(),
+                "health: checks are falling behind: {late} of {checks} in the last {}s started \
+                 late (~{} expected); lengthen monitor intervals or timeouts, or give meridian more CPU",
+                STATS_EVERY.as_secs(),
+                expected.round()
+            );
+        } else {
+            debug!(
+                checks,
+                expected = expected.round(),
+                targets = active.len(),
+                unhealthy = down,
+                "health: {checks} checks in the last {}s (~{} expected); {} targets, {down} unhealthy",
+                STATS_EVERY.as_secs(),
+                expected.round(),
+                active.len()
+            );
+        }
     }
 }
 
@@ -450,7 +486,7 @@ async fn probe_loop(task: ProbeTask) {
         if due < now {
             // Behind (a check as long as the interval, or a starved
             // runtime): start again now rather than in a burst of catch-up.
-            debug!(target = %spec.addr, monitor = %spec.monitor.name, "health: check schedule behind by {:?}", now - due);
+            debug!(probe = %spec.addr, monitor = %spec.monitor.name, "health: check schedule behind by {:?}", now - due);
             due = now;
         }
         tokio::select! {

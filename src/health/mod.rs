@@ -113,6 +113,12 @@ impl HealthChecks {
             };
             registry.bind(&snap.config)
         };
+        let users = users(&snap.config, &map);
+        self.writer
+            .details()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .users = users;
         snap.targets = Arc::new(map);
         let view = self.writer.view();
         let ids: Vec<TargetId> = targets.iter().map(|(id, _)| *id).collect();
@@ -144,6 +150,46 @@ impl HealthChecks {
             "health: probing {count} target(s), {down} unhealthy after the first round"
         );
     }
+}
+
+/// Who uses each target, for log lines: (services, regions), each a
+/// comma-separated list.
+fn users(
+    config: &crate::config::Config,
+    map: &TargetMap,
+) -> std::collections::HashMap<TargetId, (String, String)> {
+    use std::collections::BTreeSet;
+    let mut found: std::collections::HashMap<TargetId, (BTreeSet<String>, BTreeSet<&str>)> =
+        std::collections::HashMap::new();
+    for (z, zone) in config.zones.iter().enumerate() {
+        for (s, service) in zone.services.iter().enumerate() {
+            for (p, pool) in service.pools.iter().enumerate() {
+                for e in 0..pool.endpoints.len() {
+                    let Some(t) = map.endpoint(z, s, p, e) else {
+                        continue;
+                    };
+                    for &id in t.required.iter().chain(t.watched.iter()) {
+                        let entry = found.entry(id).or_default();
+                        entry.0.insert(service.name.to_ascii());
+                        entry.1.insert(&config.regions[pool.region].name);
+                    }
+                }
+            }
+        }
+    }
+    found
+        .into_iter()
+        .map(|(id, (services, regions))| {
+            let join = |v: Vec<&str>| v.join(",");
+            (
+                id,
+                (
+                    join(services.iter().map(String::as_str).collect()),
+                    join(regions.into_iter().collect()),
+                ),
+            )
+        })
+        .collect()
 }
 
 /// The answering path's view of health: one snapshot's target map and one

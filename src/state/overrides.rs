@@ -282,6 +282,44 @@ impl OverrideSet {
         self.len() != before
     }
 
+    /// What `prune_expired(now)` would remove, one line each, for the log:
+    /// `region us-east down`, `weight of www.example. in eu-west 0`.
+    pub fn lapsing(&self, now: u64) -> Vec<String> {
+        let gone = |until: Option<u64>| until.is_some_and(|t| t <= now);
+        let mut out = Vec::new();
+        for (name, o) in &self.regions {
+            if gone(o.until) {
+                let state = if o.state == RegionState::Up {
+                    "up"
+                } else {
+                    "down"
+                };
+                out.push(format!("region {name} {state}"));
+            }
+        }
+        for (service, pools) in &self.weights {
+            for (region, o) in pools.iter().filter(|(_, o)| gone(o.until)) {
+                out.push(format!("weight of {service} in {region} {}", o.weight));
+            }
+        }
+        for (addr, o) in self.endpoints.iter().filter(|(_, o)| gone(o.until)) {
+            let mut what = Vec::new();
+            if let Some(state) = o.state {
+                what.push(state.as_str().to_string());
+            }
+            if let Some(w) = o.weight {
+                what.push(format!("weight {w}"));
+            }
+            out.push(format!("endpoint {addr} {}", what.join(", ")));
+        }
+        for (service, pools) in &self.spills {
+            for (region, o) in pools.iter().filter(|(_, o)| gone(o.until)) {
+                out.push(format!("spill of {service} in {region} {}%", o.percent));
+            }
+        }
+        out
+    }
+
     fn len(&self) -> usize {
         self.regions.len()
             + self.weights.values().map(BTreeMap::len).sum::<usize>()

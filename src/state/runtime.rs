@@ -458,7 +458,16 @@ impl Runtime {
     async fn reload_once(&self) -> Result<u64, Vec<String>> {
         let generation = self.snapshot.load().generation + 1;
         let path = self.config_path.clone();
-        let loaded = tokio::task::spawn_blocking(move || load(&path, generation)).await;
+        // Zone data a resolver would trip on (named-checkzone's warnings),
+        // read before the new snapshot so the zones are not held twice.
+        let loaded = tokio::task::spawn_blocking(move || {
+            (crate::zone::file_warnings(&path), load(&path, generation))
+        })
+        .await;
+        let (zone_warnings, loaded) = match loaded {
+            Ok((warnings, loaded)) => (warnings, Ok(loaded)),
+            Err(e) => (Vec::new(), Err(e)),
+        };
         let mut snap = match loaded {
             Ok(Ok(snap)) => snap.with_discovered(&self.discovered()),
             Ok(Err(errors)) => {
@@ -473,13 +482,18 @@ impl Runtime {
                     generation - 1
                 );
                 self.metrics.reloads_failed.fetch_add(1, Ordering::Relaxed);
+                self.metrics.note_reload(false);
                 return Err(errors);
             }
             Err(e) => {
                 self.metrics.reloads_failed.fetch_add(1, Ordering::Relaxed);
+                self.metrics.note_reload(false);
                 return Err(vec![format!("reload task failed: {e}")]);
             }
         };
+        for w in zone_warnings {
+            warn!("reload: {w}");
+        }
         // Targets new in this configuration get their first round before
         // the snapshot that answers with them is stored (SPEC 4).
         self.health.bind(&mut snap).await;
@@ -511,6 +525,7 @@ impl Runtime {
             .config_generation
             .store(generation, Ordering::Relaxed);
         self.metrics.reloads_ok.fetch_add(1, Ordering::Relaxed);
+        self.metrics.note_reload(true);
         Ok(generation)
     }
 
@@ -593,8 +608,10 @@ impl Runtime {
             if set.next_expiry().is_none_or(|t| t > now) {
                 continue;
             }
+            for what in set.lapsing(now) {
+                info!(lapsed = %what, "override lapsed at its time: {what} (back to configured)");
+            }
             set.prune_expired(now);
-            info!("an override reached its time and lapsed");
             if let Some(path) = self.snapshot.load().config.state_file.clone()
                 && let Err(e) = set.save(&path)
             {

@@ -60,6 +60,8 @@ pub struct Snapshot {
     pub no_zone_counters: Arc<ZoneCounters>,
     /// Answers given with every pool treated as healthy.
     pub fail_open_counter: Arc<AtomicU64>,
+    /// The same, by [zone][service] (issue 18: `service` label).
+    pub fail_open_counters: Arc<Vec<Vec<Arc<AtomicU64>>>>,
     /// Answers by [zone][service][pool].
     pub answer_counters: Arc<Vec<Vec<Vec<Arc<AtomicU64>>>>>,
     /// What each endpoint was last handed out, for drain reports; made
@@ -83,6 +85,18 @@ impl Snapshot {
     pub fn attach_metrics(&mut self, registry: &Registry) {
         self.no_zone_counters = registry.zone(metrics::NO_ZONE);
         self.fail_open_counter = registry.fail_open.clone();
+        self.fail_open_counters = Arc::new(
+            self.config
+                .zones
+                .iter()
+                .map(|z| {
+                    z.services
+                        .iter()
+                        .map(|s| registry.service(&s.name.to_ascii()).fail_open.clone())
+                        .collect()
+                })
+                .collect(),
+        );
         self.zone_counters = Arc::new(
             self.config
                 .zones
@@ -400,6 +414,7 @@ pub fn load(path: &Path, generation: u64) -> Result<Snapshot, ConfigErrors> {
         no_zone_counters: Arc::new(ZoneCounters::default()),
         answer_counters: Arc::default(),
         fail_open_counter: Arc::default(),
+        fail_open_counters: Arc::default(),
         geoip,
         asn_db,
     })

@@ -598,7 +598,7 @@ fn generic(rtype: RecordType, rest: &[Tok<'_>], last: &Tok<'_>) -> Result<RData,
     wire.extend_from_slice(&data);
     let mut decoder = BinDecoder::new(&wire);
     let record = Record::read(&mut decoder)
-        .map_err(|e| Problem::at(len_tok, format!("\\#: not valid {rtype} data: {e}")))?;
+        .map_err(|_| Problem::at(len_tok, format!("\\#: not valid {rtype} data")))?;
     if !decoder.is_empty() {
         return Err(Problem::at(len_tok, format!("\\#: not valid {rtype} data")));
     }
@@ -630,12 +630,52 @@ fn hickory_text(
     let first = rest.first().unwrap_or(last);
     let (_, sets) = Parser::new(text, None, Some(origin.clone()))
         .parse()
-        .map_err(|e| Problem::at(first, format!("{rtype}: {e}")))?;
+        .map_err(|e| {
+            let value: Vec<String> = rest.iter().map(|t| t.text().into_owned()).collect();
+            Problem::at(
+                first,
+                format!(
+                    "{rtype}: bad data {:?}: {}",
+                    value.join(" "),
+                    plain(&e.to_string())
+                ),
+            )
+        })?;
     sets.into_values()
         .flat_map(|set| set.records_without_rrsigs().cloned().collect::<Vec<_>>())
         .next()
         .map(|r| r.data)
         .ok_or_else(|| Problem::at(first, format!("{rtype}: no data")))
+}
+
+/// A hickory parse error as an operator reads it: without the layer names
+/// ("proto error:", "data encoding error:") that say nothing about the
+/// zone file.
+fn plain(message: &str) -> String {
+    let mut rest = message.trim();
+    loop {
+        let before = rest;
+        for layer in [
+            "proto error:",
+            "decoding error:",
+            "data encoding error:",
+            "parse error:",
+            "error parsing number:",
+            "error parsing integer:",
+        ] {
+            if let Some(r) = rest.strip_prefix(layer) {
+                rest = r.trim_start();
+            }
+        }
+        if rest == before {
+            break;
+        }
+    }
+    if rest.is_empty() {
+        "not valid".into()
+    } else {
+        rest.to_string()
+    }
 }
 
 fn parse_num<T: FromStr>(tok: &Tok<'_>, what: &str) -> Result<T, Problem> {

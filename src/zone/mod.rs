@@ -12,12 +12,14 @@
 
 pub(crate) mod encode;
 mod hash;
+mod lint;
 mod load;
 pub mod prepared;
 #[cfg(test)]
 mod tests;
 
 pub(crate) use hash::NameMap;
+pub use lint::{config_warnings, file_warnings, lint};
 pub use load::{LoadedZone, ZoneFileError, load_zone_file, parse_zone_text};
 
 use hickory_proto::op::ResponseCode;
