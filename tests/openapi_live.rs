@@ -174,10 +174,9 @@ impl Recorder<'_> {
 #[test]
 fn every_endpoint_replies_as_docs_openapi_json_says() {
     let closed = common::etcd::free_port();
-    let config = CONFIG.replace("CLOSED_PORT", &closed.to_string()).replace(
-        "GEO_DB",
-        &repo().join("geoip/demo.mmdb").display().to_string(),
-    );
+    let config = CONFIG
+        .replace("CLOSED_PORT", &closed.to_string())
+        .replace("GEO_DB", &common::demo_mmdb().display().to_string());
     let zone = format!("{}static IN A 192.0.2.1\n", common::GSLB_TEST_ZONE);
     let s = Server::start(
         &config,

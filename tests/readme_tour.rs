@@ -187,7 +187,7 @@ fn every_readme_tour_command_runs_and_prints_what_the_readme_shows() {
         root.join("zones/gslb.example.zone"),
     )
     .expect("zone");
-    std::fs::copy(repo().join("geoip/demo.mmdb"), root.join("geoip/demo.mmdb")).expect("mmdb");
+    std::fs::copy(common::demo_mmdb(), root.join("geoip/demo.mmdb")).expect("mmdb");
     let demo = std::fs::read_to_string(repo().join("zones/demo.yaml")).expect("demo");
     for fixed in ["127.0.0.1:5300", "127.0.0.1:8053", "127.0.0.1:18080"] {
         assert!(demo.contains(fixed), "the demo no longer uses {fixed}");

@@ -204,6 +204,28 @@ pub fn meridian(args: &[&std::ffi::OsStr]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The demo database (`geoip/demo.csv` built by `meridian geoip build`),
+/// made once per test binary in a temporary directory: `make test` on a
+/// clean clone has no `geoip/demo.mmdb` (only `make run` builds it).
+#[allow(dead_code)]
+pub fn demo_mmdb() -> PathBuf {
+    static DB: std::sync::OnceLock<(tempfile::TempDir, PathBuf)> = std::sync::OnceLock::new();
+    DB.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("demo.mmdb");
+        meridian(&[
+            std::ffi::OsStr::new("geoip"),
+            std::ffi::OsStr::new("build"),
+            repo().join("geoip/demo.csv").as_os_str(),
+            std::ffi::OsStr::new("-o"),
+            db.as_os_str(),
+        ]);
+        (dir, db)
+    })
+    .1
+    .clone()
+}
+
 impl Server {
     /// Stop this server and start it again on the same directory and
     /// configuration (the state file stays).
