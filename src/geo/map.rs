@@ -70,6 +70,12 @@ impl CompiledMap {
             .map(|i| (i, &self.nets[i].0))
     }
 
+    /// The tiers of the `nets` entry with index `i` (as
+    /// `match_net_index` gives).
+    pub fn net_tiers(&self, i: usize) -> Option<&[Tier]> {
+        self.nets.get(i).map(|(_, t)| t.as_slice())
+    }
+
     /// The most specific `nets` entry holding `ip`.
     pub fn match_net(&self, ip: IpAddr) -> Option<(&IpNet, &[Tier])> {
         self.nets

@@ -122,7 +122,8 @@ struct Builder<'a> {
     asn_db: Option<&'a GeoDb>,
     eval: &'a Eval<'a>,
     regions: &'a [Region],
-    records: HashMap<u32, Located>,
+    /// Entries worked out, by (record, `nets` entry, ASN).
+    by_source: HashMap<(u32, u32, u32), u32>,
     entries: HashMap<Entry, u32>,
     list: Vec<Entry>,
 }
@@ -148,7 +149,7 @@ impl Tree {
             asn_db,
             eval,
             regions,
-            records: HashMap::new(),
+            by_source: HashMap::new(),
             entries: HashMap::new(),
             list: Vec::new(),
         };
@@ -458,65 +459,78 @@ impl Builder<'_> {
 
     /// The entry and scope of the leaf whose first address is `ip`.
     fn leaf(&mut self, ip: IpAddr, src: Source, family: Family) -> Placed {
-        let located = self.located(ip, src.record);
-        // The client's autonomous system: from the ASN database, else the
-        // record's own number; and the ASN network's prefix.
+        // The client's autonomous system from the ASN database, and that
+        // network's prefix (without one, the record's own number decides,
+        // which the record's entry already reflects).
         let (asn, asn_base) = match self.asn_db.map(|db| db.lookup(ip)) {
             Some(Ok(found)) => (found.asn, found.network.prefix_len()),
-            Some(Err(_)) => (None, 0),
-            None => (located.asn, 0),
+            _ => (None, 0),
         };
+        let net = match self.eval {
+            Eval::Map(map) if family != Family::Alias => map.match_net_index(ip),
+            _ => None,
+        };
+        let scope = match (self.eval, net) {
+            (Eval::Nearest, _) => src.base,
+            (Eval::Map(map), Some((_, net))) => map.refine_scope(ip, net.prefix_len()),
+            (Eval::Map(_), None) if family == Family::Alias => src.base.max(asn_base),
+            (Eval::Map(map), None) => map.refine_scope(ip, src.base.max(asn_base)),
+        };
+        // What the leaf says depends on its record, the `nets` entry that
+        // holds it and its ASN only: worked out once for each of those.
+        let key = (
+            src.record,
+            net.map_or(u32::MAX, |(i, _)| index(i)),
+            asn.unwrap_or(u32::MAX),
+        );
+        let entry = match self.by_source.get(&key) {
+            Some(&entry) => entry,
+            None => {
+                let entry = self.entry(ip, src.record, net.map(|(i, _)| i), asn);
+                self.by_source.insert(key, entry);
+                entry
+            }
+        };
+        Placed { entry, scope }
+    }
+
+    /// The entry for a leaf with database record `record` (whose first
+    /// address is `ip`), in `nets` entry `net`, of autonomous system `asn`
+    /// (from the ASN database).
+    fn entry(&mut self, ip: IpAddr, record: u32, net: Option<usize>, asn: Option<u32>) -> u32 {
+        let located = self.located(ip, record);
         let ranks = ranks(self.regions, located.coordinates);
-        let (list, scope) = match self.eval {
-            Eval::Nearest => (None, src.base),
-            Eval::Map(map) => {
-                let net = (family != Family::Alias)
-                    .then(|| map.match_net(ip))
-                    .flatten();
-                match net {
-                    Some((net, tiers)) => {
-                        (Some(tiers.to_vec()), map.refine_scope(ip, net.prefix_len()))
-                    }
-                    None => {
-                        let base = src.base.max(asn_base);
-                        let scope = if family == Family::Alias {
-                            base
-                        } else {
-                            map.refine_scope(ip, base)
-                        };
-                        let (choice, _) = map.by_location(
-                            asn,
-                            located.country.as_deref(),
-                            located.subdivision.as_deref(),
-                            located.continent.as_deref(),
-                        );
-                        match choice {
-                            MapChoice::Tiers(t) => (Some(t.to_vec()), scope),
-                            MapChoice::Nearest => (None, scope),
-                        }
-                    }
+        let list = match (self.eval, net) {
+            (Eval::Nearest, _) => None,
+            (Eval::Map(map), Some(i)) => map.net_tiers(i).map(<[Tier]>::to_vec),
+            (Eval::Map(map), None) => {
+                let (choice, _) = map.by_location(
+                    asn.or(located.asn),
+                    located.country.as_deref(),
+                    located.subdivision.as_deref(),
+                    located.continent.as_deref(),
+                );
+                match choice {
+                    MapChoice::Tiers(t) => Some(t.to_vec()),
+                    MapChoice::Nearest => None,
                 }
             }
         };
         let entry = Entry { list, ranks };
-        let next = u32::try_from(self.list.len()).unwrap_or(0);
+        let next = index(self.list.len());
         let id = *self.entries.entry(entry.clone()).or_insert(next);
         if id == next && self.list.len() == next as usize {
             self.list.push(entry);
         }
-        Placed { entry: id, scope }
+        id
     }
 
-    /// What the database record `record` says (decoded once per record).
-    fn located(&mut self, ip: IpAddr, record: u32) -> Located {
+    /// What the database record `record` says.
+    fn located(&self, ip: IpAddr, record: u32) -> Located {
         let (Some(db), false) = (self.db, record == NO_RECORD) else {
             return Located::default();
         };
-        let offset = record;
-        if let Some(l) = self.records.get(&offset) {
-            return l.clone();
-        }
-        let located = match db.lookup(ip) {
+        match db.lookup(ip) {
             Ok(found) if found.found => Located {
                 asn: found.asn,
                 country: found.country,
@@ -525,9 +539,7 @@ impl Builder<'_> {
                 coordinates: found.location,
             },
             _ => Located::default(),
-        };
-        self.records.insert(offset, located.clone());
-        located
+        }
     }
 }
 
