@@ -70,6 +70,9 @@ enum Command {
     Geoip(GeoipCommand),
     /// Drive a running server through its admin API (like knotc, gdnsdctl).
     Ctl(crate::ctl::CtlArgs),
+    /// Make DNSSEC keys and print the DS records for the parent zone.
+    #[command(subcommand)]
+    Dnssec(DnssecCommand),
     /// Write the man pages and shell completions (for packaging).
     #[command(hide = true)]
     Dist {
@@ -102,6 +105,51 @@ enum GeoipCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum DnssecCommand {
+    /// Make a key pair in BIND's format (Kzone.+013+12345.key/.private),
+    /// ready to name in the zone's `dnssec.keys`.
+    Keygen {
+        /// The zone, e.g. gslb.example.com.
+        zone: String,
+        /// 13 (ECDSA P-256 SHA-256) or 15 (Ed25519).
+        #[arg(short, long, default_value_t = 13, value_parser = dnssec_algorithm)]
+        algorithm: u8,
+        /// A key-signing key of a KSK/ZSK split (flags 257; it signs the
+        /// DNSKEY set). Without --ksk or --zsk: one combined signing key
+        /// (also flags 257), which signs everything.
+        #[arg(long, conflicts_with = "zsk")]
+        ksk: bool,
+        /// A zone-signing key of a KSK/ZSK split (flags 256).
+        #[arg(long)]
+        zsk: bool,
+        /// Directory to write the two files into.
+        #[arg(short, long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Print the DS record of a key for the parent zone (as
+    /// dnssec-dsfromkey prints it).
+    Ds {
+        /// The zone the key belongs to.
+        zone: String,
+        /// The key's .key file (or .private, or their common stem).
+        #[arg(short, long)]
+        key: PathBuf,
+        /// Digest: 2 (SHA-256) or 4 (SHA-384).
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(2..=4))]
+        digest: u8,
+    },
+}
+
+/// `--algorithm`: 13 or 15.
+fn dnssec_algorithm(s: &str) -> Result<u8, String> {
+    match s {
+        "13" => Ok(13),
+        "15" => Ok(15),
+        _ => Err("13 (ECDSAP256SHA256) or 15 (ED25519)".into()),
+    }
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum LogFormat {
     Human,
@@ -125,6 +173,13 @@ pub fn run() -> ExitCode {
     match cli.command {
         Command::Check { config, bind_check } => check(&config, bind_check),
         Command::Ctl(args) => crate::ctl::run(args),
+        Command::Dnssec(cmd) => match dnssec(cmd) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("meridian: {e:#}");
+                ExitCode::from(1)
+            }
+        },
         Command::Dist { output } => dist(&output),
         Command::Geoip(GeoipCommand::Build { csv, output }) => {
             match crate::geo::build::build_file(&csv, &output) {
@@ -152,6 +207,64 @@ pub fn run() -> ExitCode {
                     ExitCode::from(1)
                 }
             }
+        }
+    }
+}
+
+/// `meridian dnssec keygen|ds` (issue 16).
+fn dnssec(cmd: DnssecCommand) -> anyhow::Result<()> {
+    use crate::dnssec::keys;
+    let zone_name = |z: &str| -> anyhow::Result<hickory_proto::rr::Name> {
+        let mut n = hickory_proto::rr::Name::from_ascii(z)
+            .with_context(|| format!("{z:?} is not a valid zone name"))?;
+        n.set_fqdn(true);
+        Ok(n)
+    };
+    match cmd {
+        DnssecCommand::Keygen {
+            zone,
+            algorithm,
+            ksk: _,
+            zsk,
+            dir,
+        } => {
+            let zone = zone_name(&zone)?;
+            let algorithm =
+                keys::KeyAlgorithm::from_number(algorithm).context("algorithm must be 13 or 15")?;
+            let flags = if zsk {
+                keys::FLAG_ZONE
+            } else {
+                keys::FLAG_ZONE | keys::FLAG_SEP
+            };
+            let made = keys::generate(&zone, algorithm, flags, &dir)?;
+            // The stem, as dnssec-keygen prints it; never the key.
+            let stem = made.key_file.with_extension("");
+            println!("{}", stem.display());
+            Ok(())
+        }
+        DnssecCommand::Ds { zone, key, digest } => {
+            let zone = zone_name(&zone)?;
+            let (key_file, _) = keys::key_paths(&key);
+            let public = keys::read_public(&key_file)?;
+            if hickory_proto::rr::LowerName::new(&public.zone)
+                != hickory_proto::rr::LowerName::new(&zone)
+            {
+                anyhow::bail!(
+                    "{}: the key is for {}, not for {zone}",
+                    key_file.display(),
+                    public.zone
+                );
+            }
+            let digest = match digest {
+                2 => hickory_proto::dnssec::DigestType::SHA256,
+                4 => hickory_proto::dnssec::DigestType::SHA384,
+                _ => anyhow::bail!("--digest must be 2 (SHA-256) or 4 (SHA-384)"),
+            };
+            let line = public
+                .ds_line(digest)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", key_file.display()))?;
+            println!("{line}");
+            Ok(())
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod config;
 pub mod ctl;
 pub mod dist;
 pub mod dns;
+pub mod dnssec;
 pub mod geo;
 pub mod handout;
 pub mod health;

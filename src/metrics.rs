@@ -283,6 +283,7 @@ impl Registry {
         );
         self.packets.render(out, &self.rrl);
         render_process(out);
+        DNSSEC.render(out);
     }
 }
 
@@ -616,6 +617,58 @@ impl PacketCounters {
             out,
             "meridian_tcp_closed_total{{reason=\"evicted\"}} {}",
             self.tcp_evictions.load(Ordering::Relaxed)
+        );
+    }
+}
+
+// ---- DNSSEC counters (issue 16): process-wide, kept in one block. ----
+
+/// Online signing: signatures made and the signature cache's lookups.
+/// Process-wide (signers are rebuilt on reload; the counts carry on).
+#[derive(Debug)]
+pub struct DnssecCounters {
+    /// RRSIGs computed (one per key per RRset signed).
+    pub signatures: AtomicU64,
+    /// RRsets whose signatures came from the cache.
+    pub cache_hits: AtomicU64,
+    /// RRsets signed because the cache had no fresh signature.
+    pub cache_misses: AtomicU64,
+}
+
+/// The DNSSEC counters of this process.
+pub static DNSSEC: DnssecCounters = DnssecCounters {
+    signatures: AtomicU64::new(0),
+    cache_hits: AtomicU64::new(0),
+    cache_misses: AtomicU64::new(0),
+};
+
+impl DnssecCounters {
+    fn render(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "# HELP meridian_dnssec_signatures_total RRSIGs computed by online signing."
+        );
+        let _ = writeln!(out, "# TYPE meridian_dnssec_signatures_total counter");
+        let _ = writeln!(
+            out,
+            "meridian_dnssec_signatures_total {}",
+            self.signatures.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP meridian_dnssec_signature_cache_total RRsets signed for an answer, by whether \
+             the signature cache had them (hit) or they were signed (miss)."
+        );
+        let _ = writeln!(out, "# TYPE meridian_dnssec_signature_cache_total counter");
+        let _ = writeln!(
+            out,
+            "meridian_dnssec_signature_cache_total{{result=\"hit\"}} {}",
+            self.cache_hits.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "meridian_dnssec_signature_cache_total{{result=\"miss\"}} {}",
+            self.cache_misses.load(Ordering::Relaxed)
         );
     }
 }

@@ -310,6 +310,32 @@ pub struct Zone {
     pub services: Vec<Service>,
     /// Where `zones[i]` starts, for errors found later (zone file problems).
     pub loc: Loc,
+    /// `dnssec`: sign this zone's answers (issue 16); `None` = unsigned.
+    pub dnssec: Option<ZoneDnssec>,
+}
+
+/// `zones[i].dnssec`: the zone's keys and how long signatures last. The
+/// key files are read when the snapshot is built (`dnssec::ZoneSigner`),
+/// like zone files; only their paths are here, so the admin API that shows
+/// the configuration never holds a private key.
+#[derive(Clone, Debug)]
+pub struct ZoneDnssec {
+    /// At least one; each joined to the config file's directory.
+    pub keys: Vec<KeyRef>,
+    /// RRSIG expiration minus signing time (default 3 days). Inception is
+    /// set an hour back for clock skew.
+    pub signature_validity: Duration,
+    /// Most RRsets whose signatures are cached (default 65,536).
+    pub signature_cache: usize,
+}
+
+/// One entry of `dnssec.keys`: the file and where the entry is written.
+#[derive(Clone, Debug)]
+pub struct KeyRef {
+    pub path: PathBuf,
+    pub loc: Loc,
+    /// Key path such as `zones[0].dnssec.keys[1]`.
+    pub key_path: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

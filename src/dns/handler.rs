@@ -120,16 +120,24 @@ pub fn handle(
         return reply.early(out, Early::FormErr(Malformed::Other));
     };
     let client = reply.client(src);
+    // DNSSEC (issue 16): a DO query to a server with a signed zone skips
+    // the prepared and hand-written forms (they carry no signatures) and
+    // is signed just before the full render.
+    let signing = request.edns.is_some_and(|e| e.dnssec_ok)
+        && snap.zones.iter().any(|z| z.signer().is_some());
     match resolve(snap, question) {
-        Resolved::Prepared(encoded) if reply.prepared(out, encoded) => {}
+        Resolved::Prepared(encoded) if !signing && reply.prepared(out, encoded) => {}
         Resolved::Service(zone, service) => {
             let asked = (question.qtype, client, reply.ecs_zero());
             let decision = decide_service(snap, health, (zone, service), asked, None);
             note_decision(snap, (zone, service), &decision);
-            if !reply.addresses(out, (zone, service), &decision) {
+            if signing || !reply.addresses(out, (zone, service), &decision) {
                 let mut answered = Answered::decided((zone, service), decision);
                 if let Some(owner) = question.name() {
                     add_service_records(snap, &mut answered, &owner);
+                    if signing {
+                        sign(snap, &mut answered, &owner, question.qtype);
+                    }
                 }
                 reply.full(out, &answered);
             }
@@ -138,7 +146,7 @@ pub fn handle(
             let Some(name) = question.name() else {
                 return reply.early(out, Early::FormErr(Malformed::Other));
             };
-            let answered = answer(
+            let mut answered = answer(
                 snap,
                 health,
                 &name,
@@ -150,10 +158,34 @@ pub fn handle(
             if let (Some(service), Some(decision)) = (answered.service, &answered.decision) {
                 note_decision(snap, service, decision);
             }
+            if signing {
+                sign(snap, &mut answered, &name, question.qtype);
+            }
             reply.full(out, &answered);
         }
     }
     Handled::Answered
+}
+
+/// DNSSEC (issue 16), part of step 7: when `answered`'s zone has keys,
+/// add the RRSIGs and the denial proofs (`dnssec::sign_sections`) before
+/// the response is rendered.
+fn sign(snap: &Snapshot, answered: &mut Answered, qname: &Name, qtype: RecordType) {
+    let Some(zone) = answered.zone.and_then(|z| snap.zones.get(z)) else {
+        return;
+    };
+    if let Some(signer) = zone.signer() {
+        crate::dnssec::sign_sections(
+            zone,
+            signer,
+            qname,
+            qtype,
+            &mut answered.rcode,
+            answered.authoritative,
+            &mut answered.sections.answers,
+            &mut answered.sections.authority,
+        );
+    }
 }
 
 /// An answer decided before any lookup (step 2).

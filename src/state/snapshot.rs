@@ -281,10 +281,23 @@ pub fn load(path: &Path, generation: u64) -> Result<Snapshot, ConfigErrors> {
                 continue;
             }
         };
-        let records = std::mem::take(&mut loaded.records);
+        let mut records = std::mem::take(&mut loaded.records);
+        // DNSSEC (issue 16): the keys, and their records at the apex.
+        let signer = match &zone_cfg.dnssec {
+            Some(d) => match crate::dnssec::load_signer(&zone_cfg.origin, d, &config.source) {
+                Ok(s) => Some(Arc::new(s)),
+                Err(e) => {
+                    errors.extend(e);
+                    continue;
+                }
+            },
+            None => None,
+        };
+        records.extend(signer.iter().flat_map(|s| crate::dnssec::apex_records(s)));
         let services: Vec<Name> = zone_cfg.services.iter().map(|s| s.name.clone()).collect();
         match ZoneData::build(zone_cfg.origin.clone(), records, &services) {
-            Ok(zone) => {
+            Ok(mut zone) => {
+                zone.set_signer(signer);
                 let mut wire = [0u8; Name::MAX_LENGTH + 1];
                 if let Some(len) = lower_wire(&zone_cfg.origin, &mut wire) {
                     by_origin.insert(Box::from(&wire[..len]), index);

@@ -22,10 +22,14 @@ pub(crate) use hash::NameMap;
 pub use lint::{config_warnings, file_warnings, lint};
 pub use load::{LoadedZone, ZoneFileError, load_zone_file, parse_zone_text};
 
+use std::sync::Arc;
+
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{Label, LowerName, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
+
+use crate::dnssec::ZoneSigner;
 
 /// Longest CNAME chain followed inside a zone before giving up.
 const MAX_CNAME_CHAIN: usize = 8;
@@ -67,6 +71,8 @@ pub struct ZoneData {
     /// Owners of DNAME records (RFC 6672).
     dnames: Vec<LowerName>,
     record_count: usize,
+    /// The zone's DNSSEC keys and signature cache, when it is signed.
+    signer: Option<Arc<ZoneSigner>>,
 }
 
 /// How the answer to a query inside a zone came out.
@@ -317,6 +323,7 @@ impl ZoneData {
             cuts,
             dnames,
             record_count,
+            signer: None,
         })
     }
 
@@ -331,6 +338,48 @@ impl ZoneData {
     /// Number of records read from the zone file.
     pub fn record_count(&self) -> usize {
         self.record_count
+    }
+
+    /// Sign this zone's answers with `signer` (DNSSEC, issue 16).
+    pub fn set_signer(&mut self, signer: Option<Arc<ZoneSigner>>) {
+        self.signer = signer;
+    }
+
+    /// The zone's signer, when it has DNSSEC keys.
+    pub fn signer(&self) -> Option<&Arc<ZoneSigner>> {
+        self.signer.as_ref()
+    }
+
+    /// The records of type `rtype` owned by `name` itself (no wildcard).
+    pub fn rrset_at(&self, name: &Name, rtype: RecordType) -> Option<&[Record]> {
+        self.nodes.get(&LowerName::new(name))?.rrset(rtype)
+    }
+
+    /// The types of the records at `name`, which exists or is answered by
+    /// a wildcard (NODATA proofs, RFC 9824): those of its node, or A and
+    /// AAAA for a GSLB service name; empty for an empty non-terminal or a
+    /// name that does not exist.
+    pub fn types_at(&self, name: &Name) -> Vec<RecordType> {
+        let lower = LowerName::new(name);
+        let node = self.nodes.get(&lower).or_else(|| {
+            let mut encloser = lower.base_name();
+            while self.origin_lower.zone_of(&encloser) {
+                if self.nodes.contains_key(&encloser) {
+                    let wildcard = name
+                        .trim_to(usize::from(encloser.num_labels()))
+                        .prepend_label("*")
+                        .ok()?;
+                    return self.nodes.get(&LowerName::new(&wildcard));
+                }
+                encloser = encloser.base_name();
+            }
+            None
+        });
+        match node {
+            Some(n) if n.service.is_some() => vec![RecordType::A, RecordType::AAAA],
+            Some(n) => n.rrsets.iter().map(|(t, _)| *t).collect(),
+            None => Vec::new(),
+        }
     }
 
     /// The SOA record as it goes into negative answers.
