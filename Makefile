@@ -61,6 +61,9 @@ clippy:
 # to install grpcio-health-checking, the gRPC health server of
 # tests/health_grpc.rs (deps-test); promtool (prometheus) lints /metrics
 # and the Grafana dashboard's queries (tests/ops_metrics.rs).
+# tests/dnssec.rs uses BIND's dnssec-keygen and dnssec-dsfromkey
+# (bind9-utils) as oracles, and delv (bind9-dnsutils) and unbound as
+# validators.
 # The build needs protoc (protobuf-compiler) for etcd-client's protos; the
 # cluster tests start a real etcd (etcd-server).
 BUILD_TOOLS := protoc:protobuf-compiler
@@ -68,6 +71,7 @@ TEST_TOOLS := dig:bind9-dnsutils kdig:knot-dnsutils knotd:knot mmdblookup:mmdb-b
               dnsperf:dnsperf curl:curl chromium:chromium etcd:etcd-server \
               etcdctl:etcd-client \
               systemd-analyze:systemd pip3:python3-pip promtool:prometheus \
+              dnssec-keygen:bind9-utils unbound:unbound \
               $(BUILD_TOOLS)
 RUN_TOOLS  := dig:bind9-dnsutils curl:curl $(BUILD_TOOLS)
 

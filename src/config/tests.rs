@@ -1669,3 +1669,55 @@ fn pool_monitor_groups_parse_and_bad_ones_are_errors() {
     let e = only_error(&pool("monitors: [nope]"));
     assert!(e.message.contains("nope"), "{e}");
 }
+
+// ------------------------------------------------------------ dnssec (16)
+
+fn with_dnssec(section: &str) -> String {
+    MINIMAL.replace(
+        "    file: gslb.example.zone\n",
+        &format!("    file: gslb.example.zone\n    dnssec:\n{section}"),
+    )
+}
+
+#[test]
+fn dnssec_keys_join_the_config_directory_and_take_defaults() {
+    let c = parse_ok(&with_dnssec("      keys: [Kgslb.example.+013+12345]\n"));
+    let d = c.zones[0].dnssec.as_ref().expect("dnssec");
+    assert_eq!(
+        d.keys[0].path,
+        PathBuf::from("conf/Kgslb.example.+013+12345")
+    );
+    assert_eq!(d.keys[0].key_path, "zones[0].dnssec.keys[0]");
+    assert_eq!((d.keys[0].loc.line, d.keys[0].loc.column), (8, 14));
+    assert_eq!(d.signature_validity, Duration::from_secs(3 * 86_400));
+    assert_eq!(d.signature_cache, 65_536);
+    let c = parse_ok(&with_dnssec(
+        "      keys: [k]\n      signature_validity: 12h\n      signature_cache: 1000\n",
+    ));
+    let d = c.zones[0].dnssec.as_ref().expect("dnssec");
+    assert_eq!(d.signature_validity, Duration::from_secs(12 * 3600));
+    assert_eq!(d.signature_cache, 1000);
+    assert!(parse_ok(MINIMAL).zones[0].dnssec.is_none());
+}
+
+#[test]
+fn dnssec_rejects_no_keys_short_validity_and_unknown_keys() {
+    let e = only_error(&with_dnssec("      keys: []\n"));
+    assert_error(&e, 8, 13, "zones[0].dnssec.keys", "at least one key file");
+    let e = only_error(&with_dnssec(
+        "      keys: [k]\n      signature_validity: 30m\n",
+    ));
+    assert_error(
+        &e,
+        9,
+        27,
+        "zones[0].dnssec.signature_validity",
+        "outside 1h..=90d",
+    );
+    let e = only_error(&with_dnssec(
+        "      keys: [k]\n      signature_validity: 91d\n",
+    ));
+    assert!(e.message.contains("outside 1h..=90d"), "{e}");
+    let e = only_error(&with_dnssec("      keys: [k]\n      nsec3: yes\n"));
+    assert!(e.message.contains("unknown key \"nsec3\""), "{e}");
+}

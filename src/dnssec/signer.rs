@@ -18,7 +18,7 @@
 //! critical sections.
 
 use std::fmt;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -149,11 +149,7 @@ impl ZoneSigner {
             message,
         };
         let content = canonical_rrset(owner, rtype, ttl, records).map_err(fail)?;
-        let shard = {
-            let mut h = self.hasher.build_hasher();
-            content.hash(&mut h);
-            &self.shards[(h.finish() as usize) % SHARDS]
-        };
+        let shard = &self.shards[(self.hasher.hash_one(&content) as usize) % SHARDS];
         let hit = shard
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -324,3 +320,6 @@ fn owner_wire_len(content: &[u8]) -> usize {
     }
     at
 }
+
+#[cfg(test)]
+mod tests;
