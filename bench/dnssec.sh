@@ -3,11 +3,13 @@
 # with one ECDSA P-256 key, driven by dnsperf with and without the DO bit on
 # the static mix (dnsperf -D) and on an ECS mix (BENCH_ECS_SUBNETS distinct
 # client subnets, the bench's ECS queries with DO set in their OPT record).
-# Prints the median QPS of each, the signing operations and the signature
+# A third pair asks names that do not exist (each once: every denial is
+# signed anew). Prints the median QPS of each, the signing operations and the signature
 # cache's hit rate from /metrics. docs/performance.md ("DNSSEC") quotes it.
 #
 # Settings (environment): BENCH_RUNS=3 BENCH_SECONDS=10 BENCH_CLIENTS=8
 # BENCH_OUTSTANDING=100 BENCH_ECS_SUBNETS=1024 BENCH_PORT=15363 (admin on +1)
+# BENCH_MIXES="static static-do ecs ecs-do nx nx-do"
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -38,6 +40,10 @@ python3 "$TOOL" csv 20000 2000 "$TMP/bench.csv"
 "$BIN" geoip build "$TMP/bench.csv" -o "$TMP/bench.mmdb" >&2
 python3 "$TOOL" ecs-queries "$TMP/bench.csv" "$SUBNETS" "$TMP/ecs.bin" >&2
 echo "static.gslb.example A" >"$TMP/static.txt"
+# Names that do not exist, each once: every denial is a new NSEC to sign
+# (the worst case, a random-subdomain flood).
+python3 -c 'import random; r = random.Random(7)
+for i in range(200000): print("nx%08x.gslb.example A" % r.getrandbits(32))' >"$TMP/nx.txt"
 # The same ECS queries with DO set (dnsperf -D does not touch -B input).
 python3 - "$TMP/ecs.bin" "$TMP/ecs-do.bin" <<'EOF'
 import struct, sys
@@ -81,6 +87,8 @@ run() { # mix -> qps
     static-do) args=(-d "$TMP/static.txt" -D) ;;
     ecs) args=(-B -d "$TMP/ecs.bin") ;;
     ecs-do) args=(-B -d "$TMP/ecs-do.bin") ;;
+    nx) args=(-d "$TMP/nx.txt") ;;
+    nx-do) args=(-d "$TMP/nx.txt" -D) ;;
   esac
   dnsperf -s 127.0.0.1 -p "$PORT" "${args[@]}" -c "$CLIENTS" -q "$OUTSTANDING" \
     -l "$SECS" -t 2 >"$TMP/out.txt" 2>&1
@@ -88,7 +96,7 @@ run() { # mix -> qps
 }
 
 declare -A RESULTS
-MIXES="static static-do ecs ecs-do"
+MIXES=${BENCH_MIXES:-"static static-do ecs ecs-do nx nx-do"}
 for mix in $MIXES; do run "$mix" >/dev/null; done # warm-up
 for r in $(seq "$RUNS"); do
   for mix in $MIXES; do
@@ -106,8 +114,9 @@ done
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 printf '\n| mix | QPS without DO | QPS with DO | with / without |\n|---|---|---|---|\n'
-for pair in "static static-do" "ecs ecs-do"; do
+for pair in "static static-do" "ecs ecs-do" "nx nx-do"; do
   set -- $pair
+  [ -n "${RESULTS[$1]:-}" ] && [ -n "${RESULTS[$2]:-}" ] || continue
   a=$(echo "${RESULTS[$1]}" | median)
   b=$(echo "${RESULTS[$2]}" | median)
   printf '| %s | %s | %s | %s |\n' "$1" "$a" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f", b / a}')"
