@@ -479,6 +479,18 @@ fn serve(path: &Path) -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
+        // Expressions Prometheus rejects stop the start, naming the monitor.
+        let rejected = crate::health::check_expressions(&snap.config).await;
+        if let Some(first) = rejected.first() {
+            for e in &rejected {
+                error!("{e}");
+            }
+            anyhow::bail!(
+                "{}: configuration not valid ({} error(s)): {first}",
+                path.display(),
+                rejected.len()
+            );
+        }
         let shutdown = CancellationToken::new();
         let cluster = snap
             .config

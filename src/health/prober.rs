@@ -47,17 +47,27 @@ pub enum CheckError {
     Grpc(String),
     #[error("connect: {0}")]
     Connect(String),
+    /// A Prometheus expression's value on the unhealthy side of its
+    /// threshold: `value 0.2 is above 0.05`.
+    #[error("{0}")]
+    Threshold(String),
+    /// No verdict: the expression had no sample, or Prometheus could not
+    /// be asked. The writer applies the monitor's `on_no_data`.
+    #[error("{0}")]
+    NoData(String),
     #[error("{0}")]
     Other(String),
 }
 
 /// What a passing check saw.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Passed {
     Http(u16),
     Connected,
     /// A gRPC health check answered SERVING.
     Serving,
+    /// A Prometheus expression's value, within its threshold.
+    Value(f64),
 }
 
 impl fmt::Display for Passed {
@@ -66,6 +76,7 @@ impl fmt::Display for Passed {
             Self::Http(code) => write!(f, "HTTP {code}"),
             Self::Connected => f.write_str("connected"),
             Self::Serving => f.write_str("SERVING"),
+            Self::Value(v) => write!(f, "value {v}"),
         }
     }
 }
@@ -78,6 +89,8 @@ pub struct Prober {
     plain: Client,
     verify: Client,
     insecure: Client,
+    /// Shared by every prometheus check; keeps its connections.
+    prometheus: Client,
 }
 
 /// A client a target keeps for itself: HTTPS whose SNI is a name while the
@@ -105,6 +118,7 @@ impl Prober {
             plain: builder(true).build()?,
             verify: builder(true).build()?,
             insecure: builder(false).build()?,
+            prometheus: super::prometheus::client()?,
         })
     }
 
@@ -117,8 +131,11 @@ impl Prober {
     }
 
     async fn check_inner(&self, spec: &TargetSpec, own: &mut TargetClient) -> CheckResult {
-        let addr = resolve(&spec.addr).await?;
         let m = &spec.monitor;
+        if let (Some(p), Some(query)) = (&m.prometheus, &spec.query) {
+            return super::prometheus::check(&self.prometheus, p, query, m.timeout).await;
+        }
+        let addr = resolve(&spec.addr).await?;
         match m.kind {
             MonitorKind::Tcp => match TcpStream::connect(addr).await {
                 Ok(_) => Ok(Passed::Connected),
@@ -160,6 +177,9 @@ impl Prober {
             MonitorKind::Grpc => {
                 super::grpc::check(m, addr, spec.addr.host_name(), &mut own.grpc).await
             }
+            MonitorKind::Prometheus => Err(CheckError::Other(
+                "a prometheus monitor without its expression".into(),
+            )),
         }
     }
 }
@@ -268,6 +288,14 @@ async fn expect(m: &Monitor, sent: Result<reqwest::Response, reqwest::Error>) ->
         }
     }
     Ok(Passed::Http(code))
+}
+
+/// What went wrong with a request, in words (for reasons that wrap it).
+pub(super) fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        return "timed out".into();
+    }
+    http_error(e).to_string()
 }
 
 /// Name what went wrong: TLS and refused connections by their cause, the

@@ -491,6 +491,23 @@ impl Runtime {
                 return Err(vec![format!("reload task failed: {e}")]);
             }
         };
+        // Expressions Prometheus rejects fail the reload, naming the monitor.
+        let rejected = crate::health::check_expressions(&snap.config).await;
+        if !rejected.is_empty() {
+            let errors: Vec<String> = rejected.iter().map(ToString::to_string).collect();
+            for e in &errors {
+                error!("reload: {e}");
+            }
+            error!(
+                "reload of {} failed with {} error(s); still serving generation {}",
+                self.config_path.display(),
+                errors.len(),
+                generation - 1
+            );
+            self.metrics.reloads_failed.fetch_add(1, Ordering::Relaxed);
+            self.metrics.note_reload(false);
+            return Err(errors);
+        }
         for w in zone_warnings {
             warn!("reload: {w}");
         }
