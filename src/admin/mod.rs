@@ -5,6 +5,7 @@
 //! go through `Runtime::change`, which writes the state file before the
 //! reply. Nothing here is on the DNS answering path.
 
+mod alerts;
 pub mod api;
 pub mod auth;
 mod explain;
@@ -61,6 +62,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/drains/{id}"),
     ("GET", "/v1/explain"),
     ("POST", "/v1/reload"),
+    ("POST", "/v1/alerts"),
     ("GET", "/metrics"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
@@ -94,6 +96,7 @@ pub fn router(rt: Rt) -> Router {
             put(fleet::put_endpoint).delete(fleet::delete_endpoint),
         )
         .route("/v1/reload", post(reload))
+        .route("/v1/alerts", post(alerts::receive))
         .route_layer(middleware::from_fn_with_state(rt.clone(), require_token));
     Router::new()
         .route("/", get(|| async { Html(page::STATUS_PAGE) }))
@@ -405,6 +408,19 @@ async fn overrides(State(rt): State<Rt>) -> Response {
                     })
                     .collect();
                 (service.clone(), pools)
+            })
+            .collect(),
+        alerts: set
+            .alerts
+            .iter()
+            .map(|(fingerprint, a)| api::AlertShown {
+                source: "alertmanager".into(),
+                alert: a.alert.clone(),
+                fingerprint: fingerprint.clone(),
+                region: a.region.clone(),
+                service: a.service.clone(),
+                endpoint: a.endpoint.clone(),
+                since: views::rfc3339_ms(a.since),
             })
             .collect(),
     };
