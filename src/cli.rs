@@ -629,6 +629,8 @@ fn serve(path: &Path) -> anyhow::Result<()> {
         tokio::spawn(rt.clone().run_reloads(reload_rx, shutdown.clone()));
         tokio::spawn(rt.clone().run_expiry(shutdown.clone()));
         tokio::spawn(rt.clone().run_ramps(shutdown.clone()));
+        tokio::spawn(crate::events::watch(rt.clone(), shutdown.clone()));
+        tokio::spawn(crate::events::notify(rt.clone(), shutdown.clone()));
         tokio::spawn(crate::state::rollout::run(rt.clone(), shutdown.clone()));
         tokio::spawn(reload_on_sighup(rt.clone(), hup));
         wait_for_termination(term).await?;

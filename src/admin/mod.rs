@@ -8,6 +8,7 @@
 mod alerts;
 pub mod api;
 pub mod auth;
+mod events;
 mod explain;
 mod fleet;
 mod guard;
@@ -61,6 +62,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/drains"),
     ("GET", "/v1/drains/{id}"),
     ("GET", "/v1/explain"),
+    ("GET", "/v1/events"),
     ("POST", "/v1/reload"),
     ("POST", "/v1/alerts"),
     ("GET", "/metrics"),
@@ -108,6 +110,7 @@ pub fn router(rt: Rt) -> Router {
         .route("/v1/services/{service}/rollouts", get(rollout::get))
         .route("/v1/drains/{id}", get(fleet::get))
         .route("/v1/explain", get(explain::explain))
+        .route("/v1/events", get(events::stream))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
@@ -470,6 +473,7 @@ async fn metrics(State(rt): State<Rt>) -> Response {
     views::render_health_metrics(&rt, &mut out);
     fleet::render_metrics(&rt, &mut out).await;
     state_metrics::render(&rt, &mut out).await;
+    crate::events::bus().render(&mut out);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }
 

@@ -47,6 +47,27 @@ pub struct Config {
     pub monitors: Vec<Monitor>,
     pub geo_maps: Vec<GeoMap>,
     pub zones: Vec<Zone>,
+    /// Webhooks that change events are posted to (`notify:`), in config
+    /// order; empty: none.
+    pub notify: Vec<Notify>,
+}
+
+/// One `notify:` webhook: change events are posted to `url` as JSON.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Notify {
+    /// `http://` or `https://`.
+    pub url: String,
+    /// Extra request headers (tokens): values read at load, never shown.
+    pub headers: Vec<(String, HeaderValue)>,
+    /// Event kinds sent; empty: all.
+    pub events: Vec<String>,
+    /// Per attempt; default 5s.
+    pub timeout: Duration,
+    /// Attempts after the first before an event is given up; default 5.
+    pub retries: u32,
+    /// Wait before the first retry, doubled each time (at most 30s);
+    /// default 1s.
+    pub backoff: Duration,
 }
 
 #[derive(Clone, Debug)]

@@ -1777,3 +1777,30 @@ fn bad_prometheus_monitors_are_errors_at_their_line() {
         "{e}"
     );
 }
+
+#[test]
+fn notify_webhooks_parse_and_bad_ones_are_errors_at_their_line() {
+    let yaml = format!(
+        "notify:\n  - {{ url: \"http://127.0.0.1:9000/hook\", events: [reload], retries: 2, backoff: 250ms }}\n{MINIMAL}"
+    );
+    let c = parse_ok(&yaml);
+    assert_eq!(c.notify.len(), 1);
+    assert_eq!(c.notify[0].events, ["reload"]);
+    assert_eq!(c.notify[0].retries, 2);
+    assert_eq!(c.notify[0].backoff, Duration::from_millis(250));
+    assert_eq!(c.notify[0].timeout, Duration::from_secs(5));
+    let e = only_error(&format!(
+        "notify:\n  - {{ url: \"http://h/\", events: [weather] }}\n{MINIMAL}"
+    ));
+    assert_error(
+        &e,
+        2,
+        34,
+        "notify[0].events[0]",
+        "unknown event kind \"weather\"",
+    );
+    let e = only_error(&format!(
+        "notify:\n  - {{ url: \"mailto:x@y\" }}\n{MINIMAL}"
+    ));
+    assert_eq!(e.path, "notify[0].url");
+}

@@ -341,13 +341,27 @@ impl Core {
         if before == State::Pending && now == State::Up {
             // Thousands of these at start say nothing worth a line each.
             debug!(%probe, %monitor, state, %reason, "health: first check passed");
-        } else if now.serves() {
+            return;
+        }
+        if now.serves() {
             info!(%region, %service, %probe, %monitor, state, %reason,
                 "health: {probe} ({monitor}) is now {state}: {reason}; region {region}, service {service}");
         } else {
             warn!(%region, %service, %probe, %monitor, state, %reason,
                 "health: {probe} ({monitor}) is now {state}: {reason}; region {region}, service {service}");
         }
+        let source = if m.prometheus.is_some() {
+            "prometheus"
+        } else {
+            "probe"
+        };
+        crate::events::emit(
+            "endpoint_health",
+            format!("{probe} ({monitor})"),
+            state,
+            reason,
+            source,
+        );
     }
 
     fn set(&mut self, targets: Vec<(TargetId, Arc<TargetSpec>)>) {

@@ -483,6 +483,7 @@ impl Runtime {
                 );
                 self.metrics.reloads_failed.fetch_add(1, Ordering::Relaxed);
                 self.metrics.note_reload(false);
+                reload_failed(&errors, generation - 1);
                 return Err(errors);
             }
             Err(e) => {
@@ -506,6 +507,7 @@ impl Runtime {
             );
             self.metrics.reloads_failed.fetch_add(1, Ordering::Relaxed);
             self.metrics.note_reload(false);
+            reload_failed(&errors, generation - 1);
             return Err(errors);
         }
         for w in zone_warnings {
@@ -543,6 +545,13 @@ impl Runtime {
             .store(generation, Ordering::Relaxed);
         self.metrics.reloads_ok.fetch_add(1, Ordering::Relaxed);
         self.metrics.note_reload(true);
+        crate::events::emit(
+            "reload",
+            "config",
+            "ok",
+            format!("generation {generation}"),
+            "reload",
+        );
         Ok(generation)
     }
 
@@ -639,6 +648,21 @@ impl Runtime {
             self.publish(&set);
         }
     }
+}
+
+/// The change event of a reload that failed.
+fn reload_failed(errors: &[String], serving: u64) {
+    crate::events::emit(
+        "reload",
+        "config",
+        "failed",
+        format!(
+            "{} error(s), still serving generation {serving}: {}",
+            errors.len(),
+            errors.first().map_or("", String::as_str)
+        ),
+        "reload",
+    );
 }
 
 /// Whether every pool of `a` has the same endpoints as in `b` (both made
