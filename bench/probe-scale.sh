@@ -28,7 +28,7 @@ SERVER="$ROOT/target/release/examples/probe_targets"
 PER_POOL=50
 
 log() { printf '[probe-scale] %s\n' "$*" >&2; }
-if [ ! -x "$BIN" ] || [ ! -x "$SERVER" ] || [ -z "${MERIDIAN:-}" ]; then
+if [ ! -x "$BIN" ] || [ ! -x "$SERVER" ]; then
   log "building meridian and examples/probe_targets (release)"
   (cd "$ROOT" && cargo build --release --locked --quiet --bin meridian --example probe_targets)
 fi

@@ -297,7 +297,11 @@ async fn expect(m: &Monitor, sent: Result<reqwest::Response, reqwest::Error>) ->
         m.expect_status.contains(&code)
     };
     if !ok {
+        drain(&mut response).await;
         return Err(CheckError::Status(code));
+    }
+    if m.expect_body.is_none() && m.expect_body_regex.is_none() {
+        drain(&mut response).await;
     }
     if m.expect_body.is_some() || m.expect_body_regex.is_some() {
         let mut body = Vec::new();
@@ -329,6 +333,19 @@ pub(super) fn describe(e: &reqwest::Error) -> String {
         return "timed out".into();
     }
     http_error(e).to_string()
+}
+
+/// Read and drop the rest of a body (at most `MAX_BODY`), so that the
+/// connection can carry the next check: hyper closes a connection whose
+/// response was not read to its end. A longer body closes it anyway.
+async fn drain(response: &mut reqwest::Response) {
+    let mut read = 0;
+    while read < MAX_BODY {
+        match response.chunk().await {
+            Ok(Some(chunk)) => read += chunk.len(),
+            Ok(None) | Err(_) => break,
+        }
+    }
 }
 
 /// Name what went wrong: TLS and refused connections by their cause, the
