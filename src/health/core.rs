@@ -312,9 +312,7 @@ impl Core {
                 latency,
                 at: crate::state::unix_now(),
             });
-            *d.checks
-                .entry((m.name.clone(), ok))
-                .or_default() += 1;
+            *d.checks.entry((m.name.clone(), ok)).or_default() += 1;
             d.durations
                 .entry(m.name.clone())
                 .or_default()
