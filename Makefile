@@ -64,6 +64,8 @@ clippy:
 # tests/dnssec.rs uses BIND's dnssec-keygen and dnssec-dsfromkey
 # (bind9-utils) as oracles, and delv (bind9-dnsutils) and unbound as
 # validators.
+# prometheus and prometheus-alertmanager run in tests/health_prometheus.rs
+# and tests/alerts.rs.
 # The build needs protoc (protobuf-compiler) for etcd-client's protos; the
 # cluster tests start a real etcd (etcd-server).
 BUILD_TOOLS := protoc:protobuf-compiler
@@ -72,6 +74,7 @@ TEST_TOOLS := dig:bind9-dnsutils kdig:knot-dnsutils knotd:knot mmdblookup:mmdb-b
               etcdctl:etcd-client \
               systemd-analyze:systemd pip3:python3-pip promtool:prometheus \
               dnssec-keygen:bind9-utils unbound:unbound \
+              prometheus:prometheus prometheus-alertmanager:prometheus-alertmanager \
               $(BUILD_TOOLS)
 RUN_TOOLS  := dig:bind9-dnsutils curl:curl $(BUILD_TOOLS)
 

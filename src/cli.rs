@@ -479,6 +479,18 @@ fn serve(path: &Path) -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
+        // Expressions Prometheus rejects stop the start, naming the monitor.
+        let rejected = crate::health::check_expressions(&snap.config).await;
+        if let Some(first) = rejected.first() {
+            for e in &rejected {
+                error!("{e}");
+            }
+            anyhow::bail!(
+                "{}: configuration not valid ({} error(s)): {first}",
+                path.display(),
+                rejected.len()
+            );
+        }
         let shutdown = CancellationToken::new();
         let cluster = snap
             .config
@@ -617,6 +629,8 @@ fn serve(path: &Path) -> anyhow::Result<()> {
         tokio::spawn(rt.clone().run_reloads(reload_rx, shutdown.clone()));
         tokio::spawn(rt.clone().run_expiry(shutdown.clone()));
         tokio::spawn(rt.clone().run_ramps(shutdown.clone()));
+        tokio::spawn(crate::events::watch(rt.clone(), shutdown.clone()));
+        tokio::spawn(crate::events::notify(rt.clone(), shutdown.clone()));
         tokio::spawn(crate::state::rollout::run(rt.clone(), shutdown.clone()));
         tokio::spawn(reload_on_sighup(rt.clone(), hup));
         wait_for_termination(term).await?;

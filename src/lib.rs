@@ -11,6 +11,7 @@ pub mod ctl;
 pub mod dist;
 pub mod dns;
 pub mod dnssec;
+pub mod events;
 pub mod geo;
 pub mod handout;
 pub mod health;

@@ -546,6 +546,7 @@ fn openapi_document_matches_the_server() {
                 None,
             ),
             ("PUT", p) if p.ends_with("/spill") => (p.to_string(), Some(r#"{"percent":0}"#)),
+            ("POST", "/v1/alerts") => (concrete.clone(), Some(r#"{"alerts":[]}"#)),
             ("POST", p) if p.ends_with("/rollouts") => (
                 p.to_string(),
                 Some(r#"{"pool":"eu-west","steps":[{"weight":100}]}"#),

@@ -437,6 +437,56 @@ fn every_endpoint_replies_as_docs_openapi_json_says() {
         Some(r#"{"state":"auto"}"#),
         200,
     );
+    // Alertmanager's webhook (issue 17 part 5): an empty batch, and a body
+    // that is not its JSON.
+    r.call(
+        "POST",
+        "/v1/alerts",
+        "/v1/alerts",
+        Some(r#"{"alerts":[]}"#),
+        200,
+    );
+    r.call(
+        "POST",
+        "/v1/alerts",
+        "/v1/alerts",
+        Some("alerts: none"),
+        400,
+    );
+    // The event stream (issue 17 part 7): one second of it.
+    {
+        let addr = s.admin.expect("admin");
+        let out = Command::new("curl")
+            .args(["-s", "-i", "-N", "--max-time", "1"])
+            .arg(format!("http://{addr}/v1/events"))
+            .output()
+            .expect("curl");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head
+            .lines()
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let content_type = head
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-type:")
+                    .map(|v| v.trim().to_string())
+            })
+            .unwrap_or_default();
+        assert_eq!(status, 200, "{text}");
+        r.cases.push(Case {
+            method: "GET".into(),
+            path: "/v1/events".into(),
+            template: "/v1/events".into(),
+            status,
+            content_type,
+            body: body.into(),
+        });
+    }
     r.call("POST", "/v1/reload", "/v1/reload", None, 200);
     // A reload that fails lists every problem.
     std::fs::write(s.dir.path().join("meridian.yaml"), "regions: [").expect("write");

@@ -257,6 +257,28 @@ pub struct Overrides {
     /// applied again if the name comes back (SPEC 5.3).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dormant: Vec<String>,
+    /// Firing Alertmanager alerts marking something down (`POST /v1/alerts`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<AlertShown>,
+}
+
+/// One alert override, as `GET /v1/overrides` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AlertShown {
+    /// Always `alertmanager`.
+    pub source: String,
+    /// The alert's `alertname`.
+    pub alert: String,
+    pub fingerprint: String,
+    /// With neither `service` nor `endpoint`: the whole region is down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// When meridian first saw it firing (RFC 3339).
+    pub since: String,
 }
 
 /// `POST /v1/reload` success.

@@ -64,7 +64,7 @@ fn available(snap: &Snapshot, view: &HealthView, set: &OverrideSet) -> Vec<(usiz
 }
 
 /// The first guard the change from `before` to `after` breaks, in words.
-fn violation(
+pub(super) fn violation(
     snap: &Snapshot,
     view: &HealthView,
     before: &OverrideSet,

@@ -5,8 +5,10 @@
 //! go through `Runtime::change`, which writes the state file before the
 //! reply. Nothing here is on the DNS answering path.
 
+mod alerts;
 pub mod api;
 pub mod auth;
+mod events;
 mod explain;
 mod fleet;
 mod guard;
@@ -60,7 +62,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/drains"),
     ("GET", "/v1/drains/{id}"),
     ("GET", "/v1/explain"),
+    ("GET", "/v1/events"),
     ("POST", "/v1/reload"),
+    ("POST", "/v1/alerts"),
     ("GET", "/metrics"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
@@ -94,6 +98,7 @@ pub fn router(rt: Rt) -> Router {
             put(fleet::put_endpoint).delete(fleet::delete_endpoint),
         )
         .route("/v1/reload", post(reload))
+        .route("/v1/alerts", post(alerts::receive))
         .route_layer(middleware::from_fn_with_state(rt.clone(), require_token));
     Router::new()
         .route("/", get(|| async { Html(page::STATUS_PAGE) }))
@@ -105,6 +110,7 @@ pub fn router(rt: Rt) -> Router {
         .route("/v1/services/{service}/rollouts", get(rollout::get))
         .route("/v1/drains/{id}", get(fleet::get))
         .route("/v1/explain", get(explain::explain))
+        .route("/v1/events", get(events::stream))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
@@ -407,6 +413,19 @@ async fn overrides(State(rt): State<Rt>) -> Response {
                 (service.clone(), pools)
             })
             .collect(),
+        alerts: set
+            .alerts
+            .iter()
+            .map(|(fingerprint, a)| api::AlertShown {
+                source: "alertmanager".into(),
+                alert: a.alert.clone(),
+                fingerprint: fingerprint.clone(),
+                region: a.region.clone(),
+                service: a.service.clone(),
+                endpoint: a.endpoint.clone(),
+                since: views::rfc3339_ms(a.since),
+            })
+            .collect(),
     };
     let mut r = Json(body).into_response();
     if let Ok(v) = header::HeaderValue::from_str(&format!("\"{revision}\"")) {
@@ -454,6 +473,7 @@ async fn metrics(State(rt): State<Rt>) -> Response {
     views::render_health_metrics(&rt, &mut out);
     fleet::render_metrics(&rt, &mut out).await;
     state_metrics::render(&rt, &mut out).await;
+    crate::events::bus().render(&mut out);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }
 

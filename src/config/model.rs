@@ -47,6 +47,27 @@ pub struct Config {
     pub monitors: Vec<Monitor>,
     pub geo_maps: Vec<GeoMap>,
     pub zones: Vec<Zone>,
+    /// Webhooks that change events are posted to (`notify:`), in config
+    /// order; empty: none.
+    pub notify: Vec<Notify>,
+}
+
+/// One `notify:` webhook: change events are posted to `url` as JSON.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Notify {
+    /// `http://` or `https://`.
+    pub url: String,
+    /// Extra request headers (tokens): values read at load, never shown.
+    pub headers: Vec<(String, HeaderValue)>,
+    /// Event kinds sent; empty: all.
+    pub events: Vec<String>,
+    /// Per attempt; default 5s.
+    pub timeout: Duration,
+    /// Attempts after the first before an event is given up; default 5.
+    pub retries: u32,
+    /// Wait before the first retry, doubled each time (at most 30s);
+    /// default 1s.
+    pub backoff: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -176,6 +197,84 @@ pub enum MonitorKind {
     Tcp,
     /// `grpc.health.v1.Health/Check`, plaintext or (with `tls: true`) TLS.
     Grpc,
+    /// A PromQL expression asked of a Prometheus server (`prometheus`).
+    Prometheus,
+}
+
+/// What a Prometheus check counts when the expression has no sample, or
+/// Prometheus cannot be asked (`on_no_data`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum NoData {
+    /// A passing check.
+    Healthy,
+    /// A failing check.
+    Unhealthy,
+    /// Not a check at all: the target keeps the state it has (default).
+    #[default]
+    LastKnown,
+}
+
+/// Which side of the threshold is unhealthy.
+#[derive(Clone, Copy, Debug)]
+pub enum Threshold {
+    /// `unhealthy_above`: the largest sample must not exceed it.
+    Above(f64),
+    /// `unhealthy_below`: the smallest sample must not fall under it.
+    Below(f64),
+}
+
+impl PartialEq for Threshold {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Above(a), Self::Above(b)) | (Self::Below(a), Self::Below(b)) => {
+                a.to_bits() == b.to_bits()
+            }
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Threshold {}
+
+impl std::hash::Hash for Threshold {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        match self {
+            Self::Above(v) => (0u8, v.to_bits()).hash(state),
+            Self::Below(v) => (1u8, v.to_bits()).hash(state),
+        }
+    }
+}
+
+/// `type: prometheus`: a PromQL template asked of one Prometheus server.
+#[derive(Clone, Debug)]
+pub struct PromCheck {
+    /// Base URL of the server (`http://prometheus:9090`), no trailing '/'.
+    pub url: String,
+    /// The expression with `{region}`, `{pool}`, `{endpoint}`,
+    /// `{service}` and `{zone}` not yet replaced.
+    pub query: String,
+    pub threshold: Threshold,
+    pub on_no_data: NoData,
+    /// Where `query` is written, to blame when Prometheus rejects it.
+    /// Not part of the check's identity.
+    pub query_loc: Loc,
+}
+
+impl PartialEq for PromCheck {
+    fn eq(&self, other: &Self) -> bool {
+        self.url == other.url
+            && self.query == other.query
+            && self.threshold == other.threshold
+            && self.on_no_data == other.on_no_data
+    }
+}
+
+impl Eq for PromCheck {}
+
+impl std::hash::Hash for PromCheck {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (&self.url, &self.query, self.threshold, self.on_no_data).hash(state);
+    }
 }
 
 /// The request method of an HTTP(S) check.
@@ -275,6 +374,8 @@ pub struct Monitor {
     pub fall: u32,
     /// Default true (https only).
     pub tls_verify: bool,
+    /// Set exactly when `kind` is `Prometheus`.
+    pub prometheus: Option<PromCheck>,
 }
 
 /// One entry of a region list: regions that share traffic by weight.

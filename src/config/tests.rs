@@ -1170,7 +1170,7 @@ fn tcp_monitor_needs_a_port_and_no_http_keys() {
         21,
         11,
         "monitors.x.type",
-        "unknown monitor type \"icmp\" (types: http, https, tcp, grpc)",
+        "unknown monitor type \"icmp\" (types: http, https, tcp, grpc, prometheus)",
     );
     assert_error(
         &errors[4],
@@ -1720,4 +1720,87 @@ fn dnssec_rejects_no_keys_short_validity_and_unknown_keys() {
     assert!(e.message.contains("outside 1h..=90d"), "{e}");
     let e = only_error(&with_dnssec("      keys: [k]\n      nsec3: yes\n"));
     assert!(e.message.contains("unknown key \"nsec3\""), "{e}");
+}
+
+#[test]
+fn prometheus_monitors_parse_their_query_threshold_and_no_data() {
+    let c = parse_ok(&with_monitor(
+        "{ type: prometheus, url: \"http://127.0.0.1:9090/\", query: 'max(err{region=\"{region}\"})', unhealthy_above: 0.05, on_no_data: unhealthy }",
+    ));
+    let m = &c.monitors[0];
+    assert_eq!(m.kind, MonitorKind::Prometheus);
+    let p = m.prometheus.as_ref().expect("prometheus settings");
+    assert_eq!(p.url, "http://127.0.0.1:9090");
+    assert_eq!(p.threshold, Threshold::Above(0.05));
+    assert_eq!(p.on_no_data, NoData::Unhealthy);
+    let c = parse_ok(&with_monitor(
+        "{ type: prometheus, url: \"http://p:9090\", query: up, unhealthy_below: 1 }",
+    ));
+    let p = c.monitors[0]
+        .prometheus
+        .as_ref()
+        .expect("prometheus settings");
+    assert_eq!(p.threshold, Threshold::Below(1.0));
+    assert_eq!(p.on_no_data, NoData::LastKnown, "the default");
+}
+
+#[test]
+fn bad_prometheus_monitors_are_errors_at_their_line() {
+    let e = only_error(&with_monitor(
+        "{ type: prometheus, url: \"http://p:9090\", query: up, unhealthy_above: 1, unhealthy_below: 0 }",
+    ));
+    assert!(e.message.contains("not both"), "{e}");
+    let e = only_error(&with_monitor(
+        "{ type: prometheus, url: \"http://p:9090\", query: up, unhealthy_above: 1, on_no_data: maybe }",
+    ));
+    assert_eq!(e.path, "monitors.web.on_no_data");
+    assert!(
+        e.message
+            .contains("(values: healthy, unhealthy, last_known)"),
+        "{e}"
+    );
+    let e = only_error(&with_monitor(
+        "{ type: prometheus, url: \"ftp://p\", query: up, unhealthy_above: 1 }",
+    ));
+    assert_eq!(e.path, "monitors.web.url");
+    let e = only_error(&with_monitor(
+        "{ type: prometheus, url: \"http://p:9090\", query: up }",
+    ));
+    assert!(e.message.contains("unhealthy_above"), "{e}");
+    let e = only_error(&with_monitor(
+        "{ type: prometheus, port: 80, url: \"http://p:9090\", query: up, unhealthy_above: 1 }",
+    ));
+    assert_eq!(e.path, "monitors.web.port");
+    let e = only_error(&with_monitor("{ type: http, query: up }"));
+    assert!(
+        e.message.contains("applies to prometheus monitors only"),
+        "{e}"
+    );
+}
+
+#[test]
+fn notify_webhooks_parse_and_bad_ones_are_errors_at_their_line() {
+    let yaml = format!(
+        "notify:\n  - {{ url: \"http://127.0.0.1:9000/hook\", events: [reload], retries: 2, backoff: 250ms }}\n{MINIMAL}"
+    );
+    let c = parse_ok(&yaml);
+    assert_eq!(c.notify.len(), 1);
+    assert_eq!(c.notify[0].events, ["reload"]);
+    assert_eq!(c.notify[0].retries, 2);
+    assert_eq!(c.notify[0].backoff, Duration::from_millis(250));
+    assert_eq!(c.notify[0].timeout, Duration::from_secs(5));
+    let e = only_error(&format!(
+        "notify:\n  - {{ url: \"http://h/\", events: [weather] }}\n{MINIMAL}"
+    ));
+    assert_error(
+        &e,
+        2,
+        34,
+        "notify[0].events[0]",
+        "unknown event kind \"weather\"",
+    );
+    let e = only_error(&format!(
+        "notify:\n  - {{ url: \"mailto:x@y\" }}\n{MINIMAL}"
+    ));
+    assert_eq!(e.path, "notify[0].url");
 }

@@ -19,9 +19,9 @@ use super::duration::format_duration;
 use super::model::{
     AdminConfig, AllDown, BodyRegex, ClusterConfig, ClusterTls, Config, Discover, DnsConfig,
     Endpoint, EtcdConnection, Fallback, GeoMap, GeoipConfig, Guards, HeaderValue, HttpMethod,
-    KeyRef, Loc, MapDefault, Monitor, MonitorId, MonitorKind, MonitorMode, Policy, Pool,
-    PoolMonitor, ProbeTls, Region, RegionId, RrlConfig, Selection, Service, SlowStart, Source,
-    Target, Tier, Zone, ZoneDnssec,
+    KeyRef, Loc, MapDefault, Monitor, MonitorId, MonitorKind, MonitorMode, NoData, Policy, Pool,
+    PoolMonitor, ProbeTls, PromCheck, Region, RegionId, RrlConfig, Selection, Service, SlowStart,
+    Source, Target, Threshold, Tier, Zone, ZoneDnssec,
 };
 use super::tree::{Diag, Field, Key, Kind, MapWalker, key_path};
 
@@ -66,6 +66,7 @@ pub(crate) fn build(root: &Field<'_>, source: &Path, diag: &mut Diag) -> Config 
         monitors: Vec::new(),
         geo_maps: Vec::new(),
         zones: Vec::new(),
+        notify: Vec::new(),
     };
     let Some(top) = root.map(
         diag,
@@ -80,6 +81,7 @@ pub(crate) fn build(root: &Field<'_>, source: &Path, diag: &mut Diag) -> Config 
             "monitors",
             "geo_maps",
             "zones",
+            "notify",
         ],
     ) else {
         return config;
@@ -101,6 +103,9 @@ pub(crate) fn build(root: &Field<'_>, source: &Path, diag: &mut Diag) -> Config 
     }
     if let Some(f) = top.get("monitors") {
         config.monitors = monitors(&f, &base, diag);
+    }
+    if let Some(f) = top.get("notify") {
+        config.notify = notify(&f, &base, diag);
     }
     let names = Names {
         regions: config.regions.iter().map(|r| r.name.as_str()).collect(),
@@ -669,6 +674,11 @@ const MONITOR_KEYS: &[&str] = &[
     "tls_client_key",
     "service",
     "tls",
+    "url",
+    "query",
+    "unhealthy_above",
+    "unhealthy_below",
+    "on_no_data",
 ];
 
 /// Monitor keys that only some types take, and which.
@@ -686,7 +696,20 @@ const TYPED_KEYS: &[(&str, &[MonitorKind], &str)] = &[
     ("tls_client_key", TLS_KINDS, "https and grpc monitors"),
     ("service", &[MonitorKind::Grpc], "grpc monitors"),
     ("tls", &[MonitorKind::Grpc], "grpc monitors"),
+    ("port", PORT_KINDS, "http, https, tcp and grpc monitors"),
+    ("url", PROM_KINDS, "prometheus monitors"),
+    ("query", PROM_KINDS, "prometheus monitors"),
+    ("unhealthy_above", PROM_KINDS, "prometheus monitors"),
+    ("unhealthy_below", PROM_KINDS, "prometheus monitors"),
+    ("on_no_data", PROM_KINDS, "prometheus monitors"),
 ];
+const PORT_KINDS: &[MonitorKind] = &[
+    MonitorKind::Http,
+    MonitorKind::Https,
+    MonitorKind::Tcp,
+    MonitorKind::Grpc,
+];
+const PROM_KINDS: &[MonitorKind] = &[MonitorKind::Prometheus];
 const HTTP_KINDS: &[MonitorKind] = &[MonitorKind::Http, MonitorKind::Https];
 const TLS_KINDS: &[MonitorKind] = &[MonitorKind::Https, MonitorKind::Grpc];
 
@@ -720,6 +743,7 @@ fn monitor(name: &str, f: &Field<'_>, base: &Path, diag: &mut Diag) -> Monitor {
         rise: DEFAULT_RISE_FALL,
         fall: DEFAULT_RISE_FALL,
         tls_verify: true,
+        prometheus: None,
     };
     let Some(m) = f.map(diag, MONITOR_KEYS) else {
         return mon;
@@ -731,10 +755,13 @@ fn monitor(name: &str, f: &Field<'_>, base: &Path, diag: &mut Diag) -> Monitor {
             "https" => MonitorKind::Https,
             "tcp" => MonitorKind::Tcp,
             "grpc" => MonitorKind::Grpc,
+            "prometheus" => MonitorKind::Prometheus,
             _ => {
                 f.error(
                     diag,
-                    format!("unknown monitor type {text:?} (types: http, https, tcp, grpc)"),
+                    format!(
+                        "unknown monitor type {text:?} (types: http, https, tcp, grpc, prometheus)"
+                    ),
                 );
                 return None;
             }
@@ -749,6 +776,8 @@ fn monitor(name: &str, f: &Field<'_>, base: &Path, diag: &mut Diag) -> Monitor {
             (_, Some(port)) => port,
             (MonitorKind::Http, None) => 80,
             (MonitorKind::Https, None) => 443,
+            // Asks Prometheus, never the endpoint: no port.
+            (MonitorKind::Prometheus, None) => 0,
             (MonitorKind::Tcp | MonitorKind::Grpc, None) => {
                 if m.get("port").is_none() {
                     diag.error(
@@ -837,7 +866,90 @@ fn monitor(name: &str, f: &Field<'_>, base: &Path, diag: &mut Diag) -> Monitor {
         mon.tls_verify = f.boolean(diag).unwrap_or(true);
     }
     probe_request(&mut mon, &m, base, diag);
+    if mon.kind == MonitorKind::Prometheus {
+        mon.prometheus = prometheus(&m, diag);
+    }
     mon
+}
+
+/// `url`, `query`, the threshold and `on_no_data` of a prometheus monitor.
+fn prometheus(m: &MapWalker<'_>, diag: &mut Diag) -> Option<PromCheck> {
+    let url = m.require(diag, "url").and_then(|f| {
+        let text = f.nonempty_string(diag)?;
+        match reqwest::Url::parse(&text) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
+                Some(text.trim_end_matches('/').to_owned())
+            }
+            _ => {
+                f.error(
+                    diag,
+                    format!(
+                        "{text:?} is not an http:// or https:// URL, e.g. http://127.0.0.1:9090"
+                    ),
+                );
+                None
+            }
+        }
+    });
+    let query = m.require(diag, "query").and_then(|f| {
+        let text = f.nonempty_string(diag)?;
+        Some((text, f.loc()))
+    });
+    let above = m
+        .get("unhealthy_above")
+        .and_then(|f| f.float_in(diag, f64::MIN..=f64::MAX));
+    let below = m
+        .get("unhealthy_below")
+        .and_then(|f| f.float_in(diag, f64::MIN..=f64::MAX));
+    let threshold = match (above, below) {
+        (Some(a), None) => Some(Threshold::Above(a)),
+        (None, Some(b)) => Some(Threshold::Below(b)),
+        (Some(_), Some(_)) => {
+            if let Some(loc) = m.key_loc("unhealthy_below") {
+                diag.error(
+                    loc,
+                    &key_path(m.path(), "unhealthy_below"),
+                    "set unhealthy_above or unhealthy_below, not both",
+                );
+            }
+            None
+        }
+        (None, None) => {
+            if m.get("unhealthy_above").is_none() && m.get("unhealthy_below").is_none() {
+                diag.error(
+                    m.anchor(),
+                    m.path(),
+                    "missing required key \"unhealthy_above\" or \"unhealthy_below\" (the threshold the expression's value is judged by)",
+                );
+            }
+            None
+        }
+    };
+    let mut on_no_data = NoData::default();
+    if let Some(f) = m.get("on_no_data")
+        && let Some(text) = f.string(diag)
+    {
+        on_no_data = match text.as_str() {
+            "healthy" => NoData::Healthy,
+            "unhealthy" => NoData::Unhealthy,
+            "last_known" => NoData::LastKnown,
+            _ => {
+                f.error(
+                    diag,
+                    format!("unknown value {text:?} (values: healthy, unhealthy, last_known)"),
+                );
+                NoData::default()
+            }
+        };
+    }
+    let (query, query_loc) = query?;
+    Some(PromCheck {
+        url: url?,
+        query,
+        threshold: threshold?,
+        on_no_data,
+        query_loc,
+    })
 }
 
 /// The request settings of a monitor: method, headers, the body pattern,
@@ -923,6 +1035,97 @@ fn probe_request(mon: &mut Monitor, m: &MapWalker<'_>, base: &Path, diag: &mut D
     if let Some(f) = m.get("tls") {
         mon.tls = f.boolean(diag).unwrap_or(false);
     }
+}
+
+/// Event kinds a `notify` webhook may ask for (`events:`).
+pub(crate) const EVENT_KINDS: [&str; 6] = [
+    "endpoint_health",
+    "pool_availability",
+    "region_state",
+    "override_set",
+    "override_lapsed",
+    "reload",
+];
+
+/// `notify:`: a list of webhooks change events are posted to.
+fn notify(f: &Field<'_>, base: &Path, diag: &mut Diag) -> Vec<crate::config::Notify> {
+    let mut out = Vec::new();
+    for item in f.seq(diag).unwrap_or_default() {
+        let Some(m) = item.map(
+            diag,
+            &["url", "headers", "events", "timeout", "retries", "backoff"],
+        ) else {
+            continue;
+        };
+        let url = m.require(diag, "url").and_then(|f| {
+            let text = f.nonempty_string(diag)?;
+            match reqwest::Url::parse(&text) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
+                    Some(text)
+                }
+                _ => {
+                    f.error(diag, format!("{text:?} is not an http:// or https:// URL"));
+                    None
+                }
+            }
+        });
+        let mut headers = Vec::new();
+        if let Some(f) = m.get("headers") {
+            for (key, f) in f.entries(diag).unwrap_or_default() {
+                if reqwest::header::HeaderName::from_bytes(key.name.as_bytes()).is_err() {
+                    diag.error(
+                        key.loc,
+                        &f.path,
+                        format!("{:?} is not a valid HTTP header name", key.name),
+                    );
+                    continue;
+                }
+                if let Some(value) = header_value(&f, base, diag) {
+                    headers.push((key.name.clone(), HeaderValue(value)));
+                }
+            }
+        }
+        let mut events = Vec::new();
+        if let Some(f) = m.get("events") {
+            for e in f.seq(diag).unwrap_or_default() {
+                let Some(kind) = e.string(diag) else { continue };
+                if EVENT_KINDS.contains(&kind.as_str()) {
+                    events.push(kind);
+                } else {
+                    e.error(
+                        diag,
+                        format!(
+                            "unknown event kind {kind:?} (kinds: {})",
+                            EVENT_KINDS.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+        let timeout = m
+            .get("timeout")
+            .and_then(|f| f.duration(diag, false))
+            .unwrap_or(Duration::from_secs(5));
+        let backoff = m
+            .get("backoff")
+            .and_then(|f| f.duration(diag, false))
+            .unwrap_or(Duration::from_secs(1));
+        let retries = m
+            .get("retries")
+            .and_then(|f| f.int_in::<u32>(diag, 0..=100))
+            .unwrap_or(5);
+        if let Some(url) = url {
+            out.push(crate::config::Notify {
+                url,
+                headers,
+                events,
+                timeout,
+                retries,
+                backoff,
+            });
+        }
+    }
+    out
 }
 
 /// A header value: a string, `{env: VAR}` or `{file: path}` (the file's
@@ -1012,6 +1215,7 @@ const fn kind_name(kind: MonitorKind) -> &'static str {
         MonitorKind::Https => "https",
         MonitorKind::Tcp => "tcp",
         MonitorKind::Grpc => "grpc",
+        MonitorKind::Prometheus => "prometheus",
     }
 }
 

@@ -20,9 +20,10 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::prober::{CheckResult, Prober, TargetClient};
+use super::prober::{CheckError, CheckResult, Prober, TargetClient};
 use super::state::{Machine, State};
 use super::targets::{TargetId, TargetSpec};
+use crate::config::NoData;
 
 /// Checks running at once, across all targets.
 pub const DEFAULT_CONCURRENCY: usize = 256;
@@ -282,21 +283,36 @@ impl Core {
             Ok(passed) => passed.to_string(),
             Err(e) => e.to_string(),
         };
-        let change = t.machine.observe(result.is_ok(), m.rise, m.fall);
+        // A check without a verdict (a Prometheus expression without data,
+        // or Prometheus unreachable) counts as `on_no_data` says; with
+        // `last_known` it does not count at all.
+        let verdict = match &result {
+            Ok(_) => Some(true),
+            Err(CheckError::NoData(_)) => match m.prometheus.as_ref().map(|p| p.on_no_data) {
+                Some(NoData::Healthy) => Some(true),
+                Some(NoData::Unhealthy) => Some(false),
+                Some(NoData::LastKnown) | None => None,
+            },
+            Err(_) => Some(false),
+        };
+        let reason = match (verdict, &result) {
+            (None, Err(_)) => format!("{reason} (state kept: on_no_data is last_known)"),
+            _ => reason,
+        };
+        let ok = verdict.unwrap_or(before.serves());
+        let change = verdict.and_then(|ok| t.machine.observe(ok, m.rise, m.fall));
         {
             let mut d = self.details.lock().unwrap_or_else(|e| e.into_inner());
             if d.targets.len() <= id {
                 d.targets.resize(id + 1, None);
             }
             d.targets[id] = Some(TargetDetail {
-                ok: result.is_ok(),
+                ok,
                 reason: reason.clone(),
                 latency,
                 at: crate::state::unix_now(),
             });
-            *d.checks
-                .entry((m.name.clone(), result.is_ok()))
-                .or_default() += 1;
+            *d.checks.entry((m.name.clone(), ok)).or_default() += 1;
             d.durations
                 .entry(m.name.clone())
                 .or_default()
@@ -323,13 +339,27 @@ impl Core {
         if before == State::Pending && now == State::Up {
             // Thousands of these at start say nothing worth a line each.
             debug!(%probe, %monitor, state, %reason, "health: first check passed");
-        } else if now.serves() {
+            return;
+        }
+        if now.serves() {
             info!(%region, %service, %probe, %monitor, state, %reason,
                 "health: {probe} ({monitor}) is now {state}: {reason}; region {region}, service {service}");
         } else {
             warn!(%region, %service, %probe, %monitor, state, %reason,
                 "health: {probe} ({monitor}) is now {state}: {reason}; region {region}, service {service}");
         }
+        let source = if m.prometheus.is_some() {
+            "prometheus"
+        } else {
+            "probe"
+        };
+        crate::events::emit(
+            "endpoint_health",
+            format!("{probe} ({monitor})"),
+            state,
+            reason,
+            source,
+        );
     }
 
     fn set(&mut self, targets: Vec<(TargetId, Arc<TargetSpec>)>) {

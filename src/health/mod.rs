@@ -11,6 +11,7 @@
 mod core;
 mod grpc;
 mod prober;
+mod prometheus;
 mod state;
 mod targets;
 
@@ -22,6 +23,7 @@ use tracing::{info, warn};
 
 pub use self::core::{DEFAULT_CONCURRENCY, Details, HealthView, TargetDetail, Writer};
 pub use self::prober::{CheckError, CheckResult, Passed, Prober};
+pub use self::prometheus::check_expressions;
 pub use self::state::{Machine, State};
 pub use self::targets::{EndpointTargets, ProbeAddr, Registry, TargetId, TargetMap, TargetSpec};
 use crate::state::Snapshot;

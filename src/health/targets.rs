@@ -97,6 +97,41 @@ impl fmt::Display for ProbeAddr {
 pub struct TargetSpec {
     pub monitor: Monitor,
     pub addr: ProbeAddr,
+    /// A prometheus monitor's expression with this endpoint's region,
+    /// pool, address, service and zone in place of the placeholders; None
+    /// for other monitors. Endpoints whose expressions come out the same
+    /// share one target.
+    pub query: Option<String>,
+}
+
+/// What a Prometheus `query`'s placeholders stand for, for one endpoint.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct QueryVars<'a> {
+    pub(super) region: &'a str,
+    pub(super) endpoint: &'a str,
+    pub(super) service: &'a str,
+    pub(super) zone: &'a str,
+}
+
+/// `template` with `{region}`, `{pool}` (the pool's region), `{endpoint}`
+/// (the address or name, no trailing dot), `{service}` and `{zone}`
+/// (fully qualified names, no trailing dot) replaced.
+pub(super) fn render_query(template: &str, v: QueryVars<'_>) -> String {
+    template
+        .replace("{region}", v.region)
+        .replace("{pool}", v.region)
+        .replace("{endpoint}", v.endpoint)
+        .replace("{service}", v.service)
+        .replace("{zone}", v.zone)
+}
+
+/// The text `{endpoint}` stands for.
+pub(super) fn endpoint_text(e: &Endpoint) -> String {
+    match &e.target {
+        Target::V4(a) => a.to_string(),
+        Target::V6(a) => a.to_string(),
+        Target::Name(n) => n.to_ascii().trim_end_matches('.').to_owned(),
+    }
 }
 
 /// Every target ever seen by this process, interned.
@@ -131,9 +166,13 @@ impl Registry {
             .zones
             .iter()
             .map(|zone| {
+                let zone_name = zone.origin.to_ascii();
+                let zone_name = zone_name.trim_end_matches('.');
                 zone.services
                     .iter()
                     .map(|service| {
+                        let service_name = service.name.to_ascii();
+                        let service_name = service_name.trim_end_matches('.');
                         service
                             .pools
                             .iter()
@@ -141,6 +180,10 @@ impl Registry {
                                 if pool.monitors.is_empty() {
                                     return Box::default();
                                 }
+                                let region = config
+                                    .regions
+                                    .get(pool.region)
+                                    .map_or("", |r| r.name.as_str());
                                 pool.endpoints
                                     .iter()
                                     .map(|e| {
@@ -148,9 +191,21 @@ impl Registry {
                                         let mut watched = Vec::new();
                                         for pm in &pool.monitors {
                                             let monitor = &config.monitors[pm.monitor];
+                                            let query = monitor.prometheus.as_ref().map(|p| {
+                                                render_query(
+                                                    &p.query,
+                                                    QueryVars {
+                                                        region,
+                                                        endpoint: &endpoint_text(e),
+                                                        service: service_name,
+                                                        zone: zone_name,
+                                                    },
+                                                )
+                                            });
                                             let spec = TargetSpec {
                                                 monitor: monitor.clone(),
                                                 addr: ProbeAddr::for_endpoint(e, monitor),
+                                                query,
                                             };
                                             let id = self.intern(spec);
                                             used.push(id);

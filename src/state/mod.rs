@@ -2,6 +2,7 @@
 //! change it: the immutable [`Snapshot`] published through `arc-swap`, and
 //! how one is loaded from a configuration file.
 
+pub mod alerts;
 pub mod drains;
 pub mod overrides;
 pub mod registry;

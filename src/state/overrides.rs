@@ -162,6 +162,10 @@ pub struct OverrideSet {
     /// Service full name → its canary rollout (running, or the last one).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub rollouts: BTreeMap<String, super::rollout::Rollout>,
+    /// Alertmanager's fingerprint of a firing alert → what it marks down
+    /// (`POST /v1/alerts`; `super::alerts`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub alerts: BTreeMap<String, super::alerts::AlertOverride>,
 }
 
 /// A pool's spill set at run time (0..=100 percent).
@@ -425,6 +429,7 @@ impl OverrideSet {
         if self.endpoints.values().any(|o| live(o.until)) {
             out.endpoints = self.resolve_endpoints(config, now);
         }
+        super::alerts::apply(&self.alerts, &self.regions, config, &mut out);
         out
     }
 

@@ -483,6 +483,7 @@ impl Runtime {
                 );
                 self.metrics.reloads_failed.fetch_add(1, Ordering::Relaxed);
                 self.metrics.note_reload(false);
+                reload_failed(&errors, generation - 1);
                 return Err(errors);
             }
             Err(e) => {
@@ -491,6 +492,24 @@ impl Runtime {
                 return Err(vec![format!("reload task failed: {e}")]);
             }
         };
+        // Expressions Prometheus rejects fail the reload, naming the monitor.
+        let rejected = crate::health::check_expressions(&snap.config).await;
+        if !rejected.is_empty() {
+            let errors: Vec<String> = rejected.iter().map(ToString::to_string).collect();
+            for e in &errors {
+                error!("reload: {e}");
+            }
+            error!(
+                "reload of {} failed with {} error(s); still serving generation {}",
+                self.config_path.display(),
+                errors.len(),
+                generation - 1
+            );
+            self.metrics.reloads_failed.fetch_add(1, Ordering::Relaxed);
+            self.metrics.note_reload(false);
+            reload_failed(&errors, generation - 1);
+            return Err(errors);
+        }
         for w in zone_warnings {
             warn!("reload: {w}");
         }
@@ -526,6 +545,13 @@ impl Runtime {
             .store(generation, Ordering::Relaxed);
         self.metrics.reloads_ok.fetch_add(1, Ordering::Relaxed);
         self.metrics.note_reload(true);
+        crate::events::emit(
+            "reload",
+            "config",
+            "ok",
+            format!("generation {generation}"),
+            "reload",
+        );
         Ok(generation)
     }
 
@@ -622,6 +648,21 @@ impl Runtime {
             self.publish(&set);
         }
     }
+}
+
+/// The change event of a reload that failed.
+fn reload_failed(errors: &[String], serving: u64) {
+    crate::events::emit(
+        "reload",
+        "config",
+        "failed",
+        format!(
+            "{} error(s), still serving generation {serving}: {}",
+            errors.len(),
+            errors.first().map_or("", String::as_str)
+        ),
+        "reload",
+    );
 }
 
 /// Whether every pool of `a` has the same endpoints as in `b` (both made

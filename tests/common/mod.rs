@@ -6,6 +6,7 @@
 
 pub mod etcd;
 pub mod http;
+pub mod prom;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
