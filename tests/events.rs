@@ -131,7 +131,7 @@ impl Receiver {
 
     fn wait_for(&self, kind: &str, what: &str, state: &str) -> serde_json::Value {
         eventually(
-            Duration::from_secs(10),
+            Duration::from_secs(30),
             &format!("{kind} {what} {state} at the webhook"),
             || {
                 self.events().into_iter().find(|e| {
