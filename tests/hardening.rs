@@ -476,9 +476,16 @@ fn drops_and_socket_errors_are_counted_in_metrics() {
     response[2] |= 0x80;
     assert_eq!(s.udp_raw(&response, Duration::from_millis(300)), None);
     assert_eq!(s.udp_raw(&response, Duration::from_millis(300)), None);
-    flood(&s, "127.0.0.1:0", 100);
+    let (replies, _) = flood(&s, "127.0.0.1:0", 100);
     let read =
         |series: &str| metric(&s, series).unwrap_or_else(|| panic!("no {series} in /metrics"));
+    // What RRL dropped is not counted as answered (issue 20 moved RRL
+    // before rendering): the answers counted are the replies received.
+    let answered = read(
+        "meridian_queries_total{zone=\"gslb.test.\",type=\"A\",rcode=\"NOERROR\",transport=\"udp\"}",
+    );
+    assert_eq!(answered, u64::try_from(replies).unwrap_or(0));
+    assert!(replies < 100, "RRL dropped some of the flood");
     eventually(Duration::from_secs(5), "the drop counters", || {
         (read("meridian_dropped_queries_total{reason=\"too_short\"}") == 1
             && read("meridian_dropped_queries_total{reason=\"qr_set\"}") == 2)

@@ -126,7 +126,7 @@ pub fn handle(
     let signing = request.edns.is_some_and(|e| e.dnssec_ok)
         && snap.zones.iter().any(|z| z.signer().is_some());
     match resolve(snap, question) {
-        Resolved::Prepared(encoded) if !signing && reply.prepared(out, encoded) => {}
+        Resolved::Prepared(encoded, zone) if !signing && reply.prepared(out, encoded, zone) => {}
         Resolved::Service(zone, service) => {
             let asked = (question.qtype, client, reply.ecs_zero());
             let decision = decide_service(snap, health, (zone, service), asked, None);
@@ -245,8 +245,8 @@ impl Via<'_> {
 
 /// What the name resolves to (step 4).
 enum Resolved<'s> {
-    /// A static answer encoded at load.
-    Prepared(&'s Encoded),
+    /// A static answer encoded at load, and the zone it is from.
+    Prepared(&'s Encoded, usize),
     /// A GSLB service's own name: decided per query.
     Service(usize, usize),
     /// Anything else: the zone lookup.
@@ -261,7 +261,7 @@ fn resolve<'s>(snap: &'s Snapshot, question: &read::Question<'_>) -> Resolved<'s
     };
     match (entry.service, entry.rrset(question.qtype)) {
         (Some(service), _) => Resolved::Service(entry.zone, service),
-        (None, Some(encoded)) => Resolved::Prepared(encoded),
+        (None, Some(encoded)) => Resolved::Prepared(encoded, entry.zone),
         (None, None) => Resolved::Lookup,
     }
 }
@@ -604,7 +604,8 @@ impl<'a> Reply<'a> {
 
     /// A prepared static answer; false when it does not fit (the caller
     /// then takes the full path, which truncates).
-    fn prepared(&mut self, out: &mut Vec<u8>, encoded: &Encoded) -> bool {
+    fn prepared(&mut self, out: &mut Vec<u8>, encoded: &Encoded, zone: usize) -> bool {
+        self.counters = counters_of(self.snap, Some(zone));
         let empty = Sections::default();
         let (response, limit) = self.response(encoded.rcode, encoded.authoritative, &empty, 0);
         if !wire::prepared(out, &response, encoded, limit) {
