@@ -158,8 +158,10 @@ fn kill_during_changes_leaves_no_temporary_file_after_the_next_start() {
     .expect("plant");
     for round in 0..5u64 {
         let admin = s.admin.expect("admin");
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let writers: Vec<_> = (0..3u64)
             .map(|i| {
+                let done = done.clone();
                 std::thread::spawn(move || {
                     for k in 0..40u64 {
                         let region = if (i + k) % 2 == 0 {
@@ -174,12 +176,17 @@ fn kill_during_changes_leaves_no_temporary_file_after_the_next_start() {
                             Some(TOKEN),
                             &[],
                         );
+                        done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     }
                 })
             })
             .collect();
-        // Kill while the writers are busy.
-        std::thread::sleep(Duration::from_millis(150 + round * 40));
+        // Kill while the writers are busy: after a few changes more each
+        // round (of 120), not after a fixed time.
+        let progress = 2 + round * 3;
+        common::eventually(Duration::from_secs(20), "the writers under way", || {
+            (done.load(std::sync::atomic::Ordering::SeqCst) >= progress).then_some(())
+        });
         let killed = Command::new("kill")
             .args(["-9", &s.pid().to_string()])
             .status()

@@ -123,8 +123,7 @@ pub fn handle(
     // DNSSEC (issue 16): a DO query to a server with a signed zone skips
     // the prepared and hand-written forms (they carry no signatures) and
     // is signed just before the full render.
-    let signing = request.edns.is_some_and(|e| e.dnssec_ok)
-        && snap.zones.iter().any(|z| z.signer().is_some());
+    let signing = request.edns.is_some_and(|e| e.dnssec_ok) && snap.signed;
     match resolve(snap, question) {
         Resolved::Prepared(encoded, zone) if !signing && reply.prepared(out, encoded, zone) => {}
         Resolved::Service(zone, service) => {

@@ -41,6 +41,9 @@ pub struct Snapshot {
     /// The zones' names with their static answers encoded and their GSLB
     /// services (the answer pipeline's step 4).
     pub prepared: Arc<Prepared>,
+    /// Some zone has DNSSEC keys: a DO query is then signed (worked out
+    /// at load, not per query).
+    pub signed: bool,
     /// Geo maps compiled for lookup.
     pub compiled: Arc<Compiled>,
     /// The GeoIP database, when configured.
@@ -414,6 +417,7 @@ pub fn load(path: &Path, generation: u64) -> Result<Snapshot, ConfigErrors> {
     Ok(Snapshot {
         generation,
         prepared: Arc::new(prepared),
+        signed: zones.iter().any(|z| z.signer().is_some()),
         compiled: Arc::new(Compiled::new(&config, Arc::new(places))),
         overrides: Arc::new(Overrides::default()),
         ramps: Arc::default(),
