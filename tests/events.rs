@@ -71,45 +71,50 @@ impl Receiver {
                 };
                 let _ = stream.set_nonblocking(false);
                 let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-                let mut reader = BufReader::new(stream);
-                loop {
-                    let mut length = 0usize;
-                    let mut auth = String::new();
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        break;
-                    }
+                // Each connection on its own thread: a kept-alive idle one
+                // must not keep the next connection from being served.
+                let (b, r) = (b.clone(), r.clone());
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream);
                     loop {
-                        let mut h = String::new();
-                        if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                        let mut length = 0usize;
+                        let mut auth = String::new();
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
                             break;
                         }
-                        let lower = h.to_ascii_lowercase();
-                        if let Some(v) = lower.strip_prefix("content-length:") {
-                            length = v.trim().parse().unwrap_or(0);
+                        loop {
+                            let mut h = String::new();
+                            if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                                break;
+                            }
+                            let lower = h.to_ascii_lowercase();
+                            if let Some(v) = lower.strip_prefix("content-length:") {
+                                length = v.trim().parse().unwrap_or(0);
+                            }
+                            if lower.starts_with("authorization:") {
+                                auth = h["authorization:".len()..].trim().to_string();
+                            }
                         }
-                        if lower.starts_with("authorization:") {
-                            auth = h["authorization:".len()..].trim().to_string();
+                        let mut body = vec![0u8; length];
+                        if reader.read_exact(&mut body).is_err() {
+                            break;
+                        }
+                        let n = r.fetch_add(1, Ordering::SeqCst);
+                        let status = if n < refuse {
+                            "503 Service Unavailable"
+                        } else {
+                            b.lock()
+                                .expect("bodies")
+                                .push((String::from_utf8_lossy(&body).into_owned(), auth));
+                            "200 OK"
+                        };
+                        let reply = format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n");
+                        if reader.get_mut().write_all(reply.as_bytes()).is_err() {
+                            break;
                         }
                     }
-                    let mut body = vec![0u8; length];
-                    if reader.read_exact(&mut body).is_err() {
-                        break;
-                    }
-                    let n = r.fetch_add(1, Ordering::SeqCst);
-                    let status = if n < refuse {
-                        "503 Service Unavailable"
-                    } else {
-                        b.lock()
-                            .expect("bodies")
-                            .push((String::from_utf8_lossy(&body).into_owned(), auth));
-                        "200 OK"
-                    };
-                    let reply = format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n");
-                    if reader.get_mut().write_all(reply.as_bytes()).is_err() {
-                        break;
-                    }
-                }
+                });
             }
         });
         Self {
