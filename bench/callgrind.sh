@@ -9,7 +9,8 @@
 #
 #   bash bench/callgrind.sh [BIN...]     default target/release/meridian
 #   CG_MIX=geo|static|ecs (default geo; ecs: 1,000 client subnets),
-#   CG_N1=2000, CG_N2=12000 (multiples of 1,000 for ecs)
+#   CG_N1=2000, CG_N2=12000 (multiples of 1,000 for ecs),
+#   CG_KEEP=DIR keeps each run's callgrind output there (callgrind_annotate)
 #
 # Several binaries (e.g. one built from an older commit) are measured on the
 # same database and queries, one line each. The word `gdnsd` in place of a
@@ -87,6 +88,10 @@ count() { # bin count
   SERVER=""
   # Every process's total (gdnsd may leave more than one file).
   for f in "$out".*; do grep -m1 -E '^(summary|totals):' "$f"; done | awk '{s += $2} END {print s}'
+  if [ -n "${CG_KEEP:-}" ]; then
+    mkdir -p "$CG_KEEP"
+    for f in "$out".*; do mv "$f" "$CG_KEEP/$(basename "$1")-$MIX-$2.${f##*.}"; done
+  fi
   rm -f "$out".*
 }
 

@@ -83,11 +83,66 @@ impl ZoneCounters {
 
     /// Count one response.
     pub fn count(&self, qtype: Option<RecordType>, rcode: ResponseCode, tcp: bool) {
-        let t = qtype.map_or(TYPES.len() - 1, type_slot);
-        let slot = (t * RCODES.len() + rcode_slot(rcode)) * TRANSPORTS.len() + usize::from(tcp);
-        if let Some(c) = self.queries.get(slot) {
+        if let Some(c) = self.counter(qtype, rcode, tcp) {
             c.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// The counter of responses of this type, rcode and transport.
+    #[inline]
+    pub fn counter(
+        &self,
+        qtype: Option<RecordType>,
+        rcode: ResponseCode,
+        tcp: bool,
+    ) -> Option<&AtomicU64> {
+        let t = qtype.map_or(TYPES.len() - 1, type_slot);
+        let slot = (t * RCODES.len() + rcode_slot(rcode)) * TRANSPORTS.len() + usize::from(tcp);
+        self.queries.get(slot)
+    }
+}
+
+/// Counts gathered over one batch of queries and added to the shared
+/// counters once per batch (and when dropped), not once per query: every
+/// listener thread counting each answer into the same cache line made the
+/// threads wait on each other (issue 20). A counter is read between
+/// batches, so a scrape never sees a batch half counted for long: the
+/// batch is answered in microseconds.
+#[derive(Default)]
+pub struct Tally<'a> {
+    pending: smallvec::SmallVec<[(&'a AtomicU64, u64); TALLY_SLOTS]>,
+}
+
+/// Distinct counters a tally holds before it adds them up early.
+const TALLY_SLOTS: usize = 8;
+
+impl<'a> Tally<'a> {
+    /// Count one more on `counter`.
+    #[inline]
+    pub fn add(&mut self, counter: &'a AtomicU64) {
+        for (c, n) in &mut self.pending {
+            if std::ptr::eq(*c, counter) {
+                *n += 1;
+                return;
+            }
+        }
+        if self.pending.len() == TALLY_SLOTS {
+            self.flush();
+        }
+        self.pending.push((counter, 1));
+    }
+
+    /// Add what was counted to the shared counters.
+    pub fn flush(&mut self) {
+        for (c, n) in self.pending.drain(..) {
+            c.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for Tally<'_> {
+    fn drop(&mut self) {
+        self.flush();
     }
 }
 
@@ -683,6 +738,25 @@ pub fn escape(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tally_adds_every_count_by_the_time_it_is_dropped() {
+        // Ten counters, more than a tally holds at once: it adds up early
+        // and loses nothing.
+        let counters: Vec<AtomicU64> = (0..10).map(|_| AtomicU64::new(0)).collect();
+        {
+            let mut tally = Tally::default();
+            for round in 0..3 {
+                for (i, c) in counters.iter().enumerate() {
+                    if i <= round * 4 {
+                        tally.add(c);
+                    }
+                }
+            }
+        }
+        let got: Vec<u64> = counters.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+        assert_eq!(got, [3, 2, 2, 2, 2, 1, 1, 1, 1, 0]);
+    }
 
     #[test]
     fn process_stats_parse_proc_self_stat() {

@@ -19,7 +19,6 @@
 //! steps 4 to 6 through [`answer`] with a trace.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::Ordering;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::{A, AAAA, CNAME};
@@ -30,7 +29,7 @@ use super::rrl::{RateLimiter, Verdict};
 use super::wire::{self, Addresses, Response, Sections};
 use crate::config::Target;
 use crate::health::{EndpointHealth, HealthView};
-use crate::metrics::{Dropped, Malformed, ZoneCounters};
+use crate::metrics::{Dropped, Malformed, Tally, ZoneCounters};
 use crate::policy::{self, Decision, Outcome as PolicyOutcome, Query};
 use crate::state::Snapshot;
 use crate::zone::Outcome;
@@ -89,16 +88,18 @@ pub fn respond(
         transport,
         rrl: None,
     };
-    handle(snap, health, packet, src, via, out).sent()
+    handle(snap, health, packet, src, via, &mut Tally::default(), out).sent()
 }
 
-/// The pipeline (see the module's documentation).
-pub fn handle(
-    snap: &Snapshot,
+/// The pipeline (see the module's documentation). What it counts goes
+/// into `tally`, which the caller adds up once per batch.
+pub fn handle<'s>(
+    snap: &'s Snapshot,
     health: &HealthView,
     packet: &[u8],
     src: SocketAddr,
     via: Via<'_>,
+    tally: &mut Tally<'s>,
     out: &mut Vec<u8>,
 ) -> Handled {
     out.clear();
@@ -106,7 +107,7 @@ pub fn handle(
         Read::Drop(why) => return Handled::Dropped(why),
         Read::Query(header, read) => (header, read),
     };
-    let mut reply = Reply::new(snap, header, read.as_ref().ok(), via.transport);
+    let mut reply = Reply::new(snap, header, read.as_ref().ok(), via.transport, tally);
     let request = match classify(read) {
         Ok(request) => request,
         Err(early) => return reply.early(out, early),
@@ -129,7 +130,7 @@ pub fn handle(
         Resolved::Service(zone, service) => {
             let asked = (question.qtype, client, reply.ecs_zero());
             let decision = decide_service(snap, health, (zone, service), asked, None);
-            note_decision(snap, (zone, service), &decision);
+            note_decision(snap, reply.tally, (zone, service), &decision);
             if signing || !reply.addresses(out, (zone, service), &decision) {
                 let mut answered = Answered::decided((zone, service), decision);
                 if let Some(owner) = question.name() {
@@ -155,7 +156,7 @@ pub fn handle(
                 None,
             );
             if let (Some(service), Some(decision)) = (answered.service, &answered.decision) {
-                note_decision(snap, service, decision);
+                note_decision(snap, reply.tally, service, decision);
             }
             if signing {
                 sign(snap, &mut answered, &name, question.qtype);
@@ -304,15 +305,21 @@ fn counters_of(snap: &Snapshot, zone: Option<usize>) -> &ZoneCounters {
 /// Count a GSLB decision of service `s` of zone `z`: fail-open answers,
 /// answers per pool, and who was handed which endpoint until when (drain
 /// reports).
-fn note_decision(snap: &Snapshot, (z, s): (usize, usize), decision: &Decision) {
+fn note_decision<'s>(
+    snap: &'s Snapshot,
+    tally: &mut Tally<'s>,
+    (z, s): (usize, usize),
+    decision: &Decision,
+) {
     if decision.fail_open {
         // By service (issue 18); the process-wide counter only where the
         // counters are not attached (a snapshot without metrics).
-        snap.fail_open_counters
-            .get(z)
-            .and_then(|c| c.get(s))
-            .unwrap_or(&snap.fail_open_counter)
-            .fetch_add(1, Ordering::Relaxed);
+        tally.add(
+            snap.fail_open_counters
+                .get(z)
+                .and_then(|c| c.get(s))
+                .unwrap_or(&snap.fail_open_counter),
+        );
     }
     let PolicyOutcome::Answer { pool, endpoints } = &decision.outcome else {
         return;
@@ -323,7 +330,7 @@ fn note_decision(snap: &Snapshot, (z, s): (usize, usize), decision: &Decision) {
         .and_then(|z| z.get(s))
         .and_then(|s| s.get(*pool))
     {
-        c.fetch_add(1, Ordering::Relaxed);
+        tally.add(c);
     }
     let ttl = snap.config.zones[z].services[s].ttl;
     for &e in endpoints {
@@ -447,7 +454,7 @@ pub(super) fn decide_service(
             view: health,
         },
         &query,
-        &mut rand::rng(),
+        &mut policy::rng::Fast,
         trace,
     )
 }
@@ -491,9 +498,9 @@ fn canonical(ip: IpAddr) -> IpAddr {
 
 /// Step 7: what every response to one query shares, and the ways to
 /// render it.
-struct Reply<'a> {
+struct Reply<'a, 'p, 't> {
     header: Header,
-    question: Option<&'a [u8]>,
+    question: Option<&'p [u8]>,
     query_edns: Option<QueryEdns>,
     max_udp: u16,
     transport: Transport,
@@ -505,14 +512,17 @@ struct Reply<'a> {
     nsid: Option<&'a str>,
     qtype: Option<RecordType>,
     snap: &'a Snapshot,
+    /// Where the counts go (added up once per batch).
+    tally: &'t mut Tally<'a>,
 }
 
-impl<'a> Reply<'a> {
+impl<'a, 'p, 't> Reply<'a, 'p, 't> {
     fn new(
         snap: &'a Snapshot,
         header: Header,
-        request: Option<&Request<'a>>,
+        request: Option<&Request<'p>>,
         transport: Transport,
+        tally: &'t mut Tally<'a>,
     ) -> Self {
         let ecs_enabled = snap.config.geoip.as_ref().is_none_or(|g| g.ecs);
         Self {
@@ -529,6 +539,7 @@ impl<'a> Reply<'a> {
             nsid: snap.config.dns.nsid.as_deref(),
             qtype: request.and_then(|r| r.first.as_ref()).map(|q| q.qtype),
             snap,
+            tally,
         }
     }
 
@@ -545,14 +556,15 @@ impl<'a> Reply<'a> {
         self.ecs.is_some_and(|e| e.source_prefix == 0)
     }
 
-    fn count(&self, rcode: ResponseCode) {
-        self.counters
-            .count(self.qtype, rcode, self.transport == Transport::Tcp);
+    fn count(&mut self, rcode: ResponseCode) {
+        let tcp = self.transport == Transport::Tcp;
+        if let Some(c) = self.counters.counter(self.qtype, rcode, tcp) {
+            self.tally.add(c);
+        }
     }
 
     /// Step 2's answers.
     fn early(&mut self, out: &mut Vec<u8>, early: Early) -> Handled {
-        let empty = Sections::default();
         let (rcode, handled) = match &early {
             // Nothing after the header could be read: no question, no OPT.
             Early::Unreadable(why) => {
@@ -567,7 +579,7 @@ impl<'a> Reply<'a> {
                     rcode,
                     authoritative: false,
                     question: None,
-                    sections: &empty,
+                    sections: Sections::EMPTY,
                     edns: None,
                 };
                 wire::encode(out, &response, PLAIN_UDP_LIMIT);
@@ -595,8 +607,7 @@ impl<'a> Reply<'a> {
     /// Step 3's slip: the truncated form (TC, the question and the OPT
     /// record), so a real client retries over TCP.
     fn slip(&self, out: &mut Vec<u8>) -> Handled {
-        let empty = Sections::default();
-        let (response, _) = self.response(ResponseCode::NoError, false, &empty, 0);
+        let (response, _) = self.response(ResponseCode::NoError, false, Sections::EMPTY, 0);
         wire::truncated(out, &response);
         Handled::Answered
     }
@@ -605,8 +616,8 @@ impl<'a> Reply<'a> {
     /// then takes the full path, which truncates).
     fn prepared(&mut self, out: &mut Vec<u8>, encoded: &Encoded, zone: usize) -> bool {
         self.counters = counters_of(self.snap, Some(zone));
-        let empty = Sections::default();
-        let (response, limit) = self.response(encoded.rcode, encoded.authoritative, &empty, 0);
+        let (response, limit) =
+            self.response(encoded.rcode, encoded.authoritative, Sections::EMPTY, 0);
         if !wire::prepared(out, &response, encoded, limit) {
             return false;
         }
@@ -640,8 +651,8 @@ impl<'a> Reply<'a> {
             }
         }
         self.counters = counters_of(snap, Some(z));
-        let empty = Sections::default();
-        let (response, limit) = self.response(ResponseCode::NoError, true, &empty, decision.scope);
+        let (response, limit) =
+            self.response(ResponseCode::NoError, true, Sections::EMPTY, decision.scope);
         if !records.finish(out, &response, limit) {
             return false;
         }

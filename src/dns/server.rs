@@ -26,7 +26,7 @@ use super::handler::{Transport, Via, handle};
 use super::malformed;
 use super::rrl::RateLimiter;
 use crate::health::HealthView;
-use crate::metrics::PacketCounters;
+use crate::metrics::{PacketCounters, Tally};
 use crate::state::Snapshot;
 
 /// Kernel receive buffer asked for on each UDP socket.
@@ -394,7 +394,15 @@ async fn tcp_connection(
                 transport: Transport::Tcp,
                 rrl: None,
             };
-            handle(&snap, &health, &buf, peer, via, &mut out)
+            handle(
+                &snap,
+                &health,
+                &buf,
+                peer,
+                via,
+                &mut Tally::default(),
+                &mut out,
+            )
         };
         malformed::note(&published.packets, handled, buf.len(), peer);
         if !handled.sent() {

@@ -24,6 +24,7 @@ use tracing::debug;
 use super::handler::{Transport, Via, handle};
 use super::malformed::{self, SOCKET_ERROR_LOG};
 use super::server::Published;
+use crate::metrics::Tally;
 
 /// Datagrams taken per system call at most.
 pub(super) const BATCH: usize = 32;
@@ -56,9 +57,10 @@ fn answer_batch(published: &Published, io: &mut batch::Batch, n: usize) {
         transport: Transport::Udp,
         rrl: Some(&published.rrl),
     };
+    let mut tally = Tally::default();
     for i in 0..n {
         let (query, src, out) = io.slot(i);
-        let handled = handle(&snap, &health, query, src, via, out);
+        let handled = handle(&snap, &health, query, src, via, &mut tally, out);
         malformed::note(&published.packets, handled, query.len(), src);
         io.set_reply(i, handled.sent());
     }

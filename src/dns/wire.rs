@@ -36,6 +36,17 @@ pub(crate) struct Sections {
     pub(crate) additional_required: bool,
 }
 
+impl Sections {
+    /// No records: the sections of a response that carries none, or whose
+    /// records are written by hand (nothing to build or drop per query).
+    pub(crate) const EMPTY: &'static Self = &Self {
+        answers: Vec::new(),
+        authority: Vec::new(),
+        additional: Vec::new(),
+        additional_required: false,
+    };
+}
+
 /// Everything needed to encode a response.
 pub(crate) struct Response<'a> {
     pub(crate) header: QueryHeader,

@@ -7,6 +7,7 @@
 //! step.
 
 pub mod hash;
+pub mod rng;
 mod select;
 #[cfg(test)]
 mod tests;

@@ -7,6 +7,10 @@ use smallvec::SmallVec;
 /// Draw one item in proportion to its weight; None when every weight is 0
 /// (or there is nothing to draw).
 pub fn draw_weighted<T: Copy>(items: &[(T, u16)], rng: &mut impl Rng) -> Option<T> {
+    // One item: no draw to make.
+    if let [(item, w)] = items {
+        return (*w > 0).then_some(*item);
+    }
     let total: u32 = items.iter().map(|(_, w)| u32::from(*w)).sum();
     if total == 0 {
         return None;
@@ -33,6 +37,11 @@ pub(crate) fn draw_without_replacement(
     let mut total: u32 = items.iter().map(|(_, w)| u32::from(*w)).sum();
     let mut out = super::Endpoints::new();
     while out.len() < n && total > 0 {
+        // The last item left needs no draw.
+        if let [(last, _)] = items[..] {
+            out.push(last);
+            break;
+        }
         let mut x = rng.random_range(0..total);
         let Some(at) = items.iter().position(|&(_, w)| {
             let w = u32::from(w);
