@@ -995,17 +995,15 @@ impl<H: Health> PoolCtx<'_, H> {
         rng: &mut impl Rng,
     ) -> Endpoints {
         let p = &self.service.pools[pool];
-        let is_wanted = |t: &Target| {
-            matches!(
-                (wanted, t),
-                (_, Target::Name(_)) | (Wanted::V4, Target::V4(_)) | (Wanted::V6, Target::V6(_))
-            )
-        };
         // A pool answering with a name answers with it alone.
-        if let Some(i) = p
-            .endpoints
-            .iter()
-            .position(|e| matches!(e.target, Target::Name(_)))
+        if self
+            .inputs
+            .compiled
+            .answers_names(self.zone, self.service_index)
+            && let Some(i) = p
+                .endpoints
+                .iter()
+                .position(|e| matches!(e.target, Target::Name(_)))
         {
             return if self.usable(pool, i) {
                 std::iter::once(i).collect()
@@ -1016,28 +1014,42 @@ impl<H: Health> PoolCtx<'_, H> {
         if wanted == Wanted::NameOnly {
             return Endpoints::new();
         }
-        let of_type: SmallVec<[usize; 8]> = (0..p.endpoints.len())
-            .filter(|&i| is_wanted(&p.endpoints[i].target) && self.usable(pool, i))
-            .collect();
         let trust_all = fail_open || self.forced(pool) == Forced::Up;
-        // `of_type` holds usable endpoints only: what is left is health.
-        let mut candidates: SmallVec<[(usize, u16); 8]> = of_type
-            .iter()
-            .filter(|&&i| {
-                trust_all
-                    || self.endpoint_override(pool, i).state == EndpointForced::Up
-                    || self
-                        .health
-                        .endpoint_up(self.zone, self.service_index, pool, i)
-            })
-            .map(|&i| (i, self.endpoint_weight(pool, i)))
-            .collect();
-        if candidates.is_empty() {
+        // One pass: the usable endpoints of the wanted family that are
+        // healthy (or trusted), with their weights; `others` counts the
+        // usable ones left out for health.
+        let mut candidates: SmallVec<[(usize, u16); 8]> = SmallVec::new();
+        let mut others = 0;
+        for (i, endpoint) in p.endpoints.iter().enumerate() {
+            let of_type = matches!(
+                (wanted, &endpoint.target),
+                (Wanted::V4, Target::V4(_)) | (Wanted::V6, Target::V6(_))
+            );
+            if !of_type || !self.usable(pool, i) {
+                continue;
+            }
+            if trust_all
+                || self.endpoint_override(pool, i).state == EndpointForced::Up
+                || self
+                    .health
+                    .endpoint_up(self.zone, self.service_index, pool, i)
+            {
+                candidates.push((i, self.endpoint_weight(pool, i)));
+            } else {
+                others += 1;
+            }
+        }
+        if candidates.is_empty() && others > 0 {
             // The pool is available on the strength of its other family:
             // serve this family's endpoints rather than nothing.
-            candidates = of_type
-                .iter()
-                .map(|&i| (i, self.endpoint_weight(pool, i)))
+            candidates = (0..p.endpoints.len())
+                .filter(|&i| {
+                    matches!(
+                        (wanted, &p.endpoints[i].target),
+                        (Wanted::V4, Target::V4(_)) | (Wanted::V6, Target::V6(_))
+                    ) && self.usable(pool, i)
+                })
+                .map(|i| (i, self.endpoint_weight(pool, i)))
                 .collect();
         }
         if let (Selection::Sticky, Some(net)) = (self.service.selection, self.net) {
