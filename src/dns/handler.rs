@@ -199,7 +199,7 @@ enum Early {
     Refused,
     BadVers,
     /// A TSIG-signed query: we hold no keys (RFC 8945 5.2).
-    BadKey(read::Tsig),
+    BadKey(Box<read::Tsig>),
 }
 
 /// Step 2: what the SPEC answers before looking at the name (3.5).

@@ -125,7 +125,7 @@ pub(crate) struct Request<'a> {
     /// The ECS option as found in the raw bytes; `Absent` without EDNS.
     pub(crate) ecs: Ecs,
     /// The TSIG record that ends the query (RFC 8945 4.2), if any.
-    pub(crate) tsig: Option<Tsig>,
+    pub(crate) tsig: Option<Box<Tsig>>,
     /// What is wrong with the OPT record's options, when something is (the
     /// query is then answered FORMERR).
     pub(crate) opt_problem: Option<Malformed>,
@@ -308,7 +308,7 @@ fn slow(packet: &[u8]) -> Option<Request<'_>> {
     if walked.end != packet.len() {
         return None;
     }
-    let tsig = walked.last.and_then(|at| tsig_at(packet, at));
+    let tsig = walked.last.and_then(|at| tsig_at(packet, at)).map(Box::new);
     let questions = message.queries.len();
     // The question is echoed only when there is exactly one to echo.
     let question = (questions == 1)

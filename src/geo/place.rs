@@ -314,18 +314,34 @@ impl Tree {
     }
 
     fn walk(&self, root: u32, bits: u128) -> Placed {
-        let mut at = root;
-        for i in 0..128 {
-            if at & LEAF != 0 {
-                break;
-            }
-            let bit = usize::from((bits >> (127 - i)) & 1 == 1);
-            at = self.nodes[at as usize][bit];
+        // Two 64-bit halves: a 128-bit shift per level cost more than the
+        // rest of the step.
+        #[allow(clippy::cast_possible_truncation)]
+        let (high, low) = ((bits >> 64) as u64, bits as u64);
+        let mut at = self.descend(root, high, 64);
+        if at & LEAF == 0 {
+            at = self.descend(at, low, 64);
         }
         self.leaves
             .get((at & !LEAF) as usize)
             .copied()
             .unwrap_or(Placed { entry: 0, scope: 0 })
+    }
+
+    /// Follow up to `depth` bits of `word` (from its top bit) down from
+    /// node `at`; where it stops (a leaf, or the node after `depth` bits).
+    #[inline]
+    fn descend(&self, mut at: u32, mut word: u64, depth: u32) -> u32 {
+        for _ in 0..depth {
+            if at & LEAF != 0 {
+                break;
+            }
+            let bit = usize::from(word >> 63 == 1);
+            word <<= 1;
+            // Out of range never happens in a built tree; it ends at no leaf.
+            at = self.nodes.get(at as usize).map_or(u32::MAX, |n| n[bit]);
+        }
+        at
     }
 
     /// Copy the built subtree at `at` into the flat arrays; its reference.
