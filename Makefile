@@ -62,8 +62,8 @@ clippy:
 # tests/health_grpc.rs (deps-test); promtool (prometheus) lints /metrics
 # and the Grafana dashboard's queries (tests/ops_metrics.rs).
 # tests/dnssec.rs uses BIND's dnssec-keygen and dnssec-dsfromkey
-# (bind9-utils) as oracles, and delv (bind9-dnsutils) and unbound as
-# validators.
+# (bind9-utils) as oracles, and delv (bind9-dnsutils), unbound and
+# dnsviz (probe and grok) as validators.
 # prometheus and prometheus-alertmanager run in tests/health_prometheus.rs
 # and tests/alerts.rs.
 # The build needs protoc (protobuf-compiler) for etcd-client's protos; the
@@ -73,7 +73,7 @@ TEST_TOOLS := dig:bind9-dnsutils kdig:knot-dnsutils knotd:knot mmdblookup:mmdb-b
               dnsperf:dnsperf curl:curl chromium:chromium etcd:etcd-server \
               etcdctl:etcd-client \
               systemd-analyze:systemd pip3:python3-pip promtool:prometheus \
-              dnssec-keygen:bind9-utils unbound:unbound \
+              dnssec-keygen:bind9-utils unbound:unbound dnsviz:dnsviz \
               prometheus:prometheus prometheus-alertmanager:prometheus-alertmanager \
               $(BUILD_TOOLS)
 RUN_TOOLS  := dig:bind9-dnsutils curl:curl $(BUILD_TOOLS)
@@ -104,10 +104,13 @@ deps-test:
 	  $(SUDO) python3 -m pip install -q --break-system-packages openapi-spec-validator
 
 ## bench: meridian vs gdnsd vs Knot DNS on loopback (dnsperf), prints the
-## comparison table; about 6 minutes. Settings: BENCH_* in bench/run.sh,
+## comparison table; then the DNSSEC mixes (static, 1,024-subnet ECS and
+## nonexistent names, each with and without DO: bench/dnssec.sh); about 10
+## minutes. Settings: BENCH_* in bench/run.sh and bench/dnssec.sh,
 ## docs/performance.md.
 bench:
 	bash bench/run.sh
+	bash bench/dnssec.sh
 
 ## cluster-demo: etcd and three meridian instances on loopback; drains a
 ## region on ns1 and shows ns2 and ns3 answering from the next one, then a

@@ -1,37 +1,17 @@
 //! The HTML status page (`GET /`) in a real headless browser (Debian's
-//! chromium): what it shows after a region is drained, and, driven over
-//! the DevTools protocol, the incident view: summary, share bars and
-//! sparklines, updated after a drain without a reload; a screenshot.
+//! chromium, driven over the DevTools protocol): what it shows after a
+//! region is drained; the incident view: summary, share bars and
+//! sparklines, updated after a drain without a reload, through the change
+//! events stream (`GET /v1/events`) and not a poll; polling while that
+//! stream is refused, and back to the stream when it returns; a screenshot.
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 
 use common::{Server, repo};
 
 const TOKEN: &str = "page-token";
-
-fn chromium(args: &[&str], profile: &Path) -> std::process::Output {
-    Command::new("timeout")
-        .arg("60")
-        .arg("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--virtual-time-budget=5000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(args)
-        .output()
-        .expect("run chromium (install the chromium package)")
-}
 
 #[test]
 fn status_page_shows_a_drained_region_as_down() {
@@ -61,10 +41,20 @@ fn status_page_shows_a_drained_region_as_down() {
     );
     assert_eq!(r.status, 200, "{r:?}");
 
-    let url = format!("http://{}/", s.admin.expect("admin"));
-    let profile = tempfile::tempdir().expect("profile dir");
-    let out = chromium(&["--dump-dom", &url], profile.path());
-    let dom = String::from_utf8_lossy(&out.stdout);
+    // The page as drawn once its first fetches are in (it keeps the
+    // change events stream open, so it is never "done loading": read the
+    // DOM over the DevTools protocol rather than with `--dump-dom`).
+    let mut b = Browser::start();
+    b.open(&format!("http://{}/", s.admin.expect("admin")));
+    let dom = common::eventually(std::time::Duration::from_secs(30), "the page drawn", || {
+        b.eval(
+            r#"document.querySelector('[data-region="eu-west"]') &&
+               document.getElementById("meta").innerText.includes("generation")
+               ? document.documentElement.outerHTML : null"#,
+        )
+        .as_str()
+        .map(String::from)
+    });
     let section = |name: &str| -> String {
         let start = dom
             .find(&format!("data-region=\"{name}\""))
@@ -89,22 +79,8 @@ fn status_page_shows_a_drained_region_as_down() {
     assert!(us.contains(">forced drain"), "its override: {us}");
     assert!(dom.contains("generation 1"), "status line rendered");
 
-    // The screenshot step: docs/status-page.png was made the same way.
-    let shot = s.dir.path().join("status.png");
-    let out = chromium(
-        &[
-            &format!("--screenshot={}", shot.display()),
-            "--window-size=1100,900",
-            &url,
-        ],
-        profile.path(),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let png = std::fs::read(&shot).expect("screenshot written");
+    // The screenshot step.
+    let png = b.screenshot();
     assert!(
         png.starts_with(b"\x89PNG") && png.len() > 10_000,
         "{} bytes",
@@ -204,6 +180,12 @@ impl Browser {
 
     /// Open `url` in a new tab and talk to it from now on.
     fn open(&mut self, url: &str) {
+        self.attach();
+        self.call("Page.navigate", serde_json::json!({"url": url}));
+    }
+
+    /// Open a blank tab and talk to it from now on.
+    fn attach(&mut self) {
         let target = self.call(
             "Target.createTarget",
             serde_json::json!({"url": "about:blank"}),
@@ -217,7 +199,16 @@ impl Browser {
             "Emulation.setDeviceMetricsOverride",
             serde_json::json!({"width": 1200, "height": 1500, "deviceScaleFactor": 1, "mobile": false}),
         );
-        self.call("Page.navigate", serde_json::json!({"url": url}));
+    }
+
+    /// Requests whose URL matches one of `patterns` fail as if the network
+    /// refused them (an empty list lets everything through again).
+    fn block(&mut self, patterns: &[&str]) {
+        self.call("Network.enable", serde_json::json!({}));
+        self.call(
+            "Network.setBlockedURLs",
+            serde_json::json!({ "urls": patterns }),
+        );
     }
 
     /// Evaluate a JavaScript expression in the page; its JSON value.
@@ -387,8 +378,22 @@ fn incident_view_summarises_shares_and_follows_a_drain_without_reload() {
         "{meta}"
     );
 
-    // A drain, seen by the open page without a reload.
+    // A drain, seen by the open page without a reload, through the change
+    // events stream: no poll of the state happens in between (with the
+    // stream up the page polls once a minute).
+    wait(
+        &mut b,
+        "the page on the events stream",
+        r#"document.body.dataset.updates === "stream""#,
+    );
     b.eval("window.__notReloaded = true");
+    let counters = |b: &mut Browser| -> (u64, u64) {
+        let v =
+            b.eval("[Number(document.body.dataset.polls), Number(document.body.dataset.events)]");
+        (v[0].as_u64().unwrap_or(0), v[1].as_u64().unwrap_or(0))
+    };
+    let (polls, events) = counters(&mut b);
+    let changed = std::time::Instant::now();
     let r = s.admin(
         "PUT",
         "/v1/regions/eu-west/override",
@@ -408,10 +413,19 @@ fn incident_view_summarises_shares_and_follows_a_drain_without_reload() {
              const f = document.querySelector('[data-region="eu-west"] [data-forced="down"]');
              return t.includes("region eu-west forced down") && f ? [t, f.innerText] : null; })()"#,
     );
+    let took = changed.elapsed();
     assert!(
         forced[0].as_str().is_some_and(|t| t.contains(&until)),
         "{forced}"
     );
+    let (polls_after, events_after) = counters(&mut b);
+    assert_eq!(polls_after, polls, "the state was polled, not pushed");
+    assert!(events_after > events, "no change event reached the page");
+    assert!(
+        took < std::time::Duration::from_secs(2),
+        "the drain took {took:?} to show"
+    );
+    eprintln!("the drain showed on the page {took:?} after the PUT");
     // Forced and health states told apart: the health badge stays its own.
     let badges = b.eval(
         r#"[...document.querySelectorAll('[data-region="eu-west"] h3 .badge')].map(e => e.className)"#,
@@ -447,4 +461,87 @@ fn incident_view_summarises_shares_and_follows_a_drain_without_reload() {
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = traffic.join();
+}
+
+/// Without the change events stream (the browser refuses `/v1/events`)
+/// the page polls, and still follows a drain; once the stream is back it
+/// switches to it and redraws on the next change without polling.
+#[test]
+fn status_page_polls_while_the_events_stream_is_down() {
+    let closed = common::etcd::free_port().to_string();
+    let s = Server::start(
+        &INCIDENT.replace("CLOSED", &closed),
+        &[
+            ("gslb.test.zone", common::GSLB_TEST_ZONE),
+            ("token.txt", TOKEN),
+            ("var/.keep", ""),
+        ],
+    );
+    let mut b = Browser::start();
+    b.attach();
+    b.block(&["*/v1/events*"]);
+    b.call(
+        "Page.navigate",
+        serde_json::json!({"url": format!("http://{}/", s.admin.expect("admin"))}),
+    );
+    let wait = |b: &mut Browser, what: &str, js: &str| -> serde_json::Value {
+        common::eventually(std::time::Duration::from_secs(30), what, || {
+            let v = b.eval(js);
+            (!v.is_null() && v != false).then_some(v)
+        })
+    };
+    let counter = |b: &mut Browser, name: &str| -> u64 {
+        b.eval(&format!("Number(document.body.dataset.{name})"))
+            .as_u64()
+            .unwrap_or(0)
+    };
+    wait(
+        &mut b,
+        "the page polling",
+        r#"document.body.dataset.updates === "poll" && Number(document.body.dataset.polls) >= 2"#,
+    );
+    let meta = b.eval(r#"document.getElementById("meta").innerText"#);
+    assert!(
+        meta.as_str()
+            .is_some_and(|m| m.contains("polling every 2 s")),
+        "{meta}"
+    );
+    let polls = counter(&mut b, "polls");
+    let r = s.admin(
+        "PUT",
+        "/v1/regions/eu-west/override",
+        Some(r#"{"state":"down","for":"1h"}"#),
+        Some(TOKEN),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    wait(
+        &mut b,
+        "the drain on the polling page",
+        r#"document.querySelector('[data-region="eu-west"] [data-forced="down"]') !== null"#,
+    );
+    assert!(counter(&mut b, "polls") > polls, "shown without a poll");
+    assert_eq!(counter(&mut b, "events"), 0, "an event got through");
+
+    // The stream comes back: the page moves to it by itself.
+    b.block(&[]);
+    wait(
+        &mut b,
+        "the page back on the events stream",
+        r#"document.body.dataset.updates === "stream""#,
+    );
+    let polls = counter(&mut b, "polls");
+    let r = s.admin(
+        "PUT",
+        "/v1/regions/us-east/override",
+        Some(r#"{"state":"down","for":"1h"}"#),
+        Some(TOKEN),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    wait(
+        &mut b,
+        "the second drain, through the stream",
+        r#"document.querySelector('[data-region="us-east"] [data-forced="down"]') !== null"#,
+    );
+    assert_eq!(counter(&mut b, "polls"), polls, "polled with the stream up");
+    assert!(counter(&mut b, "events") > 0, "no event reached the page");
 }

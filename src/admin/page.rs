@@ -1,7 +1,11 @@
 //! `GET /`: the status page, an incident view (issue 18). Self-contained
-//! (no external assets: it works offline) and built only on the API: it
-//! fetches `/v1/status`, `/v1/regions`, `/v1/overrides` and `/metrics`
-//! every two seconds and redraws without a reload.
+//! (no external assets: it works offline) and built only on the API. It
+//! listens to `GET /v1/events` (Server-Sent Events, issue 17) and fetches
+//! `/v1/status`, `/v1/regions` and `/v1/overrides` when a change arrives;
+//! while the stream is down it polls them every two seconds instead (with
+//! the stream up, once a minute as a safety net). `/metrics` is sampled
+//! every two seconds for the traffic shares and rates. It redraws without
+//! a reload.
 //!
 //! From top to bottom: a summary line (what is down and why, what an
 //! operator forced and until when); per service, a bar of the share of
@@ -209,34 +213,114 @@ function regionBlock(r) {
     (r.pools.length ? r.pools.map(poolBlock).join("") : "<em>no pools</em>") + `</section>`;
 }
 
-async function refresh() {
+// What the page last fetched: the state (status, regions, overrides) and
+// when, drawn together with the traffic samples.
+let state = null;
+let stateSeq = 0, appliedSeq = 0;
+
+function render() {
+  if (!state) return;
+  const {status, regions, overrides, at} = state;
+  const regionNames = regions.regions.map(r => r.name);
+  regionNames.forEach((r, i) => regionColors[r] ??= COLORS[i % COLORS.length]);
+  const services = [...new Set(regions.regions.flatMap(r => r.pools.map(p => p.service)))];
+  const meta = document.getElementById("meta");
+  meta.textContent =
+    `version ${status.version} · generation ${status.generation} · up ${status.uptime_seconds}s · ` +
+    `${status.zones} zone(s), ${status.services} service(s), ${status.regions} region(s) · ` +
+    (live ? "live (change events) · " : "polling every 2 s · ") +
+    `updated ${utc(new Date(at).toISOString())} (all times UTC)`;
+  summary(regions, overrides);
+  shareBars(services, regionNames);
+  document.getElementById("regions").innerHTML = regions.regions.map(regionBlock).join("");
+}
+
+// The state: fetched when a change event arrives (debounced), and polled,
+// every POLL_MS without the stream, every POLL_LIVE_MS (a safety net) with it.
+async function refreshState() {
+  const seq = ++stateSeq;
   try {
-    const [status, regions, overrides, metrics] = await Promise.all([
+    const [status, regions, overrides] = await Promise.all([
       fetch("/v1/status").then(r => r.json()),
       fetch("/v1/regions").then(r => r.json()),
       fetch("/v1/overrides").then(r => r.json()),
-      fetch("/metrics").then(r => r.text()),
     ]);
-    const now = Date.now();
-    samples.push({t: now, answers: parseAnswers(metrics)});
-    while (samples.length > 2 && now - samples[1].t >= WINDOW_MS) samples.shift();
-    const regionNames = regions.regions.map(r => r.name);
-    regionNames.forEach((r, i) => regionColors[r] ??= COLORS[i % COLORS.length]);
-    const services = [...new Set(regions.regions.flatMap(r => r.pools.map(p => p.service)))];
-    document.getElementById("meta").textContent =
-      `version ${status.version} · generation ${status.generation} · up ${status.uptime_seconds}s · ` +
-      `${status.zones} zone(s), ${status.services} service(s), ${status.regions} region(s) · ` +
-      `updated ${utc(new Date(now).toISOString())} (all times UTC)`;
-    summary(regions, overrides);
-    shareBars(services, regionNames);
-    document.getElementById("regions").innerHTML = regions.regions.map(regionBlock).join("");
+    // An older reply that arrives late never overwrites a newer one.
+    if (seq < appliedSeq) return;
+    appliedSeq = seq;
+    state = {status, regions, overrides, at: Date.now()};
+    render();
     document.getElementById("error").textContent = "";
   } catch (e) {
     document.getElementById("error").textContent = "cannot reach the admin API: " + e;
   }
 }
-refresh();
-setInterval(refresh, 2000);
+
+// Traffic (answers per region) is not an event: sampled from /metrics
+// every SAMPLE_MS whatever the stream does.
+async function sample() {
+  try {
+    const metrics = await fetch("/metrics").then(r => r.text());
+    const now = Date.now();
+    samples.push({t: now, answers: parseAnswers(metrics)});
+    while (samples.length > 2 && now - samples[1].t >= WINDOW_MS) samples.shift();
+    render();
+  } catch (e) {
+    document.getElementById("error").textContent = "cannot reach the admin API: " + e;
+  }
+}
+
+const SAMPLE_MS = 2000, POLL_MS = 2000, POLL_LIVE_MS = 60000, RECONNECT_MS = 5000;
+const KINDS = ["endpoint_health", "pool_availability", "region_state", "override_set", "override_lapsed", "reload"];
+let live = false, pollTimer = null, soonTimer = null, events = 0, polls = 0;
+
+function schedulePoll() {
+  clearTimeout(pollTimer);
+  pollTimer = setTimeout(() => {
+    document.body.dataset.polls = String(++polls);
+    refreshState();
+    schedulePoll();
+  }, live ? POLL_LIVE_MS : POLL_MS);
+}
+function setLive(on) {
+  if (live === on) return;
+  live = on;
+  document.body.dataset.updates = on ? "stream" : "poll";
+  // Events may have been missed while switching: fetch the state now.
+  refreshState();
+  schedulePoll();
+}
+function soon() {
+  if (soonTimer) return;
+  soonTimer = setTimeout(() => { soonTimer = null; refreshState(); }, 100);
+}
+function onEvent() {
+  document.body.dataset.events = String(++events);
+  soon();
+}
+// GET /v1/events (Server-Sent Events): the page redraws on each change.
+// When the stream drops, the page polls until it is back (EventSource
+// reconnects by itself; a stream refused outright is retried here).
+function connect() {
+  if (!window.EventSource) return;
+  const es = new EventSource("/v1/events");
+  es.onopen = () => setLive(true);
+  es.onmessage = onEvent;
+  for (const k of KINDS) es.addEventListener(k, onEvent);
+  es.onerror = () => {
+    setLive(false);
+    if (es.readyState === EventSource.CLOSED) setTimeout(connect, RECONNECT_MS);
+  };
+}
+
+document.body.dataset.updates = "poll";
+document.body.dataset.events = "0";
+document.body.dataset.polls = "0";
+refreshState();
+sample();
+schedulePoll();
+setInterval(sample, SAMPLE_MS);
+connect();
 </script>
 </body>
 </html>

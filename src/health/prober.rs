@@ -105,6 +105,9 @@ pub struct Prober {
 #[derive(Debug, Default)]
 pub struct TargetClient {
     http: Option<(SocketAddr, Client)>,
+    /// The URL of a plain HTTP check, parsed once per address rather than
+    /// formatted and parsed for every check (10,000 targets at 1 s).
+    url: Option<(SocketAddr, reqwest::Url)>,
     grpc: super::grpc::GrpcChannel,
 }
 
@@ -175,7 +178,7 @@ impl Prober {
                 Err(e) => Err(io_error(&e)),
             },
             MonitorKind::Http => {
-                let url = format!("http://{addr}{}", m.path);
+                let url = own.url(addr, &m.path)?;
                 let mut request = self.plain.request(method(m), url);
                 let host = m.host.as_deref().or(spec.addr.host_name());
                 if let Some(host) = host {
@@ -234,6 +237,19 @@ fn with_headers(m: &Monitor, mut request: reqwest::RequestBuilder) -> reqwest::R
 }
 
 impl TargetClient {
+    /// `http://ADDR/PATH`, parsed the first time `addr` is checked.
+    fn url(&mut self, addr: SocketAddr, path: &str) -> Result<reqwest::Url, CheckError> {
+        if let Some((a, url)) = &self.url
+            && *a == addr
+        {
+            return Ok(url.clone());
+        }
+        let url = reqwest::Url::parse(&format!("http://{addr}{path}"))
+            .map_err(|e| CheckError::Other(format!("bad URL: {e}")))?;
+        self.url = Some((addr, url.clone()));
+        Ok(url)
+    }
+
     fn client(
         &mut self,
         host: Option<&str>,
