@@ -82,14 +82,15 @@ impl Opt<'_> {
     /// rcode `rcode_high`.
     fn write(&self, out: &mut Vec<u8>, rcode_high: u8) -> Result<(), TooLong> {
         let ttl = u32::from(rcode_high) << 24 | if self.dnssec_ok { 0x8000 } else { 0 };
-        // Owner: the root.
-        out.push(0);
-        out.extend_from_slice(&TYPE_OPT.to_be_bytes());
+        // Owner (the root), type, payload size, TTL, and room for the
+        // length: built on the stack and appended at once.
+        let mut fixed = [0u8; 11];
+        fixed[1..3].copy_from_slice(&TYPE_OPT.to_be_bytes());
         // Values below 512 count as 512 (RFC 6891 6.2.5).
-        out.extend_from_slice(&self.max_payload.max(512).to_be_bytes());
-        out.extend_from_slice(&ttl.to_be_bytes());
-        let rdlen_at = out.len();
-        out.extend_from_slice(&[0, 0]);
+        fixed[3..5].copy_from_slice(&self.max_payload.max(512).to_be_bytes());
+        fixed[5..9].copy_from_slice(&ttl.to_be_bytes());
+        out.extend_from_slice(&fixed);
+        let rdlen_at = out.len() - 2;
         if let Some(nsid) = self.nsid
             && let Ok(len) = u16::try_from(nsid.len())
         {
@@ -100,21 +101,25 @@ impl Opt<'_> {
         if let Some((ecs, scope)) = self.ecs {
             // RFC 7871 6: the address cut to the bytes the source prefix
             // covers.
-            let (family, octets, bytes): (u16, [u8; 16], usize) = match ecs.addr {
+            let mut option = [0u8; 8 + 16];
+            let (family, bytes): (u16, usize) = match ecs.addr {
                 IpAddr::V4(a) => {
-                    let mut o = [0; 16];
-                    o[..4].copy_from_slice(&a.octets());
-                    (1, o, 4)
+                    option[8..12].copy_from_slice(&a.octets());
+                    (1, 4)
                 }
-                IpAddr::V6(a) => (2, a.octets(), 16),
+                IpAddr::V6(a) => {
+                    option[8..24].copy_from_slice(&a.octets());
+                    (2, 16)
+                }
             };
             let len = usize::from(ecs.source_prefix).div_ceil(8).min(bytes);
-            out.extend_from_slice(&OPTION_ECS.to_be_bytes());
-            out.extend_from_slice(&((4 + len) as u16).to_be_bytes());
-            out.extend_from_slice(&family.to_be_bytes());
-            out.push(ecs.source_prefix);
-            out.push(scope);
-            out.extend_from_slice(&octets[..len]);
+            option[0..2].copy_from_slice(&OPTION_ECS.to_be_bytes());
+            #[allow(clippy::cast_possible_truncation)]
+            option[2..4].copy_from_slice(&((4 + len) as u16).to_be_bytes());
+            option[4..6].copy_from_slice(&family.to_be_bytes());
+            option[6] = ecs.source_prefix;
+            option[7] = scope;
+            out.extend_from_slice(&option[..8 + len]);
         }
         if out.len() > MAX_MESSAGE {
             return Err(TooLong);
