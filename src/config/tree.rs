@@ -6,6 +6,8 @@
 //! what the keys mean.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::fmt;
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
@@ -195,32 +197,102 @@ pub(crate) fn parse_yaml(text: &str) -> Result<Node, (Loc, String)> {
 /// occurrence, and removes the later copies so that the rest of the checks
 /// see the first one only.
 pub(crate) fn report_duplicate_keys(node: &mut Node, path: &str, diag: &mut Diag) {
+    let root = PathLink {
+        parent: None,
+        step: Step::Key(path),
+    };
+    duplicates_under(node, &root, diag);
+}
+
+/// One step of a key path, linked to its parent: the path is written out
+/// only for an error, not built for every node of a large file.
+struct PathLink<'a> {
+    parent: Option<&'a Self>,
+    step: Step<'a>,
+}
+
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+impl PathLink<'_> {
+    fn render(&self) -> String {
+        let parent = self.parent.map(PathLink::render).unwrap_or_default();
+        match self.step {
+            Step::Key(key) if self.parent.is_none() => key.to_owned(),
+            Step::Key(key) => key_path(&parent, key),
+            Step::Index(i) => index_path(&parent, i),
+        }
+    }
+}
+
+/// Maps up to this many keys are checked by scanning the keys before each
+/// one (no allocation); larger ones through a hash of the names.
+const SCAN_LIMIT: usize = 16;
+
+fn duplicates_under(node: &mut Node, path: &PathLink<'_>, diag: &mut Diag) {
     match &mut node.kind {
         Kind::Seq(items) => {
             for (i, item) in items.iter_mut().enumerate() {
-                report_duplicate_keys(item, &index_path(path, i), diag);
+                let link = PathLink {
+                    parent: Some(path),
+                    step: Step::Index(i),
+                };
+                duplicates_under(item, &link, diag);
             }
         }
         Kind::Map(entries) => {
-            let mut seen: Vec<(String, Loc)> = Vec::new();
-            entries.retain(|(key, _)| {
-                if let Some((_, first)) = seen.iter().find(|(name, _)| *name == key.name) {
+            // A list of the names seen, scanned for every key, made a map of
+            // 100,000 services quadratic (issue 19).
+            let mut hashed: HashMap<&str, Loc> = HashMap::new();
+            let mut repeated = Vec::new();
+            for (i, (key, _)) in entries.iter().enumerate() {
+                let first = if entries.len() <= SCAN_LIMIT {
+                    entries[..i]
+                        .iter()
+                        .find(|(k, _)| k.name == key.name)
+                        .map(|(k, _)| k.loc)
+                } else {
+                    match hashed.entry(&key.name) {
+                        Entry::Occupied(at) => Some(*at.get()),
+                        Entry::Vacant(slot) => {
+                            slot.insert(key.loc);
+                            None
+                        }
+                    }
+                };
+                if let Some(first) = first {
+                    let link = PathLink {
+                        parent: Some(path),
+                        step: Step::Key(&key.name),
+                    };
                     diag.error(
                         key.loc,
-                        &key_path(path, &key.name),
+                        &link.render(),
                         format!(
                             "duplicate key {:?} (first at line {}); each key may appear once",
                             key.name, first.line
                         ),
                     );
-                    false
-                } else {
-                    seen.push((key.name.clone(), key.loc));
-                    true
+                    repeated.push(i);
                 }
-            });
+            }
+            drop(hashed);
+            if !repeated.is_empty() {
+                let mut i = 0;
+                entries.retain(|_| {
+                    let keep = repeated.binary_search(&i).is_err();
+                    i += 1;
+                    keep
+                });
+            }
             for (key, value) in entries.iter_mut() {
-                report_duplicate_keys(value, &key_path(path, &key.name), diag);
+                let link = PathLink {
+                    parent: Some(path),
+                    step: Step::Key(&key.name),
+                };
+                duplicates_under(value, &link, diag);
             }
         }
         _ => {}
