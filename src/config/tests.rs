@@ -635,3 +635,58 @@ fn notify_webhooks_parse() {
     assert_eq!(c.notify[0].timeout, Duration::from_secs(5));
 }
 
+// ---------------------------------------------------------------- layering
+
+/// The rooms of `validate`, lowest first (see its module comment), with
+/// their source.
+const ROOMS: [(&str, &str); 15] = [
+    ("common", include_str!("validate/common.rs")),
+    ("dns", include_str!("validate/dns.rs")),
+    ("admin", include_str!("validate/admin.rs")),
+    ("geoip", include_str!("validate/geoip.rs")),
+    ("cluster", include_str!("validate/cluster.rs")),
+    ("regions", include_str!("validate/regions.rs")),
+    ("probe", include_str!("validate/probe.rs")),
+    ("prometheus", include_str!("validate/prometheus.rs")),
+    ("monitors", include_str!("validate/monitors.rs")),
+    ("notify", include_str!("validate/notify.rs")),
+    ("geo_maps", include_str!("validate/geo_maps.rs")),
+    ("endpoints", include_str!("validate/endpoints.rs")),
+    ("pools", include_str!("validate/pools.rs")),
+    ("services", include_str!("validate/services.rs")),
+    ("zones", include_str!("validate/zones.rs")),
+];
+
+/// The rooms a source file names through `super::` (a `use` or a path).
+fn rooms_named(source: &str) -> Vec<&str> {
+    let mut named = Vec::new();
+    for (at, _) in source.match_indices("super::") {
+        let rest = &source[at + "super::".len()..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        named.push(&rest[..end]);
+    }
+    named
+}
+
+#[test]
+fn rooms_use_only_rooms_below_them() {
+    let rank = |name: &str| ROOMS.iter().position(|(room, _)| *room == name);
+    let mut wrong = Vec::new();
+    for (i, (room, source)) in ROOMS.iter().enumerate() {
+        assert!(source.starts_with("//! "), "{room}.rs opens without //!");
+        for named in rooms_named(source) {
+            match rank(named) {
+                Some(j) if j < i => {}
+                _ => wrong.push(format!("{room} uses super::{named}")),
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "a room uses one above it: {wrong:?}");
+    // The scan finds what it looks for.
+    assert_eq!(
+        rooms_named("use super::common::{Names};\nuse super::dns::x;"),
+        ["common", "dns"]
+    );
+}

@@ -1,0 +1,162 @@
+//! `zones:`: each zone's origin (fully qualified, each once), zone file,
+//! DNSSEC keys and signature settings, and its services.
+
+use std::path::Path;
+use std::time::Duration;
+
+use hickory_proto::rr::Name;
+
+use super::common::{Names, check_labels, file_path};
+use super::services::services;
+use crate::config::duration::format_duration;
+use crate::config::model::{Config, KeyRef, Zone, ZoneDnssec};
+use crate::config::tree::{Diag, Field, Kind};
+
+pub(super) fn zones(
+    f: &Field<'_>,
+    base: &Path,
+    names: &Names<'_>,
+    config: &Config,
+    diag: &mut Diag,
+) -> Vec<Zone> {
+    let Some(items) = f.seq(diag) else {
+        return Vec::new();
+    };
+    if items.is_empty() {
+        f.error(diag, "must list at least one zone");
+    }
+    let mut out: Vec<Zone> = Vec::new();
+    let mut origins: Vec<(Name, String)> = Vec::new();
+    for item in &items {
+        let Some(m) = item.map(diag, &["origin", "file", "services", "dnssec"]) else {
+            continue;
+        };
+        let origin = m.require(diag, "origin").and_then(|f| {
+            let name = origin_name(&f, diag)?;
+            if let Some((_, first)) = origins.iter().find(|(o, _)| *o == name) {
+                f.error(diag, format!("origin {name} is already used by {first}"));
+                return None;
+            }
+            origins.push((name.clone(), m.path().to_owned()));
+            Some(name)
+        });
+        let file = m
+            .require(diag, "file")
+            .and_then(|f| file_path(&f, base, diag));
+        let services = m
+            .get("services")
+            .map(|f| services(&f, origin.as_ref(), names, config, diag))
+            .unwrap_or_default();
+        let dnssec = m.get("dnssec").and_then(|f| zone_dnssec(&f, base, diag));
+        out.push(Zone {
+            origin: origin.unwrap_or_else(Name::root),
+            file: file.unwrap_or_default(),
+            services,
+            loc: item.loc(),
+            dnssec,
+        });
+    }
+    out
+}
+
+/// `zones[i].dnssec` (issue 16): `keys` (paths of BIND key files),
+/// `signature_validity` (default 3d), `signature_cache` (default 65536).
+/// The files are read later, when the snapshot is built.
+fn zone_dnssec(f: &Field<'_>, base: &Path, diag: &mut Diag) -> Option<ZoneDnssec> {
+    let m = f.map(diag, &["keys", "signature_validity", "signature_cache"])?;
+    let mut keys = Vec::new();
+    if let Some(items) = m.require(diag, "keys").and_then(|k| {
+        let items = k.seq(diag)?;
+        if items.is_empty() {
+            k.error(diag, "must list at least one key file");
+        }
+        Some(items)
+    }) {
+        for item in &items {
+            if let Some(path) = file_path(item, base, diag) {
+                keys.push(KeyRef {
+                    path,
+                    loc: item.loc(),
+                    key_path: item.path.clone(),
+                });
+            }
+        }
+    }
+    let validity = match m.get("signature_validity") {
+        Some(v) => signature_validity(&v, diag)?,
+        None => Duration::from_secs(3 * 86_400),
+    };
+    let cache = match m.get("signature_cache") {
+        Some(c) => c.int_in(diag, 16..=10_000_000)?,
+        None => 65_536,
+    };
+    (!keys.is_empty()).then_some(ZoneDnssec {
+        keys,
+        signature_validity: validity,
+        signature_cache: cache,
+    })
+}
+
+/// A signature validity: a duration, or whole days written `3d` (the
+/// usual unit for signatures; the general duration grammar stops at
+/// hours). Between 1h and 90d.
+fn signature_validity(f: &Field<'_>, diag: &mut Diag) -> Option<Duration> {
+    let days = match &f.node.kind {
+        Kind::Str(s) => s
+            .strip_suffix('d')
+            .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            .map(|n| {
+                n.parse::<u64>()
+                    .ok()
+                    .map(|n| Duration::from_secs(n.saturating_mul(86_400)))
+            }),
+        _ => None,
+    };
+    let d = match days {
+        Some(Some(d)) => d,
+        Some(None) => {
+            f.error(diag, "too many days");
+            return None;
+        }
+        None => f.duration(diag, false)?,
+    };
+    if d < Duration::from_secs(3600) || d > Duration::from_secs(90 * 86_400) {
+        f.error(
+            diag,
+            format!(
+                "{} is outside 1h..=90d (signatures must outlive the answers' TTLs)",
+                format_duration(d)
+            ),
+        );
+        return None;
+    }
+    Some(d)
+}
+
+/// A zone origin: a fully qualified domain name.
+fn origin_name(f: &Field<'_>, diag: &mut Diag) -> Option<Name> {
+    let text = f.nonempty_string(diag)?;
+    if !text.ends_with('.') {
+        f.error(
+            diag,
+            format!("origin {text:?} must be fully qualified, ending in \".\" (e.g. {text}.)"),
+        );
+        return None;
+    }
+    if text != "."
+        && let Err(message) = check_labels(text.trim_end_matches('.'))
+    {
+        f.error(
+            diag,
+            format!("origin {text:?} is not a domain name: {message}"),
+        );
+        return None;
+    }
+    match Name::from_ascii(&text) {
+        Ok(name) => Some(name),
+        Err(e) => {
+            f.error(diag, format!("origin {text:?} is not a domain name: {e}"));
+            None
+        }
+    }
+}
