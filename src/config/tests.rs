@@ -361,13 +361,67 @@ fn empty_region_and_null_region_have_no_location() {
 // fixture in tests/fixtures/config/bad/, checked by tests/config_errors.rs
 // against `meridian check`.
 
+/// Whether the last line of `text` leaves a quoted string or a flow
+/// list or map open (the SPEC example keeps each on one line).
+fn cut_inside_a_value(text: &str) -> bool {
+    let last = text.rsplit('\n').next().unwrap_or_default();
+    let (mut depth, mut quoted) = (0i32, false);
+    for c in last.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '#' if !quoted => break,
+            '[' | '{' if !quoted => depth += 1,
+            ']' | '}' if !quoted => depth -= 1,
+            _ => {}
+        }
+    }
+    quoted || depth > 0
+}
+
 #[test]
 fn truncated_configs_are_errors_not_panics() {
-    // Every prefix of the SPEC example, cut at any character: syntax errors,
-    // missing keys and half-written values must all come back as errors.
+    // Every prefix of the SPEC example, cut at any character. A cut inside
+    // a quoted string or a flow list, or anywhere before the zone has its
+    // origin and file, must be an error; every error, whatever the cut,
+    // names the file, line and column to look at. (A cut between two
+    // complete entries can be a valid, smaller configuration.)
+    let zone_complete = SPEC_EXAMPLE
+        .find("file: gslb.example.zone")
+        .expect("the example has a zone file")
+        + "file: g".len();
+    let (mut refused, mut syntax) = (0, 0);
     for (i, _) in SPEC_EXAMPLE.char_indices() {
-        let _ = parse(&SPEC_EXAMPLE[..i], Path::new(SOURCE));
+        let text = &SPEC_EXAMPLE[..i];
+        let must_fail = i < zone_complete || cut_inside_a_value(text);
+        let errors = match parse(text, Path::new(SOURCE)) {
+            Ok(_) => {
+                assert!(!must_fail, "a cut at byte {i} was accepted:\n{text}");
+                continue;
+            }
+            Err(errors) => errors.0,
+        };
+        refused += 1;
+        assert!(!errors.is_empty(), "byte {i}: an empty error list");
+        if cut_inside_a_value(text) {
+            assert!(
+                errors[0].message.starts_with("invalid YAML: "),
+                "byte {i}: {}",
+                errors[0]
+            );
+            syntax += 1;
+        }
+        for e in &errors {
+            let at = format!("{SOURCE}:{}:{}: ", e.line, e.column);
+            assert!(
+                e.line >= 1 && e.column >= 1 && e.to_string().starts_with(&at),
+                "byte {i}: an error without file:line:col: {e}"
+            );
+        }
     }
+    assert!(
+        refused > zone_complete && syntax > 100,
+        "{refused} refused, {syntax} syntax"
+    );
 }
 
 // ---------------------------------------------------------------- cluster
