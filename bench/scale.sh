@@ -4,6 +4,9 @@
 # the GeoIP database. Run it after bench/run.sh has installed dnsperf:
 #
 #   bash bench/scale.sh            (one to two minutes on a quiet machine)
+#   bash bench/scale.sh check      only `meridian check` on each configuration:
+#                                  wall time and peak RSS (/usr/bin/time -v);
+#                                  services default to "10000 30000 50000 100000"
 #
 # Settings (environment):
 #   BENCH_SCALE_SERVICES="10 1000 2000 4000 8000 100000"  services per configuration (database: 20,000
@@ -30,7 +33,14 @@ BASE_NETS=20000
 BASE_SERVICES=10
 
 log() { printf '[scale] %s\n' "$*" >&2; }
-for cmd in protoc python3 dnsperf; do
+MODE=${1:-all}
+if [ "$MODE" = check ]; then
+  SERVICES=${BENCH_SCALE_SERVICES-"10000 30000 50000 100000"}
+  TOOLS="python3"
+else
+  TOOLS="protoc python3 dnsperf"
+fi
+for cmd in $TOOLS; do
   command -v "$cmd" >/dev/null 2>&1 || { log "$cmd is missing: run 'make bench' once (it installs it)"; exit 1; }
 done
 log "building meridian"
@@ -69,6 +79,33 @@ db() { # NETS -> path of a database with that many IPv4 networks (+10% IPv6)
   fi
   echo "$d"
 }
+
+# check_only SERVICES -> one line: services, config bytes, wall time, user CPU seconds, peak RSS kB
+check_only() {
+  local n=$1 d w
+  d=$(db "$BASE_NETS")
+  w="$TMP/check-$n"
+  mkdir -p "$w"
+  python3 "$TOOL" scale-config "$n" "$w" "$PORT"
+  cp "$HERE/zones/gslb.example.zone" "$w/"
+  ln -s "$d/bench.mmdb" "$w/bench.mmdb"
+  /usr/bin/time -v "$BIN" check -c "$w/scale.yaml" >"$w/out" 2>"$w/time" || {
+    log "meridian check failed on $n services:"
+    tail -n 3 "$w/time" >&2
+    return 1
+  }
+  printf '%s\t%s\t%s\t%s\t%s\n' "$n" "$(stat -c %s "$w/scale.yaml")" \
+    "$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$w/time")" \
+    "$(awk -F': ' '/User time/ {print $2}' "$w/time")" \
+    "$(awk -F': ' '/Maximum resident set size/ {print $2}' "$w/time")"
+}
+if [ "$MODE" = check ]; then
+  printf '| services | config | meridian check (wall) | user CPU | peak RSS |\n|---:|---:|---:|---:|---:|\n'
+  for n in $SERVICES; do
+    check_only "$n" | awk -F'\t' '{printf "| %d | %.1f MB | %s | %s s | %.1f MB |\n", $1, $2 / 1e6, $3, $4, $5 / 1024}'
+  done
+  exit 0
+fi
 
 # measure SERVICES NETS -> one line of the table
 measure() {

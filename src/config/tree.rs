@@ -133,6 +133,9 @@ impl<'de> Visitor<'de> for KindVisitor {
                 loc: loc_of(item.referenced),
             });
         }
+        // The tree of a large file is mostly small lists and maps: no room
+        // left over from growing them.
+        items.shrink_to_fit();
         Ok(Kind::Seq(items))
     }
 
@@ -151,6 +154,7 @@ impl<'de> Visitor<'de> for KindVisitor {
                 },
             ));
         }
+        entries.shrink_to_fit();
         Ok(Kind::Map(entries))
     }
 
@@ -245,7 +249,7 @@ fn duplicates_under(node: &mut Node, path: &PathLink<'_>, diag: &mut Diag) {
         Kind::Map(entries) => {
             // A list of the names seen, scanned for every key, made a map of
             // 100,000 services quadratic (issue 19).
-            let mut hashed: HashMap<&str, Loc> = HashMap::new();
+            let mut hashed: HashMap<&str, Loc, foldhash::fast::RandomState> = HashMap::default();
             let mut repeated = Vec::new();
             for (i, (key, _)) in entries.iter().enumerate() {
                 let first = if entries.len() <= SCAN_LIMIT {

@@ -40,8 +40,11 @@ pub(super) fn services(
     let mut out: Vec<Service> = Vec::new();
     // Lower-cased name → index in `out`: a linear search made 100,000
     // services quadratic.
-    let mut seen: std::collections::HashMap<hickory_proto::rr::LowerName, usize> =
-        std::collections::HashMap::new();
+    let mut seen: std::collections::HashMap<
+        hickory_proto::rr::LowerName,
+        usize,
+        foldhash::fast::RandomState,
+    > = std::collections::HashMap::default();
     for (key, f) in f.entries(diag).unwrap_or_default() {
         let name = service_name(diag, key, &f.path, origin);
         if let Some(name) = &name
