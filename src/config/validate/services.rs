@@ -67,6 +67,7 @@ pub(super) fn services(
             out.push(service);
         }
     }
+    out.shrink_to_fit();
     out
 }
 
@@ -195,6 +196,7 @@ fn service(
     let mut pools = Vec::new();
     if let Some(f) = m.require(diag, "pools") {
         let entries = f.entries(diag).unwrap_or_default();
+        pools.reserve_exact(entries.len());
         if entries.is_empty() {
             f.error(
                 diag,
