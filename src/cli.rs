@@ -8,16 +8,16 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use arc_swap::ArcSwap;
 use clap::{Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::admin::auth::Token;
+use crate::clock::unix_now;
 use crate::health::{DEFAULT_CONCURRENCY, HealthChecks};
 use crate::metrics::Registry;
-use crate::state::runtime::Runtime;
-use crate::state::{self, OverrideSet, unix_now};
+use crate::runtime::{PrepareError, Runtime, Stages, prepare};
+use crate::state::{self, OverrideSet};
 
 /// What `meridian --version` prints after the name: the crate version and
 /// the git commit it was built from (`build.rs`; `unknown` without git).
@@ -271,9 +271,13 @@ fn dnssec(cmd: DnssecCommand) -> anyhow::Result<()> {
 
 fn check(path: &Path, bind: bool) -> ExitCode {
     // What named-checkzone and kzonecheck warn about; `run` warns too.
-    let zone_warnings = crate::zone::file_warnings(path);
-    match state::load(path, 1) {
-        Ok(snap) => {
+    // Read before the snapshot is built, so the zones are not held twice.
+    let loaded = crate::config::load(path).and_then(|config| {
+        let zone_warnings = crate::zone::config_warnings(&config);
+        Ok((zone_warnings, state::build(config, 1)?))
+    });
+    match loaded {
+        Ok((zone_warnings, snap)) => {
             for w in &zone_warnings {
                 eprintln!("warning: {w}");
             }
@@ -406,28 +410,26 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-fn serve(path: &Path) -> anyhow::Result<()> {
-    let zone_warnings = crate::zone::file_warnings(path);
-    let mut snap = state::load(path, 1).map_err(|errors| {
-        for e in &errors.0 {
-            error!("{e}");
-        }
-        // Each error was logged just above: the last line counts them
-        // rather than print the first one twice (issue 18).
-        anyhow::anyhow!(
-            "{}: configuration not valid ({} error(s) above); not started",
-            path.display(),
-            errors.0.len()
-        )
-    })?;
-    info!("loaded {}: {}", path.display(), snap.summary());
-    for w in zone_warnings {
-        warn!("{w}");
+/// The configuration's errors, logged one a line; the error `run` exits
+/// with counts them rather than print the first one twice (issue 18).
+fn not_valid(path: &Path, errors: &[crate::config::ConfigError]) -> anyhow::Error {
+    for e in errors {
+        error!("{e}");
     }
+    anyhow::anyhow!(
+        "{}: configuration not valid ({} error(s) above); not started",
+        path.display(),
+        errors.len()
+    )
+}
+
+fn serve(path: &Path) -> anyhow::Result<()> {
+    let config = crate::config::load(path).map_err(|errors| not_valid(path, &errors.0))?;
 
     // Operator overrides from the last run (SPEC 5.3): a state file that
     // cannot be read stops the start rather than silently undoing a drain.
-    let mut overrides = match &snap.config.state_file {
+    // (Blocking file work here runs before the async runtime exists.)
+    let mut overrides = match &config.state_file {
         Some(file) => {
             // A write cut short by a crash leaves its temporary file.
             for stale in state::overrides::remove_stale_temps(file) {
@@ -442,15 +444,14 @@ fn serve(path: &Path) -> anyhow::Result<()> {
     };
     let expired = overrides.prune_expired(unix_now());
     // SPEC 5.3: overrides naming what the configuration lacks stay, dormant.
-    for w in overrides.dormant(&snap.config) {
+    for w in overrides.dormant(&config) {
         warn!("{w}");
     }
-    if let (true, Some(file)) = (expired, &snap.config.state_file) {
+    if let (true, Some(file)) = (expired, &config.state_file) {
         overrides.save(file).context("rewriting the state file")?;
     }
-    snap = snap.with_overrides(overrides.resolve(&snap.config, unix_now()));
 
-    let admin = match &snap.config.admin {
+    let admin = match &config.admin {
         Some(a) => {
             let token = Token::from_config(a).context("admin API")?;
             let listener = crate::admin::bind(a.listen).map_err(|e| {
@@ -466,7 +467,7 @@ fn serve(path: &Path) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let dns = snap.config.dns.clone();
+    let dns = config.dns.clone();
     let threads = std::thread::available_parallelism().map_or(2, usize::from);
     let bound = crate::dns::bind(&dns.listen, threads).map_err(|e| {
         anyhow::Error::msg(crate::preflight::dns_bind_problem(path, &dns.listen, &e))
@@ -479,21 +480,8 @@ fn serve(path: &Path) -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
-        // Expressions Prometheus rejects stop the start, naming the monitor.
-        let rejected = crate::health::check_expressions(&snap.config).await;
-        if let Some(first) = rejected.first() {
-            for e in &rejected {
-                error!("{e}");
-            }
-            anyhow::bail!(
-                "{}: configuration not valid ({} error(s)): {first}",
-                path.display(),
-                rejected.len()
-            );
-        }
         let shutdown = CancellationToken::new();
-        let cluster = snap
-            .config
+        let cluster = config
             .cluster
             .clone()
             .map(|c| Arc::new(crate::cluster::Cluster::new(c)));
@@ -506,36 +494,75 @@ fn serve(path: &Path) -> anyhow::Result<()> {
             Some(c) => {
                 let (set, revision) = crate::cluster::sync::initial(c, overrides).await;
                 if revision > 0
-                    && let Some(file) = &snap.config.state_file
-                    && let Err(e) = set.save(file)
+                    && let Some(file) = config.state_file.clone()
                 {
-                    warn!("cluster: {e} (the local cache)");
+                    // The local cache, written off the async workers.
+                    let cache = set.clone();
+                    match tokio::task::spawn_blocking(move || cache.save(&file)).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => warn!("cluster: {e} (the local cache)"),
+                        Err(e) => warn!("cluster: the local cache was not written: {e}"),
+                    }
                 }
-                snap = snap.with_overrides(set.resolve(&snap.config, unix_now()));
                 (set, revision)
             }
             None => (overrides, 0),
         };
         let metrics = Arc::new(Registry::default());
-        snap.attach_metrics(&metrics);
-        metrics.note_reload(true);
-        metrics
-            .config_generation
-            .store(snap.generation, std::sync::atomic::Ordering::Relaxed);
-        let shared = Arc::new(ArcSwap::from_pointee(snap));
+        // Endpoints from the registry join before the first round of
+        // checks, so they are probed like the others before any answer.
+        let link = crate::cluster::discovery::Link::for_config(&config, cluster.as_ref());
+        let prefixes = std::sync::Mutex::new(std::collections::BTreeMap::new());
+        if let Some(link) = &link {
+            crate::cluster::discovery::initial(&prefixes, link, &config).await;
+        }
+        let prefixes = prefixes.into_inner().unwrap_or_else(|e| e.into_inner());
+        let discovered = state::registry::discovered(&prefixes);
+        let stages = Stages {
+            health: &health,
+            metrics: &metrics,
+            discovered: &discovered,
+        };
+        let prepared = match prepare(config, 1, stages).await {
+            Ok(p) => p,
+            Err(PrepareError::Invalid(errors)) => return Err(not_valid(path, &errors)),
+            // Expressions Prometheus rejects stop the start, naming the monitor.
+            Err(PrepareError::Rejected(rejected)) => {
+                for e in &rejected {
+                    error!("{e}");
+                }
+                let first = rejected
+                    .first()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                anyhow::bail!(
+                    "{}: configuration not valid ({} error(s)): {first}",
+                    path.display(),
+                    rejected.len()
+                );
+            }
+            Err(PrepareError::Failed(e)) => anyhow::bail!("loading {}: {e}", path.display()),
+        };
+        info!("loaded {}: {}", path.display(), prepared.snapshot.summary());
+        for w in &prepared.warnings {
+            warn!("{w}");
+        }
+        let first_round = prepared.first_round;
         let (token, admin_listener) = match admin {
             Some((l, t)) => (t, Some(l)),
             None => (Token::default(), None),
         };
         let (rt, reload_rx) = Runtime::new(
             path.to_path_buf(),
-            shared.clone(),
+            prepared.snapshot,
             health.clone(),
-            metrics,
+            metrics.clone(),
             (overrides, revision),
             token,
             cluster.clone(),
+            prefixes,
         );
+        let shared = rt.snapshot.clone();
         // The admin API comes up first, so /readyz can say "not yet".
         let admin_task = match admin_listener {
             Some(l) => {
@@ -553,27 +580,9 @@ fn serve(path: &Path) -> anyhow::Result<()> {
             }
             None => None,
         };
-        // Endpoints from the registry join before the first round of
-        // checks, so they are probed like the others before any answer.
-        let registry =
-            crate::cluster::discovery::Link::for_config(&shared.load().config, cluster.as_ref());
-        if let Some(link) = &registry {
-            let set = rt.overrides.lock().await;
-            crate::cluster::discovery::initial(&rt.registry, link, &shared.load().base).await;
-            let mut with = shared.load().with_discovered(&rt.discovered());
-            with.attach_metrics(&rt.metrics);
-            let with = with.with_overrides(set.resolve(&with.config, unix_now()));
-            rt.note_registry_draining(&with);
-            shared.store(Arc::new(with));
-        }
         // The first round of checks runs before DNS is served (SPEC 4); the
         // sockets are bound already, so early queries wait in the kernel.
-        {
-            let _writer = rt.overrides.lock().await;
-            let mut first = (*shared.load_full()).clone();
-            health.bind(&mut first).await;
-            shared.store(Arc::new(first));
-        }
+        first_round.wait().await;
         if let Some(c) = &cluster {
             // Answers follow our own probes until the votes are in.
             health.answer_from_local();
@@ -589,7 +598,7 @@ fn serve(path: &Path) -> anyhow::Result<()> {
                 shutdown.clone(),
             ));
         }
-        if let Some(link) = registry {
+        if let Some(link) = link {
             tokio::spawn(crate::cluster::discovery::run(
                 rt.clone(),
                 link,
@@ -629,9 +638,9 @@ fn serve(path: &Path) -> anyhow::Result<()> {
         tokio::spawn(rt.clone().run_reloads(reload_rx, shutdown.clone()));
         tokio::spawn(rt.clone().run_expiry(shutdown.clone()));
         tokio::spawn(rt.clone().run_ramps(shutdown.clone()));
-        tokio::spawn(crate::events::watch(rt.clone(), shutdown.clone()));
-        tokio::spawn(crate::events::notify(rt.clone(), shutdown.clone()));
-        tokio::spawn(crate::state::rollout::run(rt.clone(), shutdown.clone()));
+        tokio::spawn(crate::runtime::events::watch(rt.clone(), shutdown.clone()));
+        tokio::spawn(crate::runtime::events::notify(rt.clone(), shutdown.clone()));
+        tokio::spawn(crate::runtime::rollout::run(rt.clone(), shutdown.clone()));
         tokio::spawn(reload_on_sighup(rt.clone(), hup));
         wait_for_termination(term).await?;
         info!("shutting down");

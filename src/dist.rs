@@ -10,7 +10,8 @@ use anyhow::Context;
 use clap_complete::Shell;
 
 /// Write `man/*.8` and `completions/{meridian.bash,_meridian,meridian.fish}`
-/// under `out`; the paths written.
+/// under `out`; the paths written. `cmd` carries the name and version the
+/// pages print (the command line's, with its build commit).
 pub fn generate(cmd: clap::Command, out: &Path) -> anyhow::Result<Vec<std::path::PathBuf>> {
     let man = out.join("man");
     let completions = out.join("completions");
@@ -18,7 +19,6 @@ pub fn generate(cmd: clap::Command, out: &Path) -> anyhow::Result<Vec<std::path:
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let mut written = Vec::new();
-    let cmd = cmd.version(crate::cli::VERSION);
     pages(&cmd, "meridian", &man, &mut written)?;
     let mut cmd = cmd;
     for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {

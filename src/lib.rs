@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod cli;
+pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod ctl;
@@ -18,5 +19,6 @@ pub mod health;
 pub mod metrics;
 pub mod policy;
 pub mod preflight;
+pub mod runtime;
 pub mod state;
 pub mod zone;

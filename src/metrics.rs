@@ -199,7 +199,7 @@ impl Registry {
     /// `meridian_last_reload_*`).
     pub fn note_reload(&self, ok: bool) {
         self.last_reload_unix
-            .store(crate::state::unix_now(), Ordering::Relaxed);
+            .store(crate::clock::unix_now(), Ordering::Relaxed);
         self.last_reload_ok.store(u64::from(ok), Ordering::Relaxed);
     }
 
@@ -339,8 +339,20 @@ impl Registry {
         self.packets.render(out, &self.rrl);
         render_process(out);
         DNSSEC.render(out);
+        let _ = writeln!(
+            out,
+            "# HELP meridian_cluster_votes_unpublished_total Health votes this instance could not \
+             serialise, so did not publish (its last vote stands until its lease ends).\n\
+             # TYPE meridian_cluster_votes_unpublished_total counter\n\
+             meridian_cluster_votes_unpublished_total {}",
+            VOTES_UNPUBLISHED.load(Ordering::Relaxed)
+        );
     }
 }
+
+/// Health votes the shared-health task could not serialise and so did not
+/// publish (`cluster::health`): never an empty vote in their place.
+pub static VOTES_UNPUBLISHED: AtomicU64 = AtomicU64::new(0);
 
 // ---- Build and process metrics (issue 18). ----
 

@@ -14,14 +14,13 @@
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use arc_swap::ArcSwap;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use libfuzzer_sys::fuzz_target;
 use meridian::admin::auth::Token;
 use meridian::health::HealthChecks;
 use meridian::metrics::Registry;
-use meridian::state::runtime::Runtime;
+use meridian::runtime::Runtime;
 use meridian::state::OverrideSet;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
@@ -70,12 +69,13 @@ fn fixture() -> &'static Fixture {
             // The reload receiver is dropped: a reload answers "stopped".
             let (rt, _reloads) = Runtime::new(
                 config.clone(),
-                Arc::new(ArcSwap::from_pointee(snap)),
+                snap,
                 health,
                 Arc::new(Registry::default()),
                 (OverrideSet::new(), 0),
                 Token::default(),
                 None,
+                Default::default(),
             );
             rt
         });

@@ -13,9 +13,9 @@ use tracing::warn;
 
 use crate::health::{EndpointHealth, HealthView};
 use crate::policy;
+use crate::runtime::ChangeError;
 use crate::state::Snapshot;
 use crate::state::overrides::{OverrideSet, unix_now};
-use crate::state::runtime::ChangeError;
 
 /// `f`, then the guards: refuses the change if it takes a service below its
 /// `min_available_pools` (and below where it was), unless `force`.

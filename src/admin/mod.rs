@@ -32,11 +32,11 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use crate::config::parse_duration;
+use crate::runtime::{ChangeError, Runtime};
 use crate::state::overrides::{
     RegionOverride, RegionState, SpillOverride, WeightOverride, expiry_after, find_service,
     unix_now, unix_now_ms,
 };
-use crate::state::runtime::{ChangeError, Runtime};
 
 pub use views::rfc3339;
 

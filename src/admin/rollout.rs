@@ -1,7 +1,7 @@
 //! Canary rollouts over the admin API: start one
 //! (`POST /v1/services/{service}/rollouts`), see its progress (`GET`), stop
 //! it and roll back (`DELETE`). The stepping itself is
-//! `state::rollout::run`'s.
+//! `runtime::rollout::run`'s.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -11,9 +11,9 @@ use tracing::info;
 
 use super::{ApiError, Rt, api, body, guard, if_match, rfc3339};
 use crate::config::{format_duration, parse_duration};
+use crate::runtime::ChangeError;
 use crate::state::overrides::{find_service, unix_now_ms};
 use crate::state::rollout::{self, Abort, Phase, Rollout, Step};
-use crate::state::runtime::ChangeError;
 
 fn shown(rt: &Rt, service: &str, r: &Rollout) -> api::RolloutShown {
     let snap = rt.snapshot.load();

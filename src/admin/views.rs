@@ -15,40 +15,14 @@ use crate::config::Target;
 use crate::health::{Details, EndpointHealth, HealthView, State, TargetId};
 use crate::metrics::escape;
 use crate::policy::{self, Forced};
+use crate::runtime::Runtime;
 use crate::state::Snapshot;
 use crate::state::overrides::{
     EndpointOverride, EndpointState, RegionOverride, RegionState, endpoint_key,
 };
-use crate::state::runtime::Runtime;
 
-/// Unix seconds as RFC 3339 UTC (`2026-11-24T18:30:00Z`).
-pub fn rfc3339(secs: u64) -> String {
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60
-    )
-}
-
-/// Unix milliseconds as RFC 3339 UTC with milliseconds
-/// (`2026-11-24T18:30:00.250Z`).
-pub(super) fn rfc3339_ms(ms: u64) -> String {
-    let secs = rfc3339(ms / 1000);
-    format!("{}.{:03}Z", secs.trim_end_matches('Z'), ms % 1000)
-}
+pub use crate::clock::rfc3339;
+pub(super) use crate::clock::rfc3339_ms;
 
 /// An endpoint override as the API shows it.
 pub(super) fn endpoint_override_shown(o: &EndpointOverride) -> api::EndpointOverrideShown {

@@ -25,8 +25,8 @@ use tracing::{info, warn};
 use super::store::timed;
 use super::{Cluster, RETRY_EVERY, StoreError};
 use crate::config::{Config, EtcdConnection, format_duration};
+use crate::runtime::Runtime;
 use crate::state::registry::{self, Prefix, Registered, Settled};
-use crate::state::runtime::Runtime;
 
 /// How often the set of prefixes is compared with the configuration (a
 /// reload may add or remove pools that discover).

@@ -14,8 +14,8 @@ use tracing::warn;
 
 use super::store::timed;
 use super::{Cluster, RETRY_EVERY, StoreError};
+use crate::runtime::Runtime;
 use crate::state::drains::Seen;
-use crate::state::runtime::Runtime;
 
 /// How often figures are published and read.
 const EVERY: Duration = Duration::from_millis(500);

@@ -8,12 +8,13 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use etcd_client::{EventType, GetOptions, PutOptions, WatchOptions};
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use super::store::timed;
 use super::votes::{self, Votes};
@@ -142,15 +143,30 @@ async fn session(
     let (mut keeper, mut kept) = timed(client.lease_keep_alive(lease)).await?;
     let own_key = cluster.own_health_key();
     let prefix = cluster.health_prefix();
+    // A vote that cannot be serialised is logged and counted, and not
+    // published: an empty vote would tell the others this instance sees
+    // no target at all. Returns whether it was published.
     let put = |client: &mut etcd_client::Client, votes: &Votes| {
-        let body = serde_json::to_vec(votes).unwrap_or_default();
+        let body = serde_json::to_vec(votes);
         let mut client = client.clone();
         let key = own_key.clone();
-        async move { timed(client.put(key, body, Some(PutOptions::new().with_lease(lease)))).await }
+        async move {
+            let body = match body {
+                Ok(body) => body,
+                Err(e) => {
+                    crate::metrics::VOTES_UNPUBLISHED.fetch_add(1, Ordering::Relaxed);
+                    error!("cluster: health votes not published: cannot serialise them: {e}");
+                    return Ok(false);
+                }
+            };
+            timed(client.put(key, body, Some(PutOptions::new().with_lease(lease)))).await?;
+            Ok::<bool, StoreError>(true)
+        }
     };
     let own = shared.recompute();
-    put(&mut client, &own).await?;
-    shared.published = Some(own);
+    if put(&mut client, &own).await? {
+        shared.published = Some(own);
+    }
     let resp = timed(client.get(prefix.as_str(), Some(GetOptions::new().with_prefix()))).await?;
     let start = resp.header().map_or(0, |h| h.revision()) + 1;
     shared.others.clear();
@@ -230,8 +246,7 @@ async fn session(
         }
         if changed {
             let own = shared.recompute();
-            if shared.published.as_ref() != Some(&own) {
-                put(&mut client, &own).await?;
+            if shared.published.as_ref() != Some(&own) && put(&mut client, &own).await? {
                 shared.published = Some(own);
             }
         }

@@ -12,8 +12,8 @@ use tracing::{info, warn};
 
 use super::store::{self, Stored};
 use super::{Cluster, REQUEST_TIMEOUT, RETRY_EVERY, StoreError};
+use crate::runtime::Runtime;
 use crate::state::OverrideSet;
-use crate::state::runtime::Runtime;
 
 /// The overrides to start with: etcd's when it answers (seeded from
 /// `local` if etcd has none yet, so a fleet can start from one instance's

@@ -310,7 +310,7 @@ impl Core {
                 ok,
                 reason: reason.clone(),
                 latency,
-                at: crate::state::unix_now(),
+                at: crate::clock::unix_now(),
             });
             *d.checks.entry((m.name.clone(), ok)).or_default() += 1;
             d.durations

@@ -1,9 +1,11 @@
 //! Health checks (SPEC 4): which targets exist (`targets`), how one is
 //! checked (`prober`, and `grpc` for `grpc.health.v1`), the rise/fall machine (`state`), and the single
 //! writer that runs the schedule and publishes the view answers read
-//! (`core`). [`HealthChecks`] ties them to snapshots: binding a snapshot
+//! (`core`). [`HealthChecks`] ties them to configurations: binding one
 //! interns its targets, starts probing new ones, stops the ones it no longer
-//! uses, and waits (bounded) for their first results.
+//! uses, and hands back the (bounded) wait for their first results. It
+//! knows nothing of snapshots or the run-time above it (see "Layering" in
+//! docs/design.md).
 //!
 //! Nothing here is on the answering path except [`EndpointHealth`], which
 //! reads one `TargetMap` and one `HealthView` and never waits.
@@ -26,7 +28,7 @@ pub use self::prober::{CheckError, CheckResult, Passed, Prober};
 pub use self::prometheus::check_expressions;
 pub use self::state::{Machine, State};
 pub use self::targets::{EndpointTargets, ProbeAddr, Registry, TargetId, TargetMap, TargetSpec};
-use crate::state::Snapshot;
+use crate::config::Config;
 
 /// Slack on top of the longest timeout when waiting for first results:
 /// time for the results to reach the writer and be published.
@@ -102,26 +104,25 @@ impl HealthChecks {
         self.answers.clone()
     }
 
-    /// Make `snap` the set of things probed: intern its targets and put the
-    /// map into it, start probing new targets and stop those it no longer
-    /// uses, then wait for the first result of every new target, at most
-    /// the longest of their timeouts (SPEC 4). Targets without a result by
-    /// then count as healthy until they have one.
-    pub async fn bind(&self, snap: &mut Snapshot) {
+    /// Make `config`'s targets the set of things probed: intern them and
+    /// return the map answers read, start probing new targets and stop
+    /// those it no longer uses. The first round of the new targets is
+    /// under way when this returns; wait for it with [`FirstRound::wait`]
+    /// before anything answers from the map (SPEC 4).
+    pub async fn bind(&self, config: &Config) -> (TargetMap, FirstRound<'_>) {
         let (map, targets) = {
             let mut registry = match self.registry.lock() {
                 Ok(r) => r,
                 Err(poisoned) => poisoned.into_inner(),
             };
-            registry.bind(&snap.config)
+            registry.bind(config)
         };
-        let users = users(&snap.config, &map);
+        let users = users(config, &map);
         self.writer
             .details()
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .users = users;
-        snap.targets = Arc::new(map);
         let view = self.writer.view();
         let ids: Vec<TargetId> = targets.iter().map(|(id, _)| *id).collect();
         let longest = targets
@@ -131,12 +132,39 @@ impl HealthChecks {
             .max();
         let count = targets.len();
         self.writer.set_targets(targets).await;
-        let Some(longest) = longest else {
+        let first = FirstRound {
+            checks: self,
+            ids,
+            longest,
+            count,
+        };
+        (map, first)
+    }
+}
+
+/// The first checks of the targets one [`HealthChecks::bind`] started.
+#[derive(Debug)]
+#[must_use = "nothing may answer from the new targets before their first round"]
+pub struct FirstRound<'a> {
+    checks: &'a HealthChecks,
+    ids: Vec<TargetId>,
+    /// The longest timeout among targets with no result yet; none when
+    /// every target has one already.
+    longest: Option<Duration>,
+    count: usize,
+}
+
+impl FirstRound<'_> {
+    /// Wait for the first result of every new target, at most the longest
+    /// of their timeouts. Targets without a result by then count as
+    /// healthy until they have one.
+    pub async fn wait(self) {
+        let Some(longest) = self.longest else {
             return;
         };
-        let pending = self
-            .writer
-            .first_results(&ids, longest + FIRST_ROUND_SLACK)
+        let writer = &self.checks.writer;
+        let pending = writer
+            .first_results(&self.ids, longest + FIRST_ROUND_SLACK)
             .await;
         if pending > 0 {
             warn!(
@@ -144,8 +172,10 @@ impl HealthChecks {
                 "health: {pending} target(s) had no first result within {longest:?}; counted healthy until they do"
             );
         }
+        let view = writer.view();
         let view = view.load();
-        let down = ids.iter().filter(|&&id| !view.serves(id)).count();
+        let down = self.ids.iter().filter(|&&id| !view.serves(id)).count();
+        let count = self.count;
         info!(
             targets = count,
             unhealthy = down,
@@ -157,7 +187,7 @@ impl HealthChecks {
 /// Who uses each target, for log lines: (services, regions), each a
 /// comma-separated list.
 fn users(
-    config: &crate::config::Config,
+    config: &Config,
     map: &TargetMap,
 ) -> std::collections::HashMap<TargetId, (String, String)> {
     use std::collections::BTreeSet;

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +25,26 @@ use crate::policy::{self, EndpointForced, Forced};
 
 /// Version written into, and required of, the state file.
 pub const STATE_VERSION: u32 = 1;
+
+/// Why a change was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    /// The request itself is wrong (400/404 decided by the caller).
+    #[error("{0}")]
+    Rejected(String),
+    /// The state file could not be written: nothing changed.
+    #[error("{0}; nothing was changed")]
+    Persist(#[from] StateError),
+    /// The overrides are not at the revision the client named, or kept
+    /// changing under us (409).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The shared store cannot be reached: nothing changed (503).
+    #[error(
+        "{0}; nothing was changed (changes need etcd; answers go on with the last overrides seen)"
+    )]
+    Unavailable(String),
+}
 
 /// A state file that could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -177,19 +197,7 @@ pub struct SpillOverride {
     pub until: Option<u64>,
 }
 
-/// Unix milliseconds now.
-pub fn unix_now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-/// Seconds since the Unix epoch.
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
+pub use crate::clock::{unix_now, unix_now_ms};
 
 /// `now + for`, in Unix seconds, for an override given a duration.
 pub fn expiry_after(now: u64, duration: Option<Duration>) -> Option<u64> {

@@ -120,6 +120,14 @@ pub fn parse(key: &str, value: &[u8]) -> Result<Registered, String> {
 /// The registry endpoints in effect, by prefix, in key order.
 pub type Discovered = BTreeMap<String, Vec<Registered>>;
 
+/// The endpoints in effect of every prefix followed, by prefix.
+pub fn discovered(prefixes: &BTreeMap<String, Prefix>) -> Discovered {
+    prefixes
+        .iter()
+        .map(|(prefix, p)| (prefix.clone(), p.applied.values().cloned().collect()))
+        .collect()
+}
+
 /// One prefix as followed: what the registry holds now, what is in effect,
 /// and a large removal being held.
 #[derive(Debug, Default, Clone)]

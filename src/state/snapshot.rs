@@ -55,7 +55,8 @@ pub struct Snapshot {
     /// Pools ramping up (`slow_start`), kept by the slow-start task.
     pub ramps: Arc<policy::Ramps>,
     /// Which health target each monitored endpoint reads; empty (every
-    /// endpoint healthy) until `HealthChecks::bind` fills it in.
+    /// endpoint healthy) until `crate::runtime::prepare` binds the health
+    /// checks.
     pub targets: Arc<TargetMap>,
     /// Counter blocks, by zone index; filled by `attach_metrics`.
     pub zone_counters: Arc<Vec<Arc<ZoneCounters>>>,
@@ -269,9 +270,17 @@ fn zone_error(e: zone::ZoneFileError) -> ConfigError {
 }
 
 /// Load the configuration at `path` and everything it names, reporting every
-/// error found.
+/// error found (`meridian check`; the server goes through
+/// `crate::runtime::prepare`, which calls [`build`]).
 pub fn load(path: &Path, generation: u64) -> Result<Snapshot, ConfigErrors> {
-    let config = config::load(path)?;
+    build(config::load(path)?, generation)
+}
+
+/// Build the snapshot of a validated configuration: its zone files and
+/// DNSSEC keys read, the GeoIP databases opened, the placement trees and
+/// maps compiled, the static answers prepared. Blocking file work: call it
+/// off the async workers. No overrides, health targets or counters yet.
+pub fn build(config: Config, generation: u64) -> Result<Snapshot, ConfigErrors> {
     let mut errors = Vec::new();
     let mut zones = Vec::with_capacity(config.zones.len());
     let mut by_origin = NameMap::default();

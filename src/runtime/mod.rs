@@ -1,6 +1,11 @@
-//! The running server's shared state and the only code that publishes
+//! The run-time: the top floor but one (only `admin`, the `cluster` tasks
+//! that follow etcd, `preflight` and `cli` sit above it; see "Layering" in
+//! docs/design.md). It owns what a running server shares (the snapshot in
+//! its `ArcSwap`, the health checks, the admin token, the etcd cluster,
+//! the overrides and their lock) and the only code that publishes
 //! snapshots after start: operator changes, their expiry, and reloads
-//! (SPEC 5.2 to 5.4).
+//! (SPEC 5.2 to 5.4). Every snapshot is made by [`prepare`], at start-up
+//! and at each reload.
 //!
 //! Every `store` into the snapshot happens while holding the overrides
 //! lock, so a reload and an admin change can never publish over each
@@ -23,14 +28,21 @@ use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use super::drains;
-use super::overrides::{OverrideSet, StateError, unix_now, unix_now_ms};
-use super::registry::{Discovered, Prefix};
-use super::snapshot::{Snapshot, load};
+pub mod events;
+mod prepare;
+pub mod rollout;
+
+pub use self::prepare::{PrepareError, Stages, prepare};
 use crate::admin::auth::Token;
+use crate::clock::{unix_now, unix_now_ms};
 use crate::cluster::Cluster;
 use crate::health::{HealthChecks, HealthView};
 use crate::metrics::Registry;
+pub use crate::state::ChangeError;
+use crate::state::drains;
+use crate::state::overrides::{OverrideSet, StateError};
+use crate::state::registry::{Discovered, Prefix};
+use crate::state::{Snapshot, registry};
 
 /// A reload request: the reply carries the new generation or every error.
 pub type ReloadReply = oneshot::Sender<Result<u64, Vec<String>>>;
@@ -71,26 +83,6 @@ pub struct Runtime {
 /// overrides between our read and our write (and the client did not ask
 /// for a particular revision).
 const CHANGE_ATTEMPTS: usize = 3;
-
-/// Why a change was not made.
-#[derive(Debug, thiserror::Error)]
-pub enum ChangeError {
-    /// The request itself is wrong (400/404 decided by the caller).
-    #[error("{0}")]
-    Rejected(String),
-    /// The state file could not be written: nothing changed.
-    #[error("{0}; nothing was changed")]
-    Persist(#[from] StateError),
-    /// The overrides are not at the revision the client named, or kept
-    /// changing under us (409).
-    #[error("conflict: {0}")]
-    Conflict(String),
-    /// The shared store cannot be reached: nothing changed (503).
-    #[error(
-        "{0}; nothing was changed (changes need etcd; answers go on with the last overrides seen)"
-    )]
-    Unavailable(String),
-}
 
 /// Refuse when the client named a revision that is not the current one.
 fn check_expected(expect: Option<i64>, revision: i64) -> Result<(), ChangeError> {
@@ -179,21 +171,30 @@ fn watch_drains(draining: &DrainingSince, snap: &Snapshot, set: &OverrideSet) {
 type DrainingSince = std::sync::Mutex<BTreeMap<String, u64>>;
 
 impl Runtime {
-    /// Build the runtime around a loaded snapshot, the overrides in it and
-    /// their revision; returns it with the receiver the reload task reads.
+    /// Build the runtime around the first snapshot ([`prepare`]d), the
+    /// overrides and their revision (put into effect here), and the
+    /// registry prefixes read at start; returns it with the receiver the
+    /// reload task reads.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         config_path: PathBuf,
-        snapshot: Arc<ArcSwap<Snapshot>>,
+        first: Snapshot,
         health: Arc<HealthChecks>,
         metrics: Arc<Registry>,
         (overrides, revision): (OverrideSet, i64),
         token: Token,
         cluster: Option<Arc<Cluster>>,
+        registry: BTreeMap<String, Prefix>,
     ) -> (Arc<Self>, mpsc::Receiver<ReloadReply>) {
         let (reload_tx, reload_rx) = mpsc::channel(8);
+        let first = with_set(first, &overrides);
+        metrics
+            .config_generation
+            .store(first.generation, Ordering::Relaxed);
+        metrics.note_reload(true);
         let rt = Arc::new(Self {
             config_path,
-            snapshot,
+            snapshot: Arc::new(ArcSwap::from_pointee(first)),
             health,
             metrics,
             overrides: Arc::new(Mutex::new(overrides)),
@@ -203,11 +204,21 @@ impl Runtime {
             cluster,
             revision: Arc::new(AtomicI64::new(revision)),
             reload_tx,
-            registry: std::sync::Mutex::new(BTreeMap::new()),
+            registry: std::sync::Mutex::new(registry),
             rediscover: Notify::new(),
             registry_draining: Arc::new(std::sync::Mutex::new(BTreeMap::new())),
         });
+        rt.note_registry_draining(&rt.snapshot.load());
         (rt, reload_rx)
+    }
+
+    /// What [`prepare`] needs from this server.
+    pub fn stages<'a>(&'a self, discovered: &'a Discovered) -> Stages<'a> {
+        Stages {
+            health: &self.health,
+            metrics: &self.metrics,
+            discovered,
+        }
     }
 
     pub fn health_view(&self) -> arc_swap::Guard<Arc<HealthView>> {
@@ -352,11 +363,7 @@ impl Runtime {
 
     /// The registry endpoints in effect, by prefix.
     pub fn discovered(&self) -> Discovered {
-        let registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
-        registry
-            .iter()
-            .map(|(prefix, p)| (prefix.clone(), p.applied.values().cloned().collect()))
-            .collect()
+        registry::discovered(&self.registry.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Ask the reload task to rebuild with the registry endpoints now in
@@ -374,7 +381,7 @@ impl Runtime {
             for svc in &zone.services {
                 for pool in &svc.pools {
                     for ep in pool.endpoints.iter().filter(|e| e.draining) {
-                        draining.insert(super::overrides::endpoint_key(&ep.target), now);
+                        draining.insert(crate::state::overrides::endpoint_key(&ep.target), now);
                     }
                 }
             }
@@ -401,19 +408,11 @@ impl Runtime {
         if same_endpoints(&snap.config, &current.config) {
             return;
         }
-        self.health.bind(&mut snap).await;
+        let (targets, first_round) = self.health.bind(&snap.config).await;
+        first_round.wait().await;
+        snap.targets = Arc::new(targets);
         snap.attach_metrics(&self.metrics);
-        self.note_registry_draining(&snap);
-        let set = self.overrides.lock().await;
-        let previous = self.snapshot.load_full();
-        let resolved = set.resolve(&snap.config, unix_now());
-        let snap = Arc::new(snap.with_overrides(resolved));
-        self.snapshot.store(snap.clone());
-        // Answers given on the old snapshot while this one was built.
-        snap.handouts
-            .carry_over(&snap.config, &previous.handouts, &previous.config);
-        self.watch_drains(&snap, &set);
-        drop(set);
+        self.install(snap).await;
         let endpoints: usize = discovered.values().map(Vec::len).sum();
         info!(
             endpoints,
@@ -458,20 +457,18 @@ impl Runtime {
     async fn reload_once(&self) -> Result<u64, Vec<String>> {
         let generation = self.snapshot.load().generation + 1;
         let path = self.config_path.clone();
-        // Zone data a resolver would trip on (named-checkzone's warnings),
-        // read before the new snapshot so the zones are not held twice.
-        let loaded = tokio::task::spawn_blocking(move || {
-            (crate::zone::file_warnings(&path), load(&path, generation))
-        })
-        .await;
-        let (zone_warnings, loaded) = match loaded {
-            Ok((warnings, loaded)) => (warnings, Ok(loaded)),
-            Err(e) => (Vec::new(), Err(e)),
+        let read = tokio::task::spawn_blocking(move || crate::config::load(&path)).await;
+        let discovered = self.discovered();
+        let prepared = match read {
+            Ok(Ok(config)) => prepare(config, generation, self.stages(&discovered))
+                .await
+                .map_err(|e| e.lines()),
+            Ok(Err(errors)) => Err(errors.0.iter().map(ToString::to_string).collect()),
+            Err(e) => Err(vec![format!("reload task failed: {e}")]),
         };
-        let mut snap = match loaded {
-            Ok(Ok(snap)) => snap.with_discovered(&self.discovered()),
-            Ok(Err(errors)) => {
-                let errors: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
+        let prepared = match prepared {
+            Ok(p) => p,
+            Err(errors) => {
                 for e in &errors {
                     error!("reload: {e}");
                 }
@@ -486,60 +483,26 @@ impl Runtime {
                 reload_failed(&errors, generation - 1);
                 return Err(errors);
             }
-            Err(e) => {
-                self.metrics.reloads_failed.fetch_add(1, Ordering::Relaxed);
-                self.metrics.note_reload(false);
-                return Err(vec![format!("reload task failed: {e}")]);
-            }
         };
-        // Expressions Prometheus rejects fail the reload, naming the monitor.
-        let rejected = crate::health::check_expressions(&snap.config).await;
-        if !rejected.is_empty() {
-            let errors: Vec<String> = rejected.iter().map(ToString::to_string).collect();
-            for e in &errors {
-                error!("reload: {e}");
-            }
-            error!(
-                "reload of {} failed with {} error(s); still serving generation {}",
-                self.config_path.display(),
-                errors.len(),
-                generation - 1
-            );
-            self.metrics.reloads_failed.fetch_add(1, Ordering::Relaxed);
-            self.metrics.note_reload(false);
-            reload_failed(&errors, generation - 1);
-            return Err(errors);
-        }
-        for w in zone_warnings {
+        for w in &prepared.warnings {
             warn!("reload: {w}");
         }
         // Targets new in this configuration get their first round before
         // the snapshot that answers with them is stored (SPEC 4).
-        self.health.bind(&mut snap).await;
-        snap.attach_metrics(&self.metrics);
-        self.note_registry_draining(&snap);
-        let set = self.overrides.lock().await;
+        prepared.first_round.wait().await;
+        let snap = prepared.snapshot;
         // SPEC 5.3: overrides naming what this configuration lacks stay,
         // dormant, until the name comes back or an operator deletes them.
-        for w in set.dormant(&snap.config) {
+        for w in self.overrides.lock().await.dormant(&snap.config) {
             warn!("{w}");
         }
-        let previous = self.snapshot.load_full();
-        let resolved = set.resolve(&snap.config, unix_now());
         info!(
             generation,
             "reloaded {}: {}",
             self.config_path.display(),
             snap.summary()
         );
-        let snap = Arc::new(snap.with_overrides(resolved));
-        snap.handouts
-            .carry_over(&snap.config, &previous.handouts, &previous.config);
-        self.snapshot.store(snap.clone());
-        snap.handouts
-            .carry_over(&snap.config, &previous.handouts, &previous.config);
-        self.watch_drains(&snap, &set);
-        drop(set);
+        self.install(snap).await;
         self.metrics
             .config_generation
             .store(generation, Ordering::Relaxed);
@@ -553,6 +516,23 @@ impl Runtime {
             "reload",
         );
         Ok(generation)
+    }
+
+    /// Publish a [`prepare`]d snapshot (its first round waited for): the
+    /// overrides in effect applied under the writer lock, the hand-out
+    /// figures carried over, the drains watched.
+    pub async fn install(&self, snap: Snapshot) {
+        self.note_registry_draining(&snap);
+        let set = self.overrides.lock().await;
+        let previous = self.snapshot.load_full();
+        let snap = Arc::new(with_set(snap, &set));
+        snap.handouts
+            .carry_over(&snap.config, &previous.handouts, &previous.config);
+        self.snapshot.store(snap.clone());
+        // Answers given on the old snapshot while the new one was stored.
+        snap.handouts
+            .carry_over(&snap.config, &previous.handouts, &previous.config);
+        self.watch_drains(&snap, &set);
     }
 
     /// Slow start: every quarter second, note which pools with
@@ -638,8 +618,10 @@ impl Runtime {
                 info!(lapsed = %what, "override lapsed at its time: {what} (back to configured)");
             }
             set.prune_expired(now);
+            // Written on a blocking thread (fsync), the lock held, as a
+            // change is.
             if let Some(path) = self.snapshot.load().config.state_file.clone()
-                && let Err(e) = set.save(&path)
+                && let Err(e) = save_blocking(set.clone(), path).await
             {
                 // The override is gone from the answers either way;
                 // after a restart it is dropped as expired.
@@ -648,6 +630,12 @@ impl Runtime {
             self.publish(&set);
         }
     }
+}
+
+/// `snap` with the overrides of `set` in effect now.
+fn with_set(snap: Snapshot, set: &OverrideSet) -> Snapshot {
+    let resolved = set.resolve(&snap.config, unix_now());
+    snap.with_overrides(resolved)
 }
 
 /// The change event of a reload that failed.

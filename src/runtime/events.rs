@@ -1,0 +1,332 @@
+//! The run-time's event tasks (issue 17, part 7): [`watch`] derives pool
+//! availability, region state and override events by comparing what
+//! answers use now with what they used a tick ago (the health writer emits
+//! endpoint events itself, the reload task reloads); [`notify`] keeps one
+//! task and one bounded queue per webhook, posting each event as JSON with
+//! retries and backoff. The bus they publish to is `crate::events`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use super::Runtime;
+use crate::config::Notify;
+use crate::events::{Event, QUEUE, bus, emit};
+use crate::state::OverrideSet;
+
+/// How often [`watch`] compares availability, regions and overrides.
+const WATCH_EVERY: Duration = Duration::from_millis(250);
+
+/// Overrides by `kind name` → (value in words, source, expiry).
+type OverrideKeys = BTreeMap<String, (String, &'static str, Option<u64>)>;
+
+/// Compare, every quarter second, which pools are available, which regions
+/// are forced, and which overrides exist, with a tick ago; emit the
+/// differences. The first look only records.
+pub async fn watch(rt: Arc<Runtime>, shutdown: CancellationToken) {
+    let mut pools: Option<BTreeMap<(String, String), (bool, String)>> = None;
+    let mut regions: Option<BTreeMap<String, &'static str>> = None;
+    let mut overrides: Option<OverrideKeys> = None;
+    let mut tick = tokio::time::interval(WATCH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = shutdown.cancelled() => return,
+        }
+        let snap = rt.snapshot.load_full();
+        let view = rt.health_view();
+        let health = crate::health::EndpointHealth {
+            map: &snap.targets,
+            view: &view,
+        };
+        let inputs = snap.policy_inputs();
+        let mut now_pools = BTreeMap::new();
+        for (z, zone) in snap.config.zones.iter().enumerate() {
+            for (s, svc) in zone.services.iter().enumerate() {
+                for (p, pool) in svc.pools.iter().enumerate() {
+                    let (ok, why, _) = crate::policy::pool_status(&inputs, &health, z, s, p);
+                    let service = svc.name.to_ascii().trim_end_matches('.').to_owned();
+                    let region = snap.config.regions[pool.region].name.clone();
+                    now_pools.insert((service, region), (ok, why));
+                }
+            }
+        }
+        if let Some(before) = &pools {
+            for (key, (ok, why)) in &now_pools {
+                if before.get(key).is_some_and(|(was, _)| was != ok) {
+                    emit(
+                        "pool_availability",
+                        format!("{} pool {}", key.0, key.1),
+                        if *ok { "available" } else { "unavailable" },
+                        why.clone(),
+                        "health",
+                    );
+                }
+            }
+        }
+        pools = Some(now_pools);
+
+        let set = rt.overrides.lock().await.clone();
+        let now_regions = region_states(&snap, &set);
+        if let Some(before) = &regions {
+            for (name, state) in &now_regions {
+                if before.get(name).is_some_and(|was| was != state) {
+                    let why = region_why(&set, name);
+                    emit(
+                        "region_state",
+                        format!("region {name}"),
+                        *state,
+                        why.0,
+                        why.1,
+                    );
+                }
+            }
+        }
+        regions = Some(now_regions);
+
+        let now_overrides = override_keys(&set);
+        if let Some(before) = &overrides {
+            diff_overrides(before, &now_overrides);
+        }
+        overrides = Some(now_overrides);
+    }
+}
+
+/// Each region's forced state as answers use it: `up`, `down` or `auto`.
+fn region_states(
+    snap: &crate::state::Snapshot,
+    set: &OverrideSet,
+) -> BTreeMap<String, &'static str> {
+    let resolved = set.resolve(&snap.config, crate::clock::unix_now());
+    snap.config
+        .regions
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let state = match resolved.regions.get(i) {
+                Some(crate::policy::Forced::Up) => "up",
+                Some(crate::policy::Forced::Down) => "down",
+                _ => "auto",
+            };
+            (r.name.clone(), state)
+        })
+        .collect()
+}
+
+/// Why region `name` is in the state it is, and who put it there.
+fn region_why(set: &OverrideSet, name: &str) -> (String, &'static str) {
+    if set.regions.contains_key(name) {
+        return ("an operator's override".into(), "admin");
+    }
+    if let Some(a) = set
+        .alerts
+        .values()
+        .find(|a| a.is_region() && a.region.as_deref() == Some(name))
+    {
+        return (format!("alert {}", a.alert), "alertmanager");
+    }
+    ("no override: health decides".into(), "admin")
+}
+
+/// Every override as `kind:name` → (its value in words, its source, expiry).
+fn override_keys(set: &OverrideSet) -> OverrideKeys {
+    let mut out = BTreeMap::new();
+    for (name, o) in &set.regions {
+        let state = match o.state {
+            crate::state::overrides::RegionState::Up => "up",
+            crate::state::overrides::RegionState::Down => "down",
+        };
+        out.insert(
+            format!("region {name}"),
+            (state.to_owned(), "admin", o.until),
+        );
+    }
+    for (service, pools) in &set.weights {
+        for (region, o) in pools {
+            out.insert(
+                format!("weight {service} pool {region}"),
+                (format!("weight {}", o.weight), "admin", o.until),
+            );
+        }
+    }
+    for (service, pools) in &set.spills {
+        for (region, o) in pools {
+            out.insert(
+                format!("spill {service} pool {region}"),
+                (format!("spill {}%", o.percent), "admin", o.until),
+            );
+        }
+    }
+    for (addr, o) in &set.endpoints {
+        let mut v = Vec::new();
+        if let Some(s) = o.state {
+            v.push(s.as_str().to_owned());
+        }
+        if let Some(w) = o.weight {
+            v.push(format!("weight {w}"));
+        }
+        out.insert(format!("endpoint {addr}"), (v.join(", "), "admin", o.until));
+    }
+    for (fingerprint, a) in &set.alerts {
+        out.insert(
+            format!("alert {} ({fingerprint})", a.alert),
+            (format!("{} down", a.target()), "alertmanager", None),
+        );
+    }
+    out
+}
+
+fn diff_overrides(before: &OverrideKeys, now: &OverrideKeys) {
+    let unix = crate::clock::unix_now();
+    for (key, (value, source, _)) in now {
+        if before.get(key).is_none_or(|(was, _, _)| was != value) {
+            emit("override_set", key.clone(), value.clone(), "set", source);
+        }
+    }
+    for (key, (_, source, until)) in before {
+        if now.contains_key(key) {
+            continue;
+        }
+        if until.is_some_and(|t| t <= unix) {
+            emit(
+                "override_lapsed",
+                key.clone(),
+                "auto",
+                "its time ran out",
+                "expiry",
+            );
+        } else {
+            let why = if *source == "alertmanager" {
+                "resolved"
+            } else {
+                "removed"
+            };
+            emit("override_set", key.clone(), "auto", why, source);
+        }
+    }
+}
+
+/// Deliver events to the webhooks of the configuration in effect: one task
+/// and one bounded queue per webhook, so a slow or dead one delays only
+/// itself; a full queue drops the event and counts it.
+pub async fn notify(rt: Arc<Runtime>, shutdown: CancellationToken) {
+    let (tx, mut rx) = mpsc::channel::<Arc<Event>>(QUEUE);
+    bus().set_notifier(tx);
+    let Ok(client) = reqwest::Client::builder()
+        .retry(reqwest::retry::never())
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .user_agent(concat!("meridian/", env!("CARGO_PKG_VERSION")))
+        .build()
+    else {
+        warn!("notify: cannot build the HTTP client; webhooks get no events");
+        return;
+    };
+    let mut hooks: HashMap<Notify, mpsc::Sender<Arc<Event>>> = HashMap::new();
+    loop {
+        let event = tokio::select! {
+            e = rx.recv() => match e { Some(e) => e, None => return },
+            () = shutdown.cancelled() => return,
+        };
+        let wanted = rt.snapshot.load().config.notify.clone();
+        // Webhooks gone from the configuration: dropping the sender ends
+        // their task once its queue is delivered.
+        hooks.retain(|n, _| wanted.contains(n));
+        for n in wanted {
+            if !n.events.is_empty() && !n.events.iter().any(|k| k == event.kind) {
+                continue;
+            }
+            let hook = hooks.entry(n.clone()).or_insert_with(|| {
+                let (tx, rx) = mpsc::channel(QUEUE);
+                tokio::spawn(deliver(n.clone(), client.clone(), rx, shutdown.clone()));
+                tx
+            });
+            if hook.try_send(event.clone()).is_err() {
+                bus().dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// Post each event to one webhook, in order, retrying with exponential
+/// backoff (from `backoff`, doubling, at most 30 s) up to `retries` times.
+async fn deliver(
+    n: Notify,
+    client: reqwest::Client,
+    mut rx: mpsc::Receiver<Arc<Event>>,
+    shutdown: CancellationToken,
+) {
+    while let Some(event) = tokio::select! {
+        e = rx.recv() => e,
+        () = shutdown.cancelled() => None,
+    } {
+        let Ok(body) = serde_json::to_vec(&*event) else {
+            continue;
+        };
+        let mut wait = n.backoff;
+        let mut attempt = 0;
+        loop {
+            let mut request = client
+                .post(&n.url)
+                .timeout(n.timeout)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.clone());
+            for (name, value) in &n.headers {
+                request = request.header(name.as_str(), value.0.as_str());
+            }
+            let outcome = match request.send().await {
+                Ok(r) if r.status().is_success() => Ok(()),
+                Ok(r) => Err(format!("HTTP {}", r.status().as_u16())),
+                Err(e) => Err(e.to_string()),
+            };
+            match outcome {
+                Ok(()) => {
+                    bus().sent.fetch_add(1, Ordering::Relaxed);
+                    break;
+                }
+                Err(why) if attempt >= n.retries => {
+                    bus().failed.fetch_add(1, Ordering::Relaxed);
+                    warn!(url = %n.url, event = event.id, "notify: {} refused event {} after {} attempt(s): {why}", n.url, event.id, attempt + 1);
+                    break;
+                }
+                Err(why) => {
+                    debug!(url = %n.url, event = event.id, "notify: {why}; retrying in {wait:?}");
+                    attempt += 1;
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = shutdown.cancelled() => return,
+                    }
+                    wait = (wait * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_that_lapse_and_overrides_removed_read_apart() {
+        let mut before = BTreeMap::new();
+        before.insert("region a".to_owned(), ("down".to_owned(), "admin", Some(1)));
+        before.insert("region b".to_owned(), ("down".to_owned(), "admin", None));
+        let (_, seen) = bus().subscribe(None);
+        let last = seen.last().map_or(0, |e| e.id);
+        diff_overrides(&before, &BTreeMap::new());
+        let (_, after) = bus().subscribe(Some(last));
+        let kinds: Vec<(&str, &str)> = after.iter().map(|e| (e.kind, e.what.as_str())).collect();
+        assert!(
+            kinds.contains(&("override_lapsed", "region a")),
+            "{kinds:?}"
+        );
+        assert!(kinds.contains(&("override_set", "region b")), "{kinds:?}");
+    }
+}

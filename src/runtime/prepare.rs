@@ -1,0 +1,98 @@
+//! [`prepare`]: the one way a validated configuration becomes a snapshot
+//! that may answer. Start-up and every reload call it, so the stages run
+//! once, in one order:
+//!
+//! 1. build (blocking, on a blocking thread): zone warnings, zone files and
+//!    DNSSEC keys, GeoIP databases, placement trees, compiled maps,
+//!    prepared static answers (`state::build`);
+//! 2. the registry endpoints in effect merged into the pools that
+//!    discover theirs;
+//! 3. monitors' Prometheus expressions checked against their servers;
+//! 4. counter blocks attached (the same blocks across reloads);
+//! 5. the health checks bound: targets interned, new ones probed.
+//!
+//! What it hands back still waits for two things its caller owns: the
+//! first round of checks of the new targets ([`FirstRound::wait`]), and the
+//! operators' overrides, which are applied when the snapshot is published,
+//! under the writer lock, so that a change made while a reload waits for
+//! its checks is not lost (`Runtime::new`, `Runtime::install`).
+
+use std::sync::Arc;
+
+use crate::config::{Config, ConfigError};
+use crate::health::{FirstRound, HealthChecks};
+use crate::metrics::Registry;
+use crate::state::registry::Discovered;
+use crate::state::{self, Snapshot};
+
+/// What the stages after the build need from the running server.
+#[derive(Debug, Clone, Copy)]
+pub struct Stages<'a> {
+    pub health: &'a HealthChecks,
+    pub metrics: &'a Registry,
+    /// Registry endpoints by prefix (empty without a registry).
+    pub discovered: &'a Discovered,
+}
+
+/// A snapshot built and bound, not yet answering.
+#[derive(Debug)]
+pub struct Prepared<'a> {
+    pub snapshot: Snapshot,
+    /// Zone data a resolver would trip on (named-checkzone's warnings).
+    pub warnings: Vec<String>,
+    /// Wait for it before the snapshot answers (SPEC 4).
+    pub first_round: FirstRound<'a>,
+}
+
+/// Why no snapshot was made; nothing was published.
+#[derive(Debug)]
+pub enum PrepareError {
+    /// Zone files, DNSSEC keys, databases: each with its file and position.
+    Invalid(Vec<ConfigError>),
+    /// Monitors whose expression their Prometheus rejects.
+    Rejected(Vec<ConfigError>),
+    /// The build task did not finish (it panicked, or shutdown).
+    Failed(String),
+}
+
+impl PrepareError {
+    /// Every error, one line each.
+    pub fn lines(&self) -> Vec<String> {
+        match self {
+            Self::Invalid(e) | Self::Rejected(e) => e.iter().map(ToString::to_string).collect(),
+            Self::Failed(e) => vec![format!("reload task failed: {e}")],
+        }
+    }
+}
+
+/// Run the stages above on `config` (see the module's comment).
+pub async fn prepare<'a>(
+    config: Config,
+    generation: u64,
+    stages: Stages<'a>,
+) -> Result<Prepared<'a>, PrepareError> {
+    // Zone warnings first, so that the zones are not held twice at once.
+    let built = tokio::task::spawn_blocking(move || {
+        let warnings = crate::zone::config_warnings(&config);
+        (warnings, state::build(config, generation))
+    })
+    .await;
+    let (warnings, snap) = match built {
+        Ok((warnings, Ok(snap))) => (warnings, snap),
+        Ok((_, Err(errors))) => return Err(PrepareError::Invalid(errors.0)),
+        Err(e) => return Err(PrepareError::Failed(e.to_string())),
+    };
+    let mut snap = snap.with_discovered(stages.discovered);
+    let rejected = crate::health::check_expressions(&snap.config).await;
+    if !rejected.is_empty() {
+        return Err(PrepareError::Rejected(rejected));
+    }
+    snap.attach_metrics(stages.metrics);
+    let (targets, first_round) = stages.health.bind(&snap.config).await;
+    snap.targets = Arc::new(targets);
+    Ok(Prepared {
+        snapshot: snap,
+        warnings,
+        first_round,
+    })
+}
