@@ -6,29 +6,17 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{Server, eventually, repo};
+use common::{Server, admin_fixture, admin_server, eventually, repo};
 
 const TOKEN: &str = "test-token-0123";
 const EU_CLIENT: &str = "+subnet=10.1.2.0/24";
 
-fn files() -> Vec<(&'static str, String)> {
-    let dir = repo().join("tests/fixtures/admin");
-    let read = |f: &str| std::fs::read_to_string(dir.join(f)).expect("fixture");
-    vec![
-        ("gslb.test.zone", read("gslb.test.zone")),
-        ("token.txt", format!("{TOKEN}\n")),
-        ("var/.keep", String::new()),
-    ]
-}
-
 fn config() -> String {
-    std::fs::read_to_string(repo().join("tests/fixtures/admin/admin.yaml")).expect("fixture")
+    admin_fixture("admin.yaml")
 }
 
 fn server_with(config: &str) -> Server {
-    let f = files();
-    let refs: Vec<(&str, &str)> = f.iter().map(|(n, t)| (*n, t.as_str())).collect();
-    Server::start(config, &refs)
+    admin_server(config, TOKEN)
 }
 
 fn server() -> Server {
@@ -574,7 +562,7 @@ fn non_loopback_admin_without_token_is_refused() {
     std::fs::write(dir.path().join("meridian.yaml"), &text).expect("write");
     std::fs::write(
         dir.path().join("gslb.test.zone"),
-        std::fs::read_to_string(repo().join("tests/fixtures/admin/gslb.test.zone")).expect("zone"),
+        admin_fixture("gslb.test.zone"),
     )
     .expect("write");
     let out = std::process::Command::new(common::BIN)

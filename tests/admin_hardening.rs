@@ -12,18 +12,14 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Server, curl_with, repo};
+use common::{Server, admin_fixture, admin_server, curl_with};
 
 const TOKEN: &str = "hardening-token-42";
-
-fn fixture(f: &str) -> String {
-    std::fs::read_to_string(repo().join("tests/fixtures/admin").join(f)).expect("fixture")
-}
 
 /// The admin test configuration; `token` false drops `token_file` (a
 /// loopback listener needs none).
 fn server(token: bool, extra_admin: &str) -> Server {
-    let mut config = fixture("admin.yaml");
+    let mut config = admin_fixture("admin.yaml");
     if !token {
         config = config.replace("  token_file: token.txt\n", "");
     }
@@ -31,14 +27,7 @@ fn server(token: bool, extra_admin: &str) -> Server {
         "  listen: \"ADMIN_LISTEN\"\n",
         &format!("  listen: \"ADMIN_LISTEN\"\n{extra_admin}"),
     );
-    Server::start(
-        &config,
-        &[
-            ("gslb.test.zone", &fixture("gslb.test.zone")),
-            ("token.txt", TOKEN),
-            ("var/.keep", ""),
-        ],
-    )
+    admin_server(&config, TOKEN)
 }
 
 fn weight_path(region: &str) -> String {

@@ -6,7 +6,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{BIN, Server, repo};
+use common::{BIN, Server, admin_fixture, admin_server};
 
 const TOKEN: &str = "ctl-token-0123";
 const EU_CLIENT: &str = "+subnet=10.1.2.0/24";
@@ -17,17 +17,7 @@ fn server() -> Server {
 
 /// The admin fixture with its configuration passed through `edit`.
 fn server_with(edit: impl FnOnce(String) -> String) -> Server {
-    let dir = repo().join("tests/fixtures/admin");
-    let read = |f: &str| std::fs::read_to_string(dir.join(f)).expect("fixture");
-    let token = format!("{TOKEN}\n");
-    Server::start(
-        &edit(read("admin.yaml")),
-        &[
-            ("gslb.test.zone", &read("gslb.test.zone")),
-            ("token.txt", &token),
-            ("var/.keep", ""),
-        ],
-    )
+    admin_server(&edit(admin_fixture("admin.yaml")), TOKEN)
 }
 
 /// What one `meridian ctl` run gave.

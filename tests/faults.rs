@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::ffi::OsStr;
 use std::net::UdpSocket;
 use std::path::Path;
 use std::process::Command;
@@ -18,7 +17,10 @@ use hickory_proto::op::{Message, MessageType};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use common::{Server, build_query, eventually, meridian, prepare, rcode, repo, tcp_recv, tcp_send};
+use common::{
+    Server, admin_fixture, build_query, eventually, geo_fixture, geo_server, rcode, tcp_recv,
+    tcp_send,
+};
 
 const TOKEN: &str = "test-token-0123";
 
@@ -26,40 +28,22 @@ const TOKEN: &str = "test-token-0123";
 /// eu-west (198.51.100.10) for 10/8 clients, us-east otherwise; the state
 /// file is `var/state.json`.
 fn admin_server() -> Server {
-    let dir = repo().join("tests/fixtures/admin");
-    let read = |f: &str| std::fs::read_to_string(dir.join(f)).expect("fixture");
-    let config = read("admin.yaml");
-    let zone = read("gslb.test.zone");
-    let token = format!("{TOKEN}\n");
-    Server::start(
-        &config,
-        &[
-            ("gslb.test.zone", &zone),
-            ("token.txt", &token),
-            ("var/.keep", ""),
-        ],
-    )
+    common::admin_server(&admin_fixture("admin.yaml"), TOKEN)
 }
 
 /// The geo fixture (tests/fixtures/geo, ECS on) with the admin API, and its
 /// database `geo.mmdb` built from geo.csv.
 fn geo_admin_server() -> Server {
-    let dir = repo().join("tests/fixtures/geo");
-    let read = |f: &str| std::fs::read_to_string(dir.join(f)).expect("fixture");
-    let config = read("geo.yaml").replace("ECS", "true")
+    let config = geo_fixture("geo.yaml").replace("ECS", "true")
         + "admin:\n  listen: \"ADMIN_LISTEN\"\n  token_file: token.txt\n";
-    let zone = read("gslb.test.zone");
     let token = format!("{TOKEN}\n");
-    let (tmp, path) = prepare(&config, &[("gslb.test.zone", &zone), ("token.txt", &token)]);
-    let db = tmp.path().join("geo.mmdb");
-    meridian(&[
-        OsStr::new("geoip"),
-        OsStr::new("build"),
-        dir.join("geo.csv").as_os_str(),
-        OsStr::new("-o"),
-        db.as_os_str(),
-    ]);
-    Server::start_prepared(tmp, &path)
+    geo_server(
+        &config,
+        &[
+            ("gslb.test.zone", &geo_fixture("gslb.test.zone")),
+            ("token.txt", &token),
+        ],
+    )
 }
 
 /// `www.gslb.test A` from an EU client (ECS 81.2.69.0/24, GB in geo.csv):
@@ -95,7 +79,7 @@ fn answers_udp_and_tcp(s: &Server) {
 /// by fuzz/seeds/capture.py), and a few built here.
 fn real_queries() -> Vec<Vec<u8>> {
     let mut v: Vec<Vec<u8>> = Vec::new();
-    let dir = repo().join("fuzz/corpus/packet");
+    let dir = common::repo().join("fuzz/corpus/packet");
     if let Ok(entries) = std::fs::read_dir(&dir) {
         let mut paths: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
         paths.sort();

@@ -4,24 +4,15 @@
 mod common;
 
 use std::collections::HashMap;
-use std::ffi::OsStr;
 
-use common::{Dig, Server, meridian, prepare, repo};
+use common::{Dig, Server, geo_fixture, geo_server};
 
 fn server(ecs: bool) -> Server {
-    let dir = repo().join("tests/fixtures/geo");
-    let read = |f: &str| std::fs::read_to_string(dir.join(f)).expect("fixture");
-    let config = read("geo.yaml").replace("ECS", if ecs { "true" } else { "false" });
-    let (tmp, path) = prepare(&config, &[("gslb.test.zone", &read("gslb.test.zone"))]);
-    let db = tmp.path().join("geo.mmdb");
-    meridian(&[
-        OsStr::new("geoip"),
-        OsStr::new("build"),
-        dir.join("geo.csv").as_os_str(),
-        OsStr::new("-o"),
-        db.as_os_str(),
-    ]);
-    Server::start_prepared(tmp, &path)
+    let config = geo_fixture("geo.yaml").replace("ECS", if ecs { "true" } else { "false" });
+    geo_server(
+        &config,
+        &[("gslb.test.zone", &geo_fixture("gslb.test.zone"))],
+    )
 }
 
 fn ask(s: &Server, name: &str, qtype: &str, subnet: &str) -> Dig {

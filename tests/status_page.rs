@@ -9,22 +9,13 @@ mod common;
 
 use std::process::Command;
 
-use common::{Server, repo};
+use common::{Server, admin_fixture, admin_server, repo};
 
 const TOKEN: &str = "page-token";
 
 #[test]
 fn status_page_shows_a_drained_region_as_down() {
-    let dir = repo().join("tests/fixtures/admin");
-    let read = |f: &str| std::fs::read_to_string(dir.join(f)).expect("fixture");
-    let s = Server::start(
-        &read("admin.yaml"),
-        &[
-            ("gslb.test.zone", &read("gslb.test.zone")),
-            ("token.txt", TOKEN),
-            ("var/.keep", ""),
-        ],
-    );
+    let s = admin_server(&admin_fixture("admin.yaml"), TOKEN);
     let r = s.admin(
         "PUT",
         "/v1/regions/eu-west/override",

@@ -205,6 +205,17 @@ pub fn meridian(args: &[&std::ffi::OsStr]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `meridian geoip build CSV -o DB`, asserting success.
+pub fn geoip_build(csv: &Path, db: &Path) {
+    meridian(&[
+        std::ffi::OsStr::new("geoip"),
+        std::ffi::OsStr::new("build"),
+        csv.as_os_str(),
+        std::ffi::OsStr::new("-o"),
+        db.as_os_str(),
+    ]);
+}
+
 /// The demo database (`geoip/demo.csv` built by `meridian geoip build`),
 /// made once per test binary in a temporary directory: `make test` on a
 /// clean clone has no `geoip/demo.mmdb` (only `make run` builds it).
@@ -214,17 +225,53 @@ pub fn demo_mmdb() -> PathBuf {
     DB.get_or_init(|| {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = dir.path().join("demo.mmdb");
-        meridian(&[
-            std::ffi::OsStr::new("geoip"),
-            std::ffi::OsStr::new("build"),
-            repo().join("geoip/demo.csv").as_os_str(),
-            std::ffi::OsStr::new("-o"),
-            db.as_os_str(),
-        ]);
+        geoip_build(&repo().join("geoip/demo.csv"), &db);
         (dir, db)
     })
     .1
     .clone()
+}
+
+/// A file of the admin fixture (`tests/fixtures/admin`).
+pub fn admin_fixture(file: &str) -> String {
+    std::fs::read_to_string(repo().join("tests/fixtures/admin").join(file)).expect("fixture")
+}
+
+/// The admin fixture's files beside its configuration: the zone
+/// `gslb.test.zone`, `token.txt` holding `token`, and `var/` for the state
+/// file `var/state.json`.
+pub fn admin_files(token: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("gslb.test.zone", admin_fixture("gslb.test.zone")),
+        ("token.txt", format!("{token}\n")),
+        ("var/.keep", String::new()),
+    ]
+}
+
+/// Start `config` (the admin fixture's `admin.yaml`, as is or edited) with
+/// the admin fixture's files and `token`: `www.gslb.test` answers eu-west
+/// (198.51.100.10) for 10/8 clients, us-east otherwise.
+pub fn admin_server(config: &str, token: &str) -> Server {
+    let files = admin_files(token);
+    let refs: Vec<(&str, &str)> = files.iter().map(|(n, t)| (*n, t.as_str())).collect();
+    Server::start(config, &refs)
+}
+
+/// A file of the geo fixture (`tests/fixtures/geo`).
+pub fn geo_fixture(file: &str) -> String {
+    std::fs::read_to_string(repo().join("tests/fixtures/geo").join(file)).expect("fixture")
+}
+
+/// Start `config` with `files` and the geo fixture's database beside them
+/// as `geo.mmdb`, built from `tests/fixtures/geo/geo.csv` by `meridian
+/// geoip build`.
+pub fn geo_server(config: &str, files: &[(&str, &str)]) -> Server {
+    let (tmp, path) = prepare(config, files);
+    geoip_build(
+        &repo().join("tests/fixtures/geo/geo.csv"),
+        &tmp.path().join("geo.mmdb"),
+    );
+    Server::start_prepared(tmp, &path)
 }
 
 impl Server {
