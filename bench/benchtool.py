@@ -16,8 +16,9 @@
   benchtool.py median-qps RESULTS SERVER MIX median QPS of the measured runs (an integer)
   benchtool.py report RESULTS KEY=VALUE...   the table bench/run.sh prints
   benchtool.py scale-config N DIR PORT       a meridian config with N geo services (bench/scale.sh)
-  benchtool.py logtime LOG PATTERN START_NS  ms from START_NS (date +%s%N) to the timestamp of
-                                             the first line of meridian's LOG holding PATTERN
+  benchtool.py logtime LOG PATTERN START_NS [NTH]  ms from START_NS (date +%s%N) to the timestamp
+                                             of the NTH (default first) line of meridian's LOG
+                                             holding PATTERN
 
 Everything is deterministic (fixed seeds), so two runs of the benchmark send
 the same queries to the same database.
@@ -388,14 +389,19 @@ def cmd_latency(path):
     print("max_ms=%.3f" % (lat[-1] * 1000 if lat else float("nan")))
 
 
-def cmd_logtime(log, pattern, start_ns):
+def cmd_logtime(log, pattern, start_ns, nth=1):
     """meridian logs with tracing's default format: an RFC 3339 UTC
-    timestamp with microseconds first on each line."""
+    timestamp with microseconds first on each line. The NTH line holding
+    PATTERN counts (the first by default)."""
     import datetime
 
+    seen = 0
     with open(log, errors="replace") as f:
         for line in f:
             if pattern in line:
+                seen += 1
+                if seen < nth:
+                    continue
                 stamp = line.split()[0].replace("Z", "+00:00")
                 t = datetime.datetime.fromisoformat(stamp).timestamp()
                 print("%.0f" % ((t - start_ns / 1e9) * 1000))
@@ -666,7 +672,7 @@ def main(argv):
     elif c == "report":
         cmd_report(a[0], a[1:])
     elif c == "logtime":
-        return cmd_logtime(a[0], a[1], int(a[2]))
+        return cmd_logtime(a[0], a[1], int(a[2]), int(a[3]) if len(a) > 3 else 1)
     elif c == "scale-config":
         cmd_scale_config(int(a[0]), a[1], int(a[2]))
     else:

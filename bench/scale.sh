@@ -13,12 +13,16 @@
 #                                          networks); each service is a geo service with 3 pools
 #   BENCH_SCALE_NETS="20000 200000 1000000" IPv4 networks per database (configuration: 10 services)
 #   BENCH_SCALE_SECONDS=5                  length of each dnsperf run (geo+ECS mix on one service)
+#   BENCH_SCALE_RELOADS=3                  SIGHUPs in a row after start (RSS growth shows a leak)
 #   BENCH_PORT_SCALE=15356
 #
 # Startup is the time from launching `meridian run` to its log line
 # "listening for DNS on UDP" (its own timestamp); reload is the time from
 # SIGHUP to its "reloaded" log line. Both read the log's timestamps, so they
-# do not include polling delays.
+# do not include polling delays. "start peak" is the RSS high-water mark at
+# the end of start-up; before the reloads the mark is reset
+# (/proc/PID/clear_refs), so "reload peak" is the highest RSS during the
+# reloads alone, and "RSS after reloads" what stays after the last one.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -28,6 +32,7 @@ BIN="$ROOT/target/release/meridian"
 SERVICES=${BENCH_SCALE_SERVICES-"10 1000 2000 4000 8000 100000"}
 NETS=${BENCH_SCALE_NETS-"20000 200000 1000000"}
 SECS=${BENCH_SCALE_SECONDS:-5}
+RELOADS=${BENCH_SCALE_RELOADS:-3}
 PORT=${BENCH_PORT_SCALE:-15356}
 BASE_NETS=20000
 BASE_SERVICES=10
@@ -138,20 +143,29 @@ measure() {
       "$(tail -n 1 "$w/log" | sed -e "s#$w/##g" -e 's/^meridian: //' | cut -c1-200)"
     return 0
   fi
-  local start_ms rss_start
+  local start_ms rss_start start_hwm
   start_ms=$(python3 "$TOOL" logtime "$w/log" "listening for DNS on UDP" "$t0")
   rss_start=$(awk '/^VmRSS:/ {print $2}' "/proc/$MPID/status")
+  start_hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$MPID/status")
 
-  t0=$(date +%s%N)
-  kill -HUP "$MPID"
-  local reload_ms=nan
-  for _ in $(seq 6000); do
-    if grep -q "reloaded" "$w/log"; then
-      reload_ms=$(python3 "$TOOL" logtime "$w/log" "reloaded" "$t0")
-      break
-    fi
-    sleep 0.1
+  # Reset the high-water mark: from here it is the reloads' peak.
+  echo 5 >"/proc/$MPID/clear_refs" 2>/dev/null || true
+  local reload_ms=nan r
+  for r in $(seq "$RELOADS"); do
+    t0=$(date +%s%N)
+    kill -HUP "$MPID"
+    reload_ms=nan
+    for _ in $(seq 6000); do
+      if [ "$(grep -c "reloaded" "$w/log")" -ge "$r" ]; then
+        reload_ms=$(python3 "$TOOL" logtime "$w/log" "reloaded" "$t0" "$r")
+        break
+      fi
+      sleep 0.1
+    done
   done
+  local reload_hwm rss_reloads
+  reload_hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$MPID/status")
+  rss_reloads=$(awk '/^VmRSS:/ {print $2}' "/proc/$MPID/status")
 
   dnsperf -s 127.0.0.1 -p "$PORT" -B -d "$w/ecs.bin" -c 8 -T 1 -l "$SECS" >"$w/dnsperf.out" 2>&1 &
   DPID=$!
@@ -159,14 +173,12 @@ measure() {
   DPID=""
   local qps lost
   eval "$(python3 "$TOOL" dnsperf-summary "$w/dnsperf.out")"
-  local hwm
-  hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$MPID/status")
   stop "$MPID"
   MPID=""
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$nets" "$(stat -c %s "$w/scale.yaml")" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$nets" "$(stat -c %s "$w/scale.yaml")" \
     "$(stat -c %s "$d/bench.mmdb")" "$(cat "$d/build_ms")" "$start_ms" "$reload_ms" \
-    "$rss_start" "$hwm" "$qps"
-  log "$n services, $nets networks: startup $start_ms ms, reload $reload_ms ms, RSS $((rss_start / 1024)) MB, $(printf '%.0f' "$qps") qps (lost $lost)"
+    "$rss_start" "$start_hwm" "$reload_hwm" "$rss_reloads" "$qps"
+  log "$n services, $nets networks: startup $start_ms ms, reload $reload_ms ms, RSS $((rss_start / 1024)) MB, reload peak $((reload_hwm / 1024)) MB, after $RELOADS reload(s) $((rss_reloads / 1024)) MB, $(printf '%.0f' "$qps") qps (lost $lost)"
 }
 
 ROWS="$TMP/rows.tsv"
@@ -190,19 +202,19 @@ print("meridian cost table, %s; %s, %d cores, Linux %s" % (
     os.cpu_count() or 0, os.uname().release))
 print("QPS: geo+ECS mix on one service (dnsperf -c 8 -T 1, %s s, 10,000 client subnets), dnsperf on the same cores" % sys.argv[2])
 print()
-hdr = "| services | networks (v4+v6) | config | mmdb | mmdb build | startup | reload | RSS after start | peak RSS | QPS |"
+hdr = "| services | networks (v4+v6) | config | mmdb | mmdb build | startup | reload | RSS after start | start peak | reload peak | RSS after reloads | QPS |"
 print(hdr)
-print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 def mb(b):
     b = int(b)
     return "%.1f MB" % (b / 1e6) if b >= 1e6 else "%.0f kB" % (b / 1e3)
 for r in rows:
-    if len(r) < 10:
-        print("| {:,} | {:,} | did not start: {} | | | | | | | |".format(
+    if len(r) < 12:
+        print("| {:,} | {:,} | did not start: {} | | | | | | | | | |".format(
             int(r[0]), int(r[1]) + int(r[1]) // 10, r[3] if len(r) > 3 else "?"))
         continue
-    n, nets, cfg, mmdb, build, start, reload, rss, hwm, qps = r
-    print("| {:,} | {:,} | {} | {} | {} ms | {} ms | {} ms | {:.1f} MB | {:.1f} MB | {:,.0f} |".format(
+    n, nets, cfg, mmdb, build, start, reload, rss, hwm, rhwm, rss2, qps = r
+    print("| {:,} | {:,} | {} | {} | {} ms | {} ms | {} ms | {:.1f} MB | {:.1f} MB | {:.1f} MB | {:.1f} MB | {:,.0f} |".format(
         int(n), int(nets) + int(nets) // 10, mb(cfg), mb(mmdb), build, start, reload,
-        int(rss) / 1024, int(hwm) / 1024, float(qps)))
+        int(rss) / 1024, int(hwm) / 1024, int(rhwm) / 1024, int(rss2) / 1024, float(qps)))
 EOF

@@ -563,6 +563,8 @@ fn serve(path: &Path) -> anyhow::Result<()> {
             prefixes,
         );
         let shared = rt.snapshot.clone();
+        // The parse tree and what the build freed go back to the system.
+        crate::runtime::release_freed_memory().await;
         // The admin API comes up first, so /readyz can say "not yet".
         let admin_task = match admin_listener {
             Some(l) => {

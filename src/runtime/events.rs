@@ -6,8 +6,8 @@
 //! retries and backoff. The bus they publish to is `crate::events`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -22,6 +22,9 @@ use crate::state::OverrideSet;
 /// How often [`watch`] compares availability, regions and overrides.
 const WATCH_EVERY: Duration = Duration::from_millis(250);
 
+/// Pools by (service, region) → available.
+type PoolStates = BTreeMap<(String, String), bool>;
+
 /// Overrides by `kind name` → (value in words, source, expiry).
 type OverrideKeys = BTreeMap<String, (String, &'static str, Option<u64>)>;
 
@@ -29,9 +32,10 @@ type OverrideKeys = BTreeMap<String, (String, &'static str, Option<u64>)>;
 /// are forced, and which overrides exist, with a tick ago; emit the
 /// differences. The first look only records.
 pub async fn watch(rt: Arc<Runtime>, shutdown: CancellationToken) {
-    let mut pools: Option<BTreeMap<(String, String), (bool, String)>> = None;
+    let mut pools: Option<PoolStates> = None;
     let mut regions: Option<BTreeMap<String, &'static str>> = None;
     let mut overrides: Option<OverrideKeys> = None;
+    let mut seen: Option<(Weak<crate::state::Snapshot>, Arc<crate::health::HealthView>)> = None;
     let mut tick = tokio::time::interval(WATCH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -40,37 +44,19 @@ pub async fn watch(rt: Arc<Runtime>, shutdown: CancellationToken) {
             () = shutdown.cancelled() => return,
         }
         let snap = rt.snapshot.load_full();
-        let view = rt.health_view();
-        let health = crate::health::EndpointHealth {
-            map: &snap.targets,
-            view: &view,
-        };
-        let inputs = snap.policy_inputs();
-        let mut now_pools = BTreeMap::new();
-        for (z, zone) in snap.config.zones.iter().enumerate() {
-            for (s, svc) in zone.services.iter().enumerate() {
-                for (p, pool) in svc.pools.iter().enumerate() {
-                    let (ok, why, _) = crate::policy::pool_status(&inputs, &health, z, s, p);
-                    let service = svc.name.to_ascii().trim_end_matches('.').to_owned();
-                    let region = snap.config.regions[pool.region].name.clone();
-                    now_pools.insert((service, region), (ok, why));
-                }
-            }
+        let view = rt.health.view().load_full();
+        // Availability is a function of the snapshot and the health view:
+        // while neither was replaced, it is what it was a tick ago (with
+        // 100,000 services, working it out four times a second was most of
+        // an idle server's CPU, issue 19).
+        // (Weak: the watcher must not keep a replaced snapshot alive.)
+        let same = seen
+            .as_ref()
+            .is_some_and(|(s, v)| s.ptr_eq(&Arc::downgrade(&snap)) && Arc::ptr_eq(v, &view));
+        if !same {
+            pool_events(&snap, &view, &mut pools);
+            seen = Some((Arc::downgrade(&snap), view));
         }
-        if let Some(before) = &pools {
-            for (key, (ok, why)) in &now_pools {
-                if before.get(key).is_some_and(|(was, _)| was != ok) {
-                    emit(
-                        "pool_availability",
-                        format!("{} pool {}", key.0, key.1),
-                        if *ok { "available" } else { "unavailable" },
-                        why.clone(),
-                        "health",
-                    );
-                }
-            }
-        }
-        pools = Some(now_pools);
 
         let set = rt.overrides.lock().await.clone();
         let now_regions = region_states(&snap, &set);
@@ -96,6 +82,43 @@ pub async fn watch(rt: Arc<Runtime>, shutdown: CancellationToken) {
         }
         overrides = Some(now_overrides);
     }
+}
+
+/// Work out every pool's availability and emit the changes since `pools`
+/// (none the first time), which it then holds.
+fn pool_events(
+    snap: &crate::state::Snapshot,
+    view: &crate::health::HealthView,
+    pools: &mut Option<PoolStates>,
+) {
+    let health = crate::health::EndpointHealth {
+        map: &snap.targets,
+        view,
+    };
+    let inputs = snap.policy_inputs();
+    let mut now_pools = BTreeMap::new();
+    for (z, zone) in snap.config.zones.iter().enumerate() {
+        for (s, svc) in zone.services.iter().enumerate() {
+            for (p, pool) in svc.pools.iter().enumerate() {
+                let (ok, why, _) = crate::policy::pool_status(&inputs, &health, z, s, p);
+                let service = svc.name.to_ascii().trim_end_matches('.').to_owned();
+                let region = snap.config.regions[pool.region].name.clone();
+                if let Some(before) = pools.as_ref()
+                    && before.get(&(service.clone(), region.clone())) == Some(&!ok)
+                {
+                    emit(
+                        "pool_availability",
+                        format!("{service} pool {region}"),
+                        if ok { "available" } else { "unavailable" },
+                        why,
+                        "health",
+                    );
+                }
+                now_pools.insert((service, region), ok);
+            }
+        }
+    }
+    *pools = Some(now_pools);
 }
 
 /// Each region's forced state as answers use it: `up`, `down` or `auto`.

@@ -32,7 +32,7 @@ pub mod events;
 mod prepare;
 pub mod rollout;
 
-pub use self::prepare::{PrepareError, Stages, prepare};
+pub use self::prepare::{PrepareError, Stages, prepare, release_freed_memory};
 use crate::admin::auth::Token;
 use crate::clock::{unix_now, unix_now_ms};
 use crate::cluster::Cluster;
@@ -503,6 +503,7 @@ impl Runtime {
             snap.summary()
         );
         self.install(snap).await;
+        prepare::release_freed_memory().await;
         self.metrics
             .config_generation
             .store(generation, Ordering::Relaxed);
@@ -542,6 +543,8 @@ impl Runtime {
     /// the ramps in progress (the pools answer at full weight).
     pub async fn run_ramps(self: Arc<Self>, shutdown: CancellationToken) {
         let mut was: BTreeMap<(String, String), bool> = BTreeMap::new();
+        // Weak: a replaced configuration is not kept alive for this.
+        let mut ramped: Option<(std::sync::Weak<crate::config::Config>, Vec<PoolIndex>)> = None;
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -550,7 +553,16 @@ impl Runtime {
                 () = shutdown.cancelled() => return,
             }
             let snap = self.snapshot.load_full();
-            let ramped = ramped_pools(&snap.config);
+            // Which pools ramp changes only with the configuration: worked
+            // out once per configuration, not every tick (a scan of every
+            // pool of 100,000 services four times a second, issue 19).
+            if !ramped
+                .as_ref()
+                .is_some_and(|(config, _)| config.ptr_eq(&Arc::downgrade(&snap.config)))
+            {
+                ramped = Some((Arc::downgrade(&snap.config), ramped_pools(&snap.config)));
+            }
+            let ramped = ramped.as_ref().map_or(&[][..], |(_, r)| r.as_slice());
             if ramped.is_empty() && snap.ramps.pools.is_empty() {
                 continue;
             }
@@ -568,7 +580,7 @@ impl Runtime {
                 .copied()
                 .filter(|(key, _)| inputs.ramps.factor(&snap.config, *key, now) < 1.0)
                 .collect();
-            for (z, s, p) in ramped {
+            for &(z, s, p) in ramped {
                 let (ok, _, _) = crate::policy::pool_status(&inputs, &health, z, s, p);
                 let svc = &snap.config.zones[z].services[s];
                 let region = snap.config.regions[svc.pools[p].region].name.clone();
@@ -669,8 +681,11 @@ fn same_endpoints(a: &crate::config::Config, b: &crate::config::Config) -> bool 
     pools(a) == pools(b)
 }
 
+/// A pool by (zone, service, pool) index.
+type PoolIndex = (usize, usize, usize);
+
 /// Every (zone, service, pool) with `slow_start`.
-fn ramped_pools(config: &crate::config::Config) -> Vec<(usize, usize, usize)> {
+fn ramped_pools(config: &crate::config::Config) -> Vec<PoolIndex> {
     let mut out = Vec::new();
     for (z, zone) in config.zones.iter().enumerate() {
         for (s, svc) in zone.services.iter().enumerate() {

@@ -96,3 +96,21 @@ pub async fn prepare<'a>(
         first_round,
     })
 }
+
+/// Hand the memory a load freed (the parse tree, the replaced snapshot)
+/// back to the system. glibc keeps freed memory in its arenas, one per
+/// thread that allocated, so without this a server's RSS stays at its
+/// start-up peak and grows with reloads that parse on other threads
+/// (issue 19: 1.7 GB after three reloads of 100,000 services). Runs on a
+/// blocking thread: trimming hundreds of megabytes takes milliseconds.
+pub async fn release_freed_memory() {
+    let _ = tokio::task::spawn_blocking(|| {
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: malloc_trim only returns free memory to the system; it
+        // takes no pointers and may run at any time, from any thread.
+        unsafe {
+            libc::malloc_trim(0);
+        }
+    })
+    .await;
+}

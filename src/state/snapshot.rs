@@ -89,18 +89,6 @@ impl Snapshot {
     pub fn attach_metrics(&mut self, registry: &Registry) {
         self.no_zone_counters = registry.zone(metrics::NO_ZONE);
         self.fail_open_counter = registry.fail_open.clone();
-        self.fail_open_counters = Arc::new(
-            self.config
-                .zones
-                .iter()
-                .map(|z| {
-                    z.services
-                        .iter()
-                        .map(|s| registry.service(&s.name.to_ascii()).fail_open.clone())
-                        .collect()
-                })
-                .collect(),
-        );
         self.zone_counters = Arc::new(
             self.config
                 .zones
@@ -108,24 +96,27 @@ impl Snapshot {
                 .map(|z| registry.zone(&z.origin.to_ascii()))
                 .collect(),
         );
-        self.answer_counters = Arc::new(
-            self.config
-                .zones
-                .iter()
-                .map(|z| {
-                    z.services
+        // One look-up per service for both of its counter sets.
+        let mut fail_open = Vec::with_capacity(self.config.zones.len());
+        let mut answers = Vec::with_capacity(self.config.zones.len());
+        for z in &self.config.zones {
+            let mut zone_fail_open = Vec::with_capacity(z.services.len());
+            let mut zone_answers = Vec::with_capacity(z.services.len());
+            for s in &z.services {
+                let c = registry.service(&s.name.to_ascii());
+                zone_fail_open.push(c.fail_open.clone());
+                zone_answers.push(
+                    s.pools
                         .iter()
-                        .map(|s| {
-                            let c = registry.service(&s.name.to_ascii());
-                            s.pools
-                                .iter()
-                                .map(|p| c.region(&self.config.regions[p.region].name))
-                                .collect()
-                        })
-                        .collect()
-                })
-                .collect(),
-        );
+                        .map(|p| c.region(&self.config.regions[p.region].name))
+                        .collect(),
+                );
+            }
+            fail_open.push(zone_fail_open);
+            answers.push(zone_answers);
+        }
+        self.fail_open_counters = Arc::new(fail_open);
+        self.answer_counters = Arc::new(answers);
     }
 
     /// The same snapshot with other overrides in effect.
