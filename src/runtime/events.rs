@@ -1,7 +1,9 @@
 //! The run-time's event tasks (issue 17, part 7): [`watch`] derives pool
-//! availability, region state and override events by comparing what
-//! answers use now with what they used a tick ago (the health writer emits
-//! endpoint events itself, the reload task reloads); [`notify`] keeps one
+//! availability events by comparing what answers use now with what they
+//! used a tick ago; region state and override events come from
+//! [`note_overrides`], called as each override change is published (and by
+//! the watcher, for what a reload changes); the health writer emits
+//! endpoint events itself, the reload task reloads; [`notify`] keeps one
 //! task and one bounded queue per webhook, posting each event as JSON with
 //! retries and backoff. The bus they publish to is `crate::events`.
 
@@ -33,8 +35,6 @@ type OverrideKeys = BTreeMap<String, (String, &'static str, Option<u64>)>;
 /// differences. The first look only records.
 pub async fn watch(rt: Arc<Runtime>, shutdown: CancellationToken) {
     let mut pools: Option<PoolStates> = None;
-    let mut regions: Option<BTreeMap<String, &'static str>> = None;
-    let mut overrides: Option<OverrideKeys> = None;
     let mut seen: Option<(Weak<crate::state::Snapshot>, Arc<crate::health::HealthView>)> = None;
     let mut tick = tokio::time::interval(WATCH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -59,29 +59,50 @@ pub async fn watch(rt: Arc<Runtime>, shutdown: CancellationToken) {
         }
 
         let set = rt.overrides.lock().await.clone();
-        let now_regions = region_states(&snap, &set);
-        if let Some(before) = &regions {
-            for (name, state) in &now_regions {
-                if before.get(name).is_some_and(|was| was != state) {
-                    let why = region_why(&set, name);
-                    emit(
-                        "region_state",
-                        format!("region {name}"),
-                        *state,
-                        why.0,
-                        why.1,
-                    );
-                }
+        note_overrides(&snap, &set);
+    }
+}
+
+/// Region states and overrides as last seen, by whichever looked first:
+/// the writer as it publishes a change, or the watcher (for what a reload
+/// changes). One record, so a change is told once.
+struct Seen {
+    regions: Option<BTreeMap<String, &'static str>>,
+    overrides: Option<OverrideKeys>,
+}
+
+static SEEN: std::sync::Mutex<Seen> = std::sync::Mutex::new(Seen {
+    regions: None,
+    overrides: None,
+});
+
+/// Emit the region state and override events of `set` in effect on
+/// `snap`, against what was last seen (the first look only records).
+pub(super) fn note_overrides(snap: &crate::state::Snapshot, set: &OverrideSet) {
+    let mut seen = SEEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let now_regions = region_states(snap, set);
+    if let Some(before) = &seen.regions {
+        for (name, state) in &now_regions {
+            if before.get(name).is_some_and(|was| was != state) {
+                let why = region_why(set, name);
+                emit(
+                    "region_state",
+                    format!("region {name}"),
+                    *state,
+                    why.0,
+                    why.1,
+                );
             }
         }
-        regions = Some(now_regions);
-
-        let now_overrides = override_keys(&set);
-        if let Some(before) = &overrides {
-            diff_overrides(before, &now_overrides);
-        }
-        overrides = Some(now_overrides);
     }
+    seen.regions = Some(now_regions);
+    let now_overrides = override_keys(set);
+    if let Some(before) = &seen.overrides {
+        diff_overrides(before, &now_overrides);
+    }
+    seen.overrides = Some(now_overrides);
 }
 
 /// Work out every pool's availability and emit the changes since `pools`

@@ -159,6 +159,9 @@ fn publish(snapshot: &ArcSwap<Snapshot>, draining: &DrainingSince, set: &Overrid
     let next = Arc::new(snap.with_overrides(resolved));
     snapshot.store(next.clone());
     watch_drains(draining, &next, set);
+    // The override and region events of this change, now: an override that
+    // lives shorter than the watcher's tick is not missed.
+    events::note_overrides(&next, set);
 }
 
 /// Point the hand-out counts at the drains now in effect.
