@@ -145,7 +145,23 @@ pub(crate) fn encode(out: &mut Vec<u8>, response: &Response<'_>, limit: usize) {
     {
         return;
     }
-    if encode_with(out, response, false, false).is_err() {
+    let written = encode_with(out, response, false, false);
+    if written.is_ok() && out.len() > limit && response.edns.is_some_and(|o| o.nsid.is_some()) {
+        // Even the truncated form is too long with our NSID (a long one,
+        // a small limit): it is optional (RFC 5001 2.3), so it goes.
+        let without = Response {
+            header: response.header,
+            rcode: response.rcode,
+            authoritative: response.authoritative,
+            question: response.question,
+            sections: response.sections,
+            edns: response.edns.map(|o| Opt { nsid: None, ..o }),
+        };
+        if encode_with(out, &without, false, false).is_ok() {
+            return;
+        }
+    }
+    if written.is_err() {
         // Only an OPT record that cannot be written gets here; answer with
         // the bare header rather than nothing.
         out.clear();
