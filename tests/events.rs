@@ -57,7 +57,6 @@ struct Receiver {
 impl Receiver {
     fn start(refuse: usize) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.set_nonblocking(true).expect("nonblocking");
         let port = listener.local_addr().expect("addr").port();
         let bodies = Arc::new(Mutex::new(Vec::new()));
         let requests = Arc::new(AtomicUsize::new(0));
@@ -66,9 +65,11 @@ impl Receiver {
         std::thread::spawn(move || {
             while !s.load(Ordering::SeqCst) {
                 let Ok((stream, _)) = listener.accept() else {
-                    std::thread::sleep(Duration::from_millis(5));
                     continue;
                 };
+                if s.load(Ordering::SeqCst) {
+                    break;
+                }
                 let _ = stream.set_nonblocking(false);
                 let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
                 // Each connection on its own thread: a kept-alive idle one
@@ -152,6 +153,8 @@ impl Receiver {
 impl Drop for Receiver {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        // Wake the blocked accept, which then sees `stop`.
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
     }
 }
 

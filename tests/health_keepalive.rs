@@ -25,7 +25,6 @@ struct KeepAlive {
 impl KeepAlive {
     fn start(port: u16) -> Self {
         let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind");
-        listener.set_nonblocking(true).expect("nonblocking");
         let addr = listener.local_addr().expect("addr");
         let accepted = Arc::new(AtomicUsize::new(0));
         let requests = Arc::new(AtomicUsize::new(0));
@@ -34,9 +33,11 @@ impl KeepAlive {
         std::thread::spawn(move || {
             while !s.load(Ordering::SeqCst) {
                 let Ok((mut stream, _)) = listener.accept() else {
-                    std::thread::sleep(Duration::from_millis(5));
                     continue;
                 };
+                if s.load(Ordering::SeqCst) {
+                    break;
+                }
                 a.fetch_add(1, Ordering::SeqCst);
                 let (r, s) = (r.clone(), s.clone());
                 std::thread::spawn(move || {
@@ -80,6 +81,8 @@ impl KeepAlive {
 impl Drop for KeepAlive {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        // Wake the blocked accept, which then sees `stop`.
+        let _ = std::net::TcpStream::connect(self.addr);
     }
 }
 
