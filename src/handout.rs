@@ -207,6 +207,17 @@ impl Table {
         self.slots.get(start + e)
     }
 
+    /// The slots from pool `p`'s first endpoint on (of service `s` in
+    /// zone `z`): index it by endpoint. Empty past the configuration.
+    #[inline]
+    pub fn pool(&self, z: usize, s: usize, p: usize) -> &[Slot] {
+        self.starts
+            .get(z)
+            .and_then(|z| z.get(s)?.get(p))
+            .and_then(|&start| self.slots.get(start..))
+            .unwrap_or_default()
+    }
+
     /// Every slot with its indices.
     pub fn each<'a>(
         &'a self,

@@ -108,10 +108,13 @@ pub fn handle<'s>(
         Read::Query(header, read) => (header, read),
     };
     let mut reply = Reply::new(snap, header, read.as_ref().ok(), via.transport, tally);
-    let request = match classify(read) {
+    let request = match read {
         Ok(request) => request,
-        Err(early) => return reply.early(out, early),
+        Err(why) => return reply.early(out, Early::Unreadable(why)),
     };
+    if let Some(early) = classify(&request) {
+        return reply.early(out, early);
+    }
     match via.limit(snap, src) {
         Verdict::Send => {}
         Verdict::Drop => return Handled::Limited,
@@ -203,34 +206,30 @@ enum Early {
 }
 
 /// Step 2: what the SPEC answers before looking at the name (3.5).
-fn classify(read: Result<Request<'_>, Malformed>) -> Result<Request<'_>, Early> {
-    let request = match read {
-        Ok(request) => request,
-        Err(why) => return Err(Early::Unreadable(why)),
-    };
+fn classify(request: &Request<'_>) -> Option<Early> {
     if let Some(tsig) = &request.tsig {
-        return Err(Early::BadKey(tsig.clone()));
+        return Some(Early::BadKey(tsig.clone()));
     }
     if !request.opcode_query {
-        return Err(Early::NotImp(None));
+        return Some(Early::NotImp(None));
     }
     let Some(q) = request.first.as_ref().filter(|_| request.questions == 1) else {
-        return Err(Early::FormErr(Malformed::Other));
+        return Some(Early::FormErr(Malformed::Other));
     };
     if request.question.is_none() {
-        return Err(Early::FormErr(Malformed::Other));
+        return Some(Early::FormErr(Malformed::Other));
     }
     if request.edns.is_some_and(|e| e.version > 0) {
-        return Err(Early::BadVers);
+        return Some(Early::BadVers);
     }
     if request.ecs == Ecs::Malformed {
         let why = request.opt_problem.unwrap_or(Malformed::EcsInvalid);
-        return Err(Early::FormErr(why));
+        return Some(Early::FormErr(why));
     }
     if q.qclass != DNSClass::IN || matches!(q.qtype, RecordType::AXFR | RecordType::IXFR) {
-        return Err(Early::Refused);
+        return Some(Early::Refused);
     }
-    Ok(request)
+    None
 }
 
 impl Via<'_> {
@@ -333,8 +332,9 @@ fn note_decision<'s>(
         tally.add(c);
     }
     let ttl = snap.config.zones[z].services[s].ttl;
+    let slots = snap.handouts.pool(z, s, *pool);
     for &e in endpoints {
-        if let Some(slot) = snap.handouts.slot(z, s, *pool, e) {
+        if let Some(slot) = slots.get(e) {
             slot.record(ttl);
         }
     }

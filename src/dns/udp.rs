@@ -115,9 +115,11 @@ mod batch {
 
     use super::{BATCH, MAX_DATAGRAM};
 
-    /// Buffers and kernel headers for one batch. The headers point into the
-    /// buffers, so they are (re)built just before each system call, from
-    /// fields that do not move while the call runs.
+    /// Buffers and kernel headers for one batch. The receive headers point
+    /// into heap buffers that never move, so they are built once; a
+    /// receive resets only what the kernel wrote into the slots the last
+    /// one filled. The send headers are built per batch, for the answers
+    /// it has.
     pub(super) struct Batch {
         /// `BATCH` receive buffers of `MAX_DATAGRAM` bytes, end to end.
         bufs: Vec<u8>,
@@ -127,13 +129,17 @@ mod batch {
         addrs: Box<[libc::sockaddr_storage; BATCH]>,
         addr_lens: [libc::socklen_t; BATCH],
         peers: [Option<SocketAddr>; BATCH],
-        iovs: Box<[libc::iovec; BATCH]>,
-        hdrs: Box<[libc::mmsghdr; BATCH]>,
+        rx_iovs: Box<[libc::iovec; BATCH]>,
+        rx_hdrs: Box<[libc::mmsghdr; BATCH]>,
+        /// How many receive headers the kernel wrote into last time.
+        rx_used: usize,
+        tx_iovs: Box<[libc::iovec; BATCH]>,
+        tx_hdrs: Box<[libc::mmsghdr; BATCH]>,
     }
 
     impl Batch {
         pub(super) fn new() -> Self {
-            Self {
+            let mut batch = Self {
                 // One allocation of 2 MiB: the allocator maps it fresh
                 // (already zero), so pages no datagram reaches never become
                 // resident.
@@ -141,49 +147,58 @@ mod batch {
                 lens: [0; BATCH],
                 outs: (0..BATCH).map(|_| Vec::with_capacity(1500)).collect(),
                 reply: [false; BATCH],
-                // SAFETY (these three): all-zero is a valid value of these
+                // SAFETY (these five): all-zero is a valid value of these
                 // plain C structs (null pointers, zero lengths).
                 addrs: Box::new(unsafe { mem::zeroed() }),
                 addr_lens: [0; BATCH],
                 peers: [None; BATCH],
-                iovs: Box::new(unsafe { mem::zeroed() }),
-                hdrs: Box::new(unsafe { mem::zeroed() }),
+                rx_iovs: Box::new(unsafe { mem::zeroed() }),
+                rx_hdrs: Box::new(unsafe { mem::zeroed() }),
+                rx_used: 0,
+                tx_iovs: Box::new(unsafe { mem::zeroed() }),
+                tx_hdrs: Box::new(unsafe { mem::zeroed() }),
+            };
+            for i in 0..BATCH {
+                batch.rx_iovs[i] = libc::iovec {
+                    iov_base: batch.bufs[i * MAX_DATAGRAM..].as_mut_ptr().cast(),
+                    iov_len: MAX_DATAGRAM,
+                };
+                let hdr = &mut batch.rx_hdrs[i];
+                hdr.msg_hdr.msg_name = ptr::from_mut(&mut batch.addrs[i]).cast();
+                hdr.msg_hdr.msg_namelen = ADDR_LEN;
+                hdr.msg_hdr.msg_iov = ptr::from_mut(&mut batch.rx_iovs[i]);
+                hdr.msg_hdr.msg_iovlen = 1;
             }
+            batch
         }
 
         /// Block until at least one datagram is in, then take what is
         /// queued, up to `BATCH`. Returns how many were taken.
         pub(super) fn receive(&mut self, socket: &UdpSocket) -> io::Result<usize> {
-            for i in 0..BATCH {
-                self.iovs[i] = libc::iovec {
-                    iov_base: self.bufs[i * MAX_DATAGRAM..].as_mut_ptr().cast(),
-                    iov_len: MAX_DATAGRAM,
-                };
-                let hdr = &mut self.hdrs[i];
-                hdr.msg_hdr.msg_name = ptr::from_mut(&mut self.addrs[i]).cast();
-                hdr.msg_hdr.msg_namelen = socklen(mem::size_of::<libc::sockaddr_storage>());
-                hdr.msg_hdr.msg_iov = ptr::from_mut(&mut self.iovs[i]);
-                hdr.msg_hdr.msg_iovlen = 1;
-                hdr.msg_hdr.msg_control = ptr::null_mut();
-                hdr.msg_hdr.msg_controllen = 0;
+            // The kernel wrote lengths and flags into the slots it filled.
+            for hdr in &mut self.rx_hdrs[..self.rx_used] {
+                hdr.msg_hdr.msg_namelen = ADDR_LEN;
                 hdr.msg_hdr.msg_flags = 0;
                 hdr.msg_len = 0;
             }
+            self.rx_used = 0;
             // SAFETY: every header points at a live buffer of the length
             // given and at an address buffer of `msg_namelen` bytes, all
-            // owned by `self`, which the call borrows mutably throughout.
+            // on the heap, owned by `self` (which the call borrows mutably
+            // throughout) and never moved or resized.
             let n = unsafe {
                 libc::recvmmsg(
                     socket.as_raw_fd(),
-                    self.hdrs.as_mut_ptr(),
+                    self.rx_hdrs.as_mut_ptr(),
                     BATCH as libc::c_uint,
                     libc::MSG_WAITFORONE,
                     ptr::null_mut(),
                 )
             };
             let n = usize::try_from(n).map_err(|_| io::Error::last_os_error())?;
+            self.rx_used = n;
             for i in 0..n {
-                let hdr = &self.hdrs[i];
+                let hdr = &self.rx_hdrs[i];
                 self.lens[i] = (hdr.msg_len as usize).min(MAX_DATAGRAM);
                 self.addr_lens[i] = hdr.msg_hdr.msg_namelen;
                 self.peers[i] = to_socket_addr(&self.addrs[i]);
@@ -219,14 +234,14 @@ mod batch {
                 if !self.reply[i] {
                     continue;
                 }
-                self.iovs[count] = libc::iovec {
+                self.tx_iovs[count] = libc::iovec {
                     iov_base: self.outs[i].as_mut_ptr().cast(),
                     iov_len: self.outs[i].len(),
                 };
-                let hdr = &mut self.hdrs[count];
+                let hdr = &mut self.tx_hdrs[count];
                 hdr.msg_hdr.msg_name = ptr::from_mut(&mut self.addrs[i]).cast();
                 hdr.msg_hdr.msg_namelen = self.addr_lens[i];
-                hdr.msg_hdr.msg_iov = ptr::from_mut(&mut self.iovs[count]);
+                hdr.msg_hdr.msg_iov = ptr::from_mut(&mut self.tx_iovs[count]);
                 hdr.msg_hdr.msg_iovlen = 1;
                 hdr.msg_hdr.msg_control = ptr::null_mut();
                 hdr.msg_hdr.msg_controllen = 0;
@@ -241,7 +256,7 @@ mod batch {
                 let sent = unsafe {
                     libc::sendmmsg(
                         socket.as_raw_fd(),
-                        self.hdrs[done..].as_mut_ptr(),
+                        self.tx_hdrs[done..].as_mut_ptr(),
                         (count - done) as libc::c_uint,
                         0,
                     )
@@ -264,9 +279,9 @@ mod batch {
         }
     }
 
-    fn socklen(n: usize) -> libc::socklen_t {
-        libc::socklen_t::try_from(n).unwrap_or(libc::socklen_t::MAX)
-    }
+    /// The size of an address buffer, as the kernel takes it.
+    #[allow(clippy::cast_possible_truncation)]
+    const ADDR_LEN: libc::socklen_t = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
 
     fn to_socket_addr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
         match libc::c_int::from(storage.ss_family) {

@@ -69,13 +69,18 @@ const LEAF: u32 = 1 << 31;
 pub struct Tree {
     nodes: Vec<[u32; 2]>,
     leaves: Vec<Placed>,
-    v4_root: u32,
-    v6_root: u32,
-    /// IPv6 prefixes (bits, length) whose addresses walk `alias_root`.
+    /// Where the walk stands after the first [`TOP_BITS`] bits of an
+    /// address, by their value: one step for the first eight levels.
+    v4_top: Box<[u32]>,
+    v6_top: Box<[u32]>,
+    /// IPv6 prefixes (bits, length) whose addresses walk `alias_top`.
     aliases: Vec<(u128, u8)>,
-    alias_root: u32,
+    alias_top: Box<[u32]>,
     pub entries: Vec<Entry>,
 }
+
+/// How many bits the `*_top` tables take in one step.
+const TOP_BITS: u32 = 8;
 
 /// How a leaf's entry and scope are worked out.
 pub enum Eval<'a> {
@@ -266,44 +271,54 @@ impl Tree {
         let mut tree = Self {
             nodes: Vec::new(),
             leaves: Vec::new(),
-            v4_root: 0,
-            v6_root: 0,
+            v4_top: Box::default(),
+            v6_top: Box::default(),
             aliases,
-            alias_root: 0,
+            alias_top: Box::default(),
             entries: b.list,
         };
         let mut leaf_ids = HashMap::new();
-        tree.v4_root = tree.flatten(&b.nodes, v4, &mut leaf_ids);
-        tree.v6_root = tree.flatten(&b.nodes, v6, &mut leaf_ids);
-        tree.alias_root = if shares_v4 {
-            tree.v4_root
+        let v4_root = tree.flatten(&b.nodes, v4, &mut leaf_ids);
+        let v6_root = tree.flatten(&b.nodes, v6, &mut leaf_ids);
+        let alias_root = if shares_v4 {
+            v4_root
         } else {
             tree.flatten(&b.nodes, alias, &mut leaf_ids)
         };
         tree.nodes.shrink_to_fit();
         tree.leaves.shrink_to_fit();
+        tree.v4_top = tree.top(v4_root);
+        tree.v6_top = tree.top(v6_root);
+        tree.alias_top = tree.top(alias_root);
         Ok(tree)
+    }
+
+    /// The `*_top` table of the tree at `root`.
+    fn top(&self, root: u32) -> Box<[u32]> {
+        (0..1u64 << TOP_BITS)
+            .map(|value| self.descend(root, value << (64 - TOP_BITS), TOP_BITS))
+            .collect()
     }
 
     /// The entry and scope for `ip`: one walk down the tree.
     #[inline]
     pub fn place(&self, ip: IpAddr) -> Placed {
         match ip {
-            IpAddr::V4(a) => self.walk(self.v4_root, u128::from(u32::from(a)) << 96),
+            IpAddr::V4(a) => self.walk(&self.v4_top, u128::from(u32::from(a)) << 96),
             IpAddr::V6(a) => {
                 let bits = u128::from(a);
                 for &(prefix, len) in &self.aliases {
                     if (bits ^ prefix).checked_shr(128 - u32::from(len)) == Some(0) {
                         let v4 = bits.checked_shl(u32::from(len)).unwrap_or(0)
                             & (u128::from(u32::MAX) << 96);
-                        let found = self.walk(self.alias_root, v4);
+                        let found = self.walk(&self.alias_top, v4);
                         return Placed {
                             scope: found.scope.saturating_add(len).min(128),
                             ..found
                         };
                     }
                 }
-                self.walk(self.v6_root, bits)
+                self.walk(&self.v6_top, bits)
             }
         }
     }
@@ -313,12 +328,17 @@ impl Tree {
         (self.nodes.len(), self.leaves.len())
     }
 
-    fn walk(&self, root: u32, bits: u128) -> Placed {
+    fn walk(&self, top: &[u32], bits: u128) -> Placed {
         // Two 64-bit halves: a 128-bit shift per level cost more than the
         // rest of the step.
         #[allow(clippy::cast_possible_truncation)]
         let (high, low) = ((bits >> 64) as u64, bits as u64);
-        let mut at = self.descend(root, high, 64);
+        #[allow(clippy::cast_possible_truncation)]
+        let first = top
+            .get((high >> (64 - TOP_BITS)) as usize)
+            .copied()
+            .unwrap_or(u32::MAX);
+        let mut at = self.descend(first, high << TOP_BITS, 64 - TOP_BITS);
         if at & LEAF == 0 {
             at = self.descend(at, low, 64);
         }

@@ -233,10 +233,33 @@ pub struct EndpointHealth<'a> {
 }
 
 impl crate::policy::Health for EndpointHealth<'_> {
+    type Pool<'h>
+        = PoolView<'h>
+    where
+        Self: 'h;
+
     #[inline]
-    fn endpoint_up(&self, zone: usize, service: usize, pool: usize, endpoint: usize) -> bool {
-        self.map
-            .endpoint(zone, service, pool, endpoint)
+    fn pool(&self, zone: usize, service: usize, pool: usize) -> PoolView<'_> {
+        PoolView {
+            targets: self.map.pool(zone, service, pool).unwrap_or_default(),
+            view: self.view,
+        }
+    }
+}
+
+/// One pool's endpoints as [`EndpointHealth`] sees them.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolView<'a> {
+    /// Per endpoint; empty for a pool without a monitor.
+    targets: &'a [EndpointTargets],
+    view: &'a HealthView,
+}
+
+impl crate::policy::PoolHealth for PoolView<'_> {
+    #[inline]
+    fn up(&self, endpoint: usize) -> bool {
+        self.targets
+            .get(endpoint)
             .is_none_or(|t| t.required.iter().all(|&id| self.view.serves(id)))
     }
 }

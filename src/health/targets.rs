@@ -284,7 +284,14 @@ impl TargetMap {
         pool: usize,
         endpoint: usize,
     ) -> Option<&EndpointTargets> {
-        self.zones.get(zone)?.get(service)?.get(pool)?.get(endpoint)
+        self.pool(zone, service, pool)?.get(endpoint)
+    }
+
+    /// The targets of every endpoint of one pool (empty without a
+    /// monitor); None past the configuration.
+    #[inline]
+    pub fn pool(&self, zone: usize, service: usize, pool: usize) -> Option<&[EndpointTargets]> {
+        self.zones.get(zone)?.get(service)?.get(pool).map(|p| &**p)
     }
 }
 

@@ -31,9 +31,26 @@ pub use select::draw_weighted;
 
 /// Health of endpoints as the decision sees it.
 pub trait Health {
+    /// One pool's view, looked up once for a pass over its endpoints.
+    type Pool<'h>: PoolHealth
+    where
+        Self: 'h;
+
+    /// The view of pool `pool` of `service` in `zone`.
+    fn pool(&self, zone: usize, service: usize, pool: usize) -> Self::Pool<'_>;
+
     /// Whether endpoint `endpoint` of pool `pool` of `service` in `zone` is
     /// healthy. Pools without a monitor are always healthy.
-    fn endpoint_up(&self, zone: usize, service: usize, pool: usize, endpoint: usize) -> bool;
+    fn endpoint_up(&self, zone: usize, service: usize, pool: usize, endpoint: usize) -> bool {
+        self.pool(zone, service, pool).up(endpoint)
+    }
+}
+
+/// The health of one pool's endpoints.
+pub trait PoolHealth {
+    /// Whether endpoint `endpoint` (an index into the pool's endpoints) is
+    /// healthy.
+    fn up(&self, endpoint: usize) -> bool;
 }
 
 /// The view before any check has run, and for pools without monitors.
@@ -41,7 +58,15 @@ pub trait Health {
 pub struct AllHealthy;
 
 impl Health for AllHealthy {
-    fn endpoint_up(&self, _: usize, _: usize, _: usize, _: usize) -> bool {
+    type Pool<'h> = Self;
+
+    fn pool(&self, _: usize, _: usize, _: usize) -> Self {
+        Self
+    }
+}
+
+impl PoolHealth for AllHealthy {
+    fn up(&self, _: usize) -> bool {
         true
     }
 }
@@ -581,14 +606,19 @@ pub fn decide(
     // Tiers are looked at in order and only as far as needed: the first
     // with an available pool answers (unless shaping passes this client on
     // and a later tier has one).
+    // The last pool surveyed; when it is chosen, its candidates are not
+    // looked for twice.
+    let mut survey = Survey::unavailable(Why::NoEndpoints);
+    let mut surveyed = None;
     for (i, tier) in tiers.iter().enumerate() {
         let mut avail = Weighted::new();
         for &p in tier {
-            let (ok, why) = ctx.available(p);
+            ctx.survey(p, Some(wanted), &mut survey);
+            surveyed = Some(p);
             if let Some(t) = trace.as_deref_mut() {
-                t.pools.push((p, ok, why.to_string()));
+                t.pools.push((p, survey.ok, survey.why.to_string()));
             }
-            if ok {
+            if survey.ok {
                 avail.push((p, ctx.ramped_weight(p)));
             }
         }
@@ -657,7 +687,8 @@ pub fn decide(
         };
     };
 
-    let endpoints = ctx.endpoints(pool_index, wanted, fail_open, rng);
+    let survey = (surveyed == Some(pool_index)).then_some(&mut survey);
+    let endpoints = ctx.endpoints(pool_index, wanted, fail_open, survey, rng);
     let outcome = if endpoints.is_empty() {
         Outcome::NoData {
             pool: Some(pool_index),
@@ -685,6 +716,40 @@ enum Wanted {
     V6,
     /// Every type: pools answering with a CNAME answer it for any type.
     NameOnly,
+}
+
+impl Wanted {
+    /// Whether an endpoint at `target` answers this type with an address.
+    #[inline]
+    fn holds(self, target: &Target) -> bool {
+        matches!(
+            (self, target),
+            (Self::V4, Target::V4(_)) | (Self::V6, Target::V6(_))
+        )
+    }
+}
+
+/// What one pass over a pool's endpoints found (`PoolCtx::survey`).
+struct Survey {
+    /// SPEC 3.4: whether the pool is available, and why (or why not).
+    ok: bool,
+    why: Why,
+    /// The usable endpoints of the wanted type that are healthy (all of
+    /// them in a region forced up), with their weights.
+    candidates: Weighted,
+    /// The usable endpoints of the wanted type left out for health.
+    others: usize,
+}
+
+impl Survey {
+    fn unavailable(why: Why) -> Self {
+        Self {
+            ok: false,
+            why,
+            candidates: Weighted::new(),
+            others: 0,
+        }
+    }
 }
 
 /// `any_name`: some pool of the service answers with a name (CNAME).
@@ -949,49 +1014,86 @@ impl<H: Health> PoolCtx<'_, H> {
     }
 
     /// SPEC 3.4: not forced down, weight above 0, and forced up or at least
-    /// `min_healthy` healthy endpoints, and why (or why not). One pass over
-    /// the endpoints counts both the usable and the healthy ones.
+    /// `min_healthy` healthy endpoints, and why (or why not).
     fn available(&self, pool: usize) -> (bool, Why) {
+        let mut survey = Survey::unavailable(Why::NoEndpoints);
+        self.survey(pool, None, &mut survey);
+        (survey.ok, survey.why)
+    }
+
+    /// One pass over the endpoints of pool `pool`: whether it is available
+    /// (SPEC 3.4) and why, and the endpoints of the `wanted` type a draw
+    /// may pick, into `survey` (whose buffer is reused).
+    fn survey(&self, pool: usize, wanted: Option<Wanted>, survey: &mut Survey) {
+        survey.ok = false;
+        survey.candidates.clear();
+        survey.others = 0;
         let forced = self.forced(pool);
         if forced == Forced::Down {
-            return (false, Why::ForcedDown);
+            survey.why = Why::ForcedDown;
+            return;
         }
         if self.weight(pool) == 0 {
-            return (false, Why::WeightZero);
+            survey.why = Why::WeightZero;
+            return;
         }
+        survey.why = Why::NoEndpoints;
+        let p = &self.service.pools[pool];
+        let health = self.health.pool(self.zone, self.service_index, pool);
+        let overridden = !self.inputs.overrides.endpoints.is_empty();
         let (mut usable, mut healthy) = (0, 0);
-        for (e, endpoint) in self.service.pools[pool].endpoints.iter().enumerate() {
-            let state = self.endpoint_override(pool, e).state;
-            if endpoint.draining || matches!(state, EndpointForced::Down | EndpointForced::Drain) {
+        for (e, endpoint) in p.endpoints.iter().enumerate() {
+            let o = if overridden {
+                self.endpoint_override(pool, e)
+            } else {
+                EndpointOverride::default()
+            };
+            if endpoint.draining || matches!(o.state, EndpointForced::Down | EndpointForced::Drain)
+            {
                 continue;
             }
             usable += 1;
-            if forced == Forced::Auto
-                && (state == EndpointForced::Up
-                    || self
-                        .health
-                        .endpoint_up(self.zone, self.service_index, pool, e))
-            {
-                healthy += 1;
+            // A region forced up trusts every endpoint: health is not asked.
+            let up = forced == Forced::Up || o.state == EndpointForced::Up || health.up(e);
+            healthy += usize::from(up);
+            if wanted.is_some_and(|w| w.holds(&endpoint.target)) {
+                if up {
+                    let weight = o.weight.unwrap_or(endpoint.weight);
+                    survey.candidates.push((e, weight));
+                } else {
+                    survey.others += 1;
+                }
             }
         }
-        if usable == 0 {
-            return (false, Why::NoEndpoints);
+        if usable > 0 {
+            (survey.ok, survey.why) = if forced == Forced::Up {
+                (true, Why::ForcedUp)
+            } else {
+                let min = p.min_healthy;
+                (healthy >= min, Why::Healthy { healthy, min })
+            };
         }
-        if forced == Forced::Up {
-            return (true, Why::ForcedUp);
-        }
-        let min = self.service.pools[pool].min_healthy;
-        (healthy >= min, Why::Healthy { healthy, min })
+    }
+
+    /// Every usable endpoint of the `wanted` type of pool `pool`, healthy
+    /// or not, with its weight.
+    fn of_type(&self, pool: usize, wanted: Wanted) -> Weighted {
+        let p = &self.service.pools[pool];
+        (0..p.endpoints.len())
+            .filter(|&i| wanted.holds(&p.endpoints[i].target) && self.usable(pool, i))
+            .map(|i| (i, self.endpoint_weight(pool, i)))
+            .collect()
     }
 
     /// Up to `max_answers` endpoints of the wanted type, drawn by weight
-    /// without replacement.
+    /// without replacement. `surveyed` is the pool's survey when the tier
+    /// loop kept it.
     fn endpoints(
         &self,
         pool: usize,
         wanted: Wanted,
         fail_open: bool,
+        surveyed: Option<&mut Survey>,
         rng: &mut impl Rng,
     ) -> Endpoints {
         let p = &self.service.pools[pool];
@@ -1014,44 +1116,29 @@ impl<H: Health> PoolCtx<'_, H> {
         if wanted == Wanted::NameOnly {
             return Endpoints::new();
         }
-        let trust_all = fail_open || self.forced(pool) == Forced::Up;
-        // One pass: the usable endpoints of the wanted family that are
-        // healthy (or trusted), with their weights; `others` counts the
-        // usable ones left out for health.
-        let mut candidates: SmallVec<[(usize, u16); 8]> = SmallVec::new();
-        let mut others = 0;
-        for (i, endpoint) in p.endpoints.iter().enumerate() {
-            let of_type = matches!(
-                (wanted, &endpoint.target),
-                (Wanted::V4, Target::V4(_)) | (Wanted::V6, Target::V6(_))
-            );
-            if !of_type || !self.usable(pool, i) {
-                continue;
-            }
-            if trust_all
-                || self.endpoint_override(pool, i).state == EndpointForced::Up
-                || self
-                    .health
-                    .endpoint_up(self.zone, self.service_index, pool, i)
-            {
-                candidates.push((i, self.endpoint_weight(pool, i)));
+        // Failing open trusts every usable endpoint; otherwise the healthy
+        // ones, or, when the pool is available on the strength of its
+        // other family, this family's endpoints rather than nothing.
+        let (mut own, mut fresh);
+        let candidates: &mut Weighted = if fail_open {
+            own = self.of_type(pool, wanted);
+            &mut own
+        } else {
+            let survey = match surveyed {
+                Some(survey) => survey,
+                None => {
+                    fresh = Survey::unavailable(Why::NoEndpoints);
+                    self.survey(pool, Some(wanted), &mut fresh);
+                    &mut fresh
+                }
+            };
+            if survey.candidates.is_empty() && survey.others > 0 {
+                own = self.of_type(pool, wanted);
+                &mut own
             } else {
-                others += 1;
+                &mut survey.candidates
             }
-        }
-        if candidates.is_empty() && others > 0 {
-            // The pool is available on the strength of its other family:
-            // serve this family's endpoints rather than nothing.
-            candidates = (0..p.endpoints.len())
-                .filter(|&i| {
-                    matches!(
-                        (wanted, &p.endpoints[i].target),
-                        (Wanted::V4, Target::V4(_)) | (Wanted::V6, Target::V6(_))
-                    ) && self.usable(pool, i)
-                })
-                .map(|i| (i, self.endpoint_weight(pool, i)))
-                .collect();
-        }
+        };
         if let (Selection::Sticky, Some(net)) = (self.service.selection, self.net) {
             // The highest scores for this network, best first.
             let ids = &self.inputs.compiled.sticky[self.zone][self.service_index].endpoints[pool];
@@ -1065,6 +1152,6 @@ impl<H: Health> PoolCtx<'_, H> {
                 .map(|(i, _)| *i)
                 .collect();
         }
-        select::draw_without_replacement(&mut candidates, self.service.max_answers, rng)
+        select::draw_without_replacement(candidates, self.service.max_answers, rng)
     }
 }

@@ -124,8 +124,16 @@ impl Fixture {
 struct Down(HashSet<(usize, usize)>);
 
 impl Health for Down {
-    fn endpoint_up(&self, _: usize, _: usize, pool: usize, endpoint: usize) -> bool {
-        !self.0.contains(&(pool, endpoint))
+    type Pool<'h> = (&'h Self, usize);
+
+    fn pool(&self, _: usize, _: usize, pool: usize) -> (&Self, usize) {
+        (self, pool)
+    }
+}
+
+impl PoolHealth for (&Down, usize) {
+    fn up(&self, endpoint: usize) -> bool {
+        !self.0.0.contains(&(self.1, endpoint))
     }
 }
 
