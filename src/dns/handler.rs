@@ -108,11 +108,11 @@ pub fn handle<'s>(
         Read::Query(header, read) => (header, read),
     };
     let mut reply = Reply::new(snap, header, read.as_ref().ok(), via.transport, tally);
-    let request = match read {
+    let request = match &read {
         Ok(request) => request,
-        Err(why) => return reply.early(out, Early::Unreadable(why)),
+        Err(why) => return reply.early(out, Early::Unreadable(*why)),
     };
-    if let Some(early) = classify(&request) {
+    if let Some(early) = classify(request) {
         return reply.early(out, early);
     }
     match via.limit(snap, src) {
@@ -123,51 +123,32 @@ pub fn handle<'s>(
     let Some(question) = &request.first else {
         return reply.early(out, Early::FormErr(Malformed::Other));
     };
-    let client = reply.client(src);
     // DNSSEC (issue 16): a DO query to a server with a signed zone skips
     // the prepared and hand-written forms (they carry no signatures) and
     // is signed just before the full render.
-    let signing = request.edns.is_some_and(|e| e.dnssec_ok) && snap.signed;
+    let asked = Asked {
+        question,
+        client: reply.client(src),
+        signing: request.edns.is_some_and(|e| e.dnssec_ok) && snap.signed,
+    };
     match resolve(snap, question) {
-        Resolved::Prepared(encoded, zone) if !signing && reply.prepared(out, encoded, zone) => {}
-        Resolved::Service(zone, service) => {
-            let asked = (question.qtype, client, reply.ecs_zero());
-            let decision = decide_service(snap, health, (zone, service), asked, None);
-            note_decision(snap, reply.tally, (zone, service), &decision);
-            if signing || !reply.addresses(out, (zone, service), &decision) {
-                let mut answered = Answered::decided((zone, service), decision);
-                if let Some(owner) = question.name() {
-                    add_service_records(snap, &mut answered, &owner);
-                    if signing {
-                        sign(snap, &mut answered, &owner, question.qtype);
-                    }
-                }
-                reply.full(out, &answered);
-            }
+        Resolved::Prepared(encoded, zone)
+            if !asked.signing && reply.prepared(out, encoded, zone) =>
+        {
+            Handled::Answered
         }
-        _ => {
-            let Some(name) = question.name() else {
-                return reply.early(out, Early::FormErr(Malformed::Other));
-            };
-            let mut answered = answer(
-                snap,
-                health,
-                &name,
-                question.qtype,
-                client,
-                reply.ecs_zero(),
-                None,
-            );
-            if let (Some(service), Some(decision)) = (answered.service, &answered.decision) {
-                note_decision(snap, reply.tally, service, decision);
-            }
-            if signing {
-                sign(snap, &mut answered, &name, question.qtype);
-            }
-            reply.full(out, &answered);
-        }
+        Resolved::Service(zone, service) => reply.service(out, health, &asked, (zone, service)),
+        _ => reply.lookup(out, health, &asked),
     }
-    Handled::Answered
+}
+
+/// What steps 5 to 7 need of the query.
+struct Asked<'q, 'p> {
+    question: &'q read::Question<'p>,
+    /// Whom to place (SPEC 3.1).
+    client: IpAddr,
+    /// Whether the answer is signed (DNSSEC).
+    signing: bool,
 }
 
 /// DNSSEC (issue 16), part of step 7: when `answered`'s zone has keys,
@@ -561,6 +542,65 @@ impl<'a, 'p, 't> Reply<'a, 'p, 't> {
         if let Some(c) = self.counters.counter(self.qtype, rcode, tcp) {
             self.tally.add(c);
         }
+    }
+
+    /// Steps 5 to 7 for GSLB service `key`'s own name: decide, then
+    /// render the addresses by hand, or in full (other outcomes, signing).
+    fn service(
+        &mut self,
+        out: &mut Vec<u8>,
+        health: &HealthView,
+        asked: &Asked<'_, '_>,
+        key: (usize, usize),
+    ) -> Handled {
+        let snap = self.snap;
+        let question = asked.question;
+        let decision = decide_service(
+            snap,
+            health,
+            key,
+            (question.qtype, asked.client, self.ecs_zero()),
+            None,
+        );
+        note_decision(snap, self.tally, key, &decision);
+        if asked.signing || !self.addresses(out, key, &decision) {
+            let mut answered = Answered::decided(key, decision);
+            if let Some(owner) = question.name() {
+                add_service_records(snap, &mut answered, &owner);
+                if asked.signing {
+                    sign(snap, &mut answered, &owner, question.qtype);
+                }
+            }
+            self.full(out, &answered);
+        }
+        Handled::Answered
+    }
+
+    /// Steps 4 to 7 for any other name: the zone lookup (which may reach
+    /// a service through a CNAME chain), rendered in full.
+    fn lookup(&mut self, out: &mut Vec<u8>, health: &HealthView, asked: &Asked<'_, '_>) -> Handled {
+        let snap = self.snap;
+        let question = asked.question;
+        let Some(name) = question.name() else {
+            return self.early(out, Early::FormErr(Malformed::Other));
+        };
+        let mut answered = answer(
+            snap,
+            health,
+            &name,
+            question.qtype,
+            asked.client,
+            self.ecs_zero(),
+            None,
+        );
+        if let (Some(service), Some(decision)) = (answered.service, &answered.decision) {
+            note_decision(snap, self.tally, service, decision);
+        }
+        if asked.signing {
+            sign(snap, &mut answered, &name, question.qtype);
+        }
+        self.full(out, &answered);
+        Handled::Answered
     }
 
     /// Step 2's answers.
