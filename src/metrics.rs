@@ -110,7 +110,9 @@ impl ZoneCounters {
 /// batch is answered in microseconds.
 #[derive(Default)]
 pub struct Tally<'a> {
-    pending: smallvec::SmallVec<[(&'a AtomicU64, u64); TALLY_SLOTS]>,
+    /// The first `len` hold the counters counted so far, each once.
+    pending: [Option<(&'a AtomicU64, u64)>; TALLY_SLOTS],
+    len: usize,
 }
 
 /// Distinct counters a tally holds before it adds them up early.
@@ -120,23 +122,30 @@ impl<'a> Tally<'a> {
     /// Count one more on `counter`.
     #[inline]
     pub fn add(&mut self, counter: &'a AtomicU64) {
-        for (c, n) in &mut self.pending {
+        for (c, n) in self.pending.iter_mut().take(self.len).flatten() {
             if std::ptr::eq(*c, counter) {
                 *n += 1;
                 return;
             }
         }
-        if self.pending.len() == TALLY_SLOTS {
+        if self.len == TALLY_SLOTS {
             self.flush();
         }
-        self.pending.push((counter, 1));
+        self.pending[self.len] = Some((counter, 1));
+        self.len += 1;
     }
 
     /// Add what was counted to the shared counters.
     pub fn flush(&mut self) {
-        for (c, n) in self.pending.drain(..) {
+        for (c, n) in self
+            .pending
+            .iter_mut()
+            .take(self.len)
+            .filter_map(Option::take)
+        {
             c.fetch_add(n, Ordering::Relaxed);
         }
+        self.len = 0;
     }
 }
 

@@ -685,8 +685,8 @@ impl<'a, 'p, 't> Reply<'a, 'p, 't> {
         let mut records = Addresses::start(out, question, svc.ttl);
         for &e in endpoints {
             match &pool.endpoints[e].target {
-                Target::V4(a) => records.push(out, &a.octets()),
-                Target::V6(a) => records.push(out, &a.octets()),
+                Target::V4(a) => records.push_v4(out, a.octets()),
+                Target::V6(a) => records.push_v6(out, a.octets()),
                 Target::Name(_) => return false,
             }
         }

@@ -15,7 +15,19 @@ use crate::metrics::PacketCounters;
 
 /// After the pipeline handled a packet of `bytes` bytes from `peer`:
 /// count it if it was dropped or malformed, and log a sample.
+#[inline]
 pub(super) fn note(counters: &PacketCounters, handled: Handled, bytes: usize, peer: SocketAddr) {
+    match handled {
+        Handled::Answered | Handled::Limited => {}
+        Handled::Dropped(_) | Handled::Malformed(_) => note_bad(counters, handled, bytes, peer),
+    }
+}
+
+/// `note` for a packet that was dropped or answered FORMERR: off the
+/// answering path's common case.
+#[cold]
+#[inline(never)]
+fn note_bad(counters: &PacketCounters, handled: Handled, bytes: usize, peer: SocketAddr) {
     match handled {
         Handled::Answered | Handled::Limited => {}
         Handled::Dropped(why) => {

@@ -290,19 +290,21 @@ impl Addresses {
         Self { ttl, count: 0 }
     }
 
-    /// Append one A (4 bytes) or AAAA (16 bytes) record.
-    pub(crate) fn push(&mut self, out: &mut Vec<u8>, address: &[u8]) {
-        // Owner (a pointer to the question), type, class IN, TTL, length,
-        // address: written into one buffer, appended at once.
-        let mut record = [0u8; 12 + 16];
-        let (rtype, len) = if address.len() == 4 { (1, 4) } else { (28, 16) };
-        record[..4].copy_from_slice(&[0xc0, 0x0c, 0, rtype]);
-        record[4..6].copy_from_slice(&[0, 1]);
-        record[6..10].copy_from_slice(&self.ttl.to_be_bytes());
-        record[11] = len;
-        let end = 12 + usize::from(len);
-        record[12..end].copy_from_slice(&address[..usize::from(len).min(address.len())]);
-        out.extend_from_slice(&record[..end]);
+    /// Append one A record. Owner (a pointer to the question), type, class
+    /// IN, TTL, length and address, appended at once.
+    pub(crate) fn push_v4(&mut self, out: &mut Vec<u8>, [a, b, c, d]: [u8; 4]) {
+        let [t0, t1, t2, t3] = self.ttl.to_be_bytes();
+        out.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, t0, t1, t2, t3, 0, 4, a, b, c, d]);
+        self.count += 1;
+    }
+
+    /// Append one AAAA record, laid out as [`Self::push_v4`]'s.
+    pub(crate) fn push_v6(&mut self, out: &mut Vec<u8>, address: [u8; 16]) {
+        let [t0, t1, t2, t3] = self.ttl.to_be_bytes();
+        let mut record = [0u8; 28];
+        record[..12].copy_from_slice(&[0xc0, 0x0c, 0, 28, 0, 1, t0, t1, t2, t3, 0, 16]);
+        record[12..].copy_from_slice(&address);
+        out.extend_from_slice(&record);
         self.count += 1;
     }
 

@@ -33,8 +33,14 @@ pub(crate) fn draw_without_replacement(
     n: usize,
     rng: &mut impl Rng,
 ) -> super::Endpoints {
-    items.retain(|(_, w)| *w > 0);
-    let mut total: u32 = items.iter().map(|(_, w)| u32::from(*w)).sum();
+    let (mut total, mut zero) = (0u32, false);
+    for &(_, w) in items.iter() {
+        total += u32::from(w);
+        zero |= w == 0;
+    }
+    if zero {
+        items.retain(|(_, w)| *w > 0);
+    }
     let mut out = super::Endpoints::new();
     while out.len() < n && total > 0 {
         // The last item left needs no draw.
