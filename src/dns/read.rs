@@ -73,37 +73,13 @@ impl Question<'_> {
     }
 
     /// The name in wire form, lower-cased (ASCII), into `buf`.
-    /// Eight bytes a step: label lengths (0 to 63) are never letters, so
-    /// the wire form is lower-cased whole.
     pub(crate) fn lower<'b>(&self, buf: &'b mut [u8; MAX_NAME]) -> &'b [u8] {
         let len = self.wire.len().min(MAX_NAME);
-        let (src, dst) = (&self.wire[..len], &mut buf[..len]);
-        let mut words = dst.chunks_exact_mut(8).zip(src.chunks_exact(8));
-        for (d, s) in &mut words {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(s);
-            d.copy_from_slice(&lower_word(u64::from_le_bytes(word)).to_le_bytes());
-        }
-        let done = len - len % 8;
-        for (d, s) in dst[done..].iter_mut().zip(&src[done..]) {
+        for (d, s) in buf.iter_mut().zip(&self.wire[..len]) {
             *d = s.to_ascii_lowercase();
         }
         &buf[..len]
     }
-}
-
-/// `to_ascii_lowercase` on each of the eight bytes of `x` at once: the
-/// bytes from `A` to `Z` get bit 5 set, all others stay as they are.
-const fn lower_word(x: u64) -> u64 {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGH: u64 = ONES * 0x80;
-    // Per byte, with its high bit cleared so the sums cannot carry into
-    // the next byte: the high bit says "at least 'A'", "above 'Z'".
-    let low7 = x & !HIGH;
-    let from_a = low7 + ONES * (0x80 - b'A' as u64);
-    let past_z = low7 + ONES * (0x80 - b'Z' as u64 - 1);
-    let upper = (from_a ^ past_z) & !x & HIGH;
-    x | (upper >> 2)
 }
 
 /// The EDNS fields of a query's OPT record that an answer depends on.
