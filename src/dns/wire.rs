@@ -202,17 +202,16 @@ fn write_header(out: &mut Vec<u8>, response: &Response<'_>, truncated: bool, cou
     if h.checking_disabled && query {
         flags3 |= 0x10;
     }
-    let mut header = [0u8; 12];
-    header[0..2].copy_from_slice(&h.id.to_be_bytes());
-    header[2] = flags2;
-    header[3] = flags3;
-    for (i, count) in counts.iter().enumerate() {
-        header[4 + 2 * i..6 + 2 * i].copy_from_slice(&count.to_be_bytes());
+    let [i0, i1] = h.id.to_be_bytes();
+    let [[q0, q1], [a0, a1], [n0, n1], [d0, d1]] = counts.map(u16::to_be_bytes);
+    let header = [i0, i1, flags2, flags3, q0, q1, a0, a1, n0, n1, d0, d1];
+    match out.get_mut(..12) {
+        Some(room) => room.copy_from_slice(&header),
+        None => {
+            out.clear();
+            out.extend_from_slice(&header);
+        }
     }
-    if out.len() < 12 {
-        out.resize(12, 0);
-    }
-    out[..12].copy_from_slice(&header);
 }
 
 /// One encoding attempt. `records` false writes no records at all (the
