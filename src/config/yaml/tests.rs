@@ -5,6 +5,7 @@
 //! text (`{key@line:col: value@line:col}`) and compared whole.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
 use super::*;
 
@@ -117,6 +118,107 @@ fn dump_cases() {
         serde_json::to_string(&json).expect("strings serialise"),
     )
     .expect("the dump file can be written");
+}
+
+/// Every YAML file of the repository's configuration tests: the error
+/// fixtures, the fuzzing corpus and the packaged example.
+fn yaml_files() -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for dir in ["tests/fixtures/config/bad", "fuzz/corpus/config"] {
+        let entries =
+            std::fs::read_dir(root.join(dir)).expect("the directory is in the repository");
+        for entry in entries {
+            let path = entry.expect("the directory can be listed").path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                let text = std::fs::read_to_string(&path).expect("the file can be read");
+                files.push((path.display().to_string(), text));
+            }
+        }
+    }
+    let example = root.join("packaging/meridian.yaml");
+    let text = std::fs::read_to_string(&example).expect("the example can be read");
+    files.push((example.display().to_string(), text));
+    files.sort();
+    files
+}
+
+/// A large file's shape: geo services in flow style, as bench/benchtool.py
+/// writes them, and the same in block style.
+fn generated(services: usize) -> String {
+    let mut text = String::from("zones:\n  - origin: gslb.example.\n    file: z\n    services:\n");
+    for i in 0..services {
+        let b = i % 250;
+        text.push_str(&format!(
+            "      s{i}: {{ttl: 30, policy: geo, map: world, max_answers: 2, pools: \
+             {{us-east: {{endpoints: [192.0.2.{b}, 192.0.2.{}]}}, weight: 1.5}}}}\n",
+            b + 1
+        ));
+        text.push_str(&format!(
+            "      b{i}:\n        ttl: 30\n        pools:\n          eu-west:\n            \
+             endpoints:\n              - 198.51.100.{b}\n              - \"2001:db8::{b}\"\n"
+        ));
+    }
+    text
+}
+
+/// The event reader, where it answers, gives serde_saphyr's tree.
+fn agree(name: &str, text: &str) -> bool {
+    let fast = parse_events(text);
+    if let Some(fast) = &fast {
+        match parse_serde(text) {
+            Ok(slow) => assert_eq!(
+                show(fast),
+                show(&slow),
+                "{name}: the readers disagree on\n{text}"
+            ),
+            Err((loc, message)) => panic!(
+                "{name}: the event reader accepted what serde_saphyr refuses \
+                 ({}:{}: {message}):\n{text}",
+                loc.line, loc.column
+            ),
+        }
+    }
+    fast.is_some()
+}
+
+#[test]
+fn the_event_reader_agrees_with_serde_saphyr_on_every_case_and_file_and_cut() {
+    std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(|| {
+            for (text, _) in SCALARS {
+                agree("scalar", &format!("v: {text}\n"));
+            }
+            for (text, _) in DOCUMENTS {
+                agree("document", text);
+            }
+            for (name, text) in &yaml_files() {
+                // A whole file is left to serde_saphyr only when it is not
+                // a configuration's shape: a syntax error, empty, not a map.
+                if !agree(name, text) {
+                    let shaped = parse_serde(text).is_ok_and(|n| matches!(n.kind, Kind::Map(_)));
+                    assert!(!shaped, "{name}: the event reader declined it");
+                }
+                // Every cut at a line end, and the example at every character.
+                let cuts: Vec<usize> = if name.ends_with("packaging/meridian.yaml") {
+                    text.char_indices().map(|(i, _)| i).collect()
+                } else {
+                    text.match_indices('\n').map(|(i, _)| i).collect()
+                };
+                for i in cuts {
+                    agree(name, &text[..i]);
+                }
+            }
+            // The configurations a large operator writes take the fast way.
+            assert!(
+                agree("generated", &generated(50)),
+                "the event reader declined"
+            );
+        })
+        .expect("a thread can be started")
+        .join()
+        .expect("the readers agree");
 }
 
 const SCALARS: &[(&str, &str)] = &[
