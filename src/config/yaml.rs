@@ -11,6 +11,7 @@
 //! message and every rarely used YAML rule stays exactly as it was. The
 //! tests compare the two on every case and fixture.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use granit_parser::{Event, Parser, ScalarStyle, Span};
@@ -18,7 +19,7 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::{DuplicateKeyPolicy, MessageFormatter, Spanned, UserMessageFormatter};
 
 use super::model::Loc;
-use super::tree::{Key, Kind, Node};
+use super::tree::{Int, Key, Kind, Node, Pos};
 
 #[cfg(test)]
 mod tests;
@@ -26,7 +27,7 @@ mod tests;
 /// Parses `text` into a located tree. A YAML syntax error is the one error
 /// returned: nothing after it can be trusted. Duplicate keys are passed
 /// through here and reported by `tree::report_duplicate_keys`.
-pub(crate) fn parse_yaml(text: &str) -> Result<Node, (Loc, String)> {
+pub(crate) fn parse_yaml(text: &str) -> Result<Node<'_>, (Loc, String)> {
     match parse_events(text) {
         Some(root) => Ok(root),
         None => parse_serde(text),
@@ -43,21 +44,21 @@ const MAX_COMMENT_BYTES: usize = 60 << 20;
 const MAX_INPUT_BYTES: usize = 250 << 20;
 
 /// A list or map being read.
-enum Open {
-    Seq(Vec<Node>, Loc),
+enum Open<'a> {
+    Seq(Vec<Node<'a>>, Pos),
     /// A map, with the key whose value is being read.
-    Map(Vec<(Key, Node)>, Loc, Option<Key>),
+    Map(Vec<(Key<'a>, Node<'a>)>, Pos, Option<Key<'a>>),
 }
 
 /// The tree from parser events, or `None` for anything this reader leaves
 /// to serde_saphyr (see the module's documentation).
-fn parse_events(text: &str) -> Option<Node> {
+fn parse_events(text: &str) -> Option<Node<'_>> {
     if text.len() > MAX_INPUT_BYTES {
         return None;
     }
     // serde_saphyr's parser options for our budget are granit's defaults.
     let mut parser = Parser::new_from_str(text);
-    let mut open: Vec<Open> = Vec::new();
+    let mut open: Vec<Open<'_>> = Vec::new();
     let mut root = None;
     let (mut documents, mut nodes, mut events, mut comment_bytes) = (0, 0, 0, 0);
     while let Some(next) = parser.next_event() {
@@ -89,25 +90,28 @@ fn parse_events(text: &str) -> Option<Node> {
                     return None;
                 }
                 nodes += 1;
-                let loc = loc_of_span(&span);
+                let pos = pos_of_span(&span);
                 if let Some(Open::Map(_, _, pending @ None)) = open.last_mut() {
                     // A key: the text as written (serde_saphyr refuses a null
                     // one and merges `<<`).
                     if style == ScalarStyle::Plain && (is_null(&value) || value == "<<") {
                         return None;
                     }
-                    *pending = Some(Key {
-                        name: value.into_owned(),
-                        loc,
-                    });
+                    *pending = Some(Key { name: value, pos });
                     continue;
                 }
                 let kind = if style == ScalarStyle::Plain {
-                    plain_scalar(&value)?
+                    match plain_scalar(&value)? {
+                        Plain::Null => Kind::Null,
+                        Plain::Bool(b) => Kind::Bool(b),
+                        Plain::Int(i) => Kind::Int(Int::from(i)),
+                        Plain::Float(x) => Kind::Float(x),
+                        Plain::Str => Kind::Str(value),
+                    }
                 } else {
-                    Kind::Str(value.into_owned())
+                    Kind::Str(value)
                 };
-                Node { kind, loc }
+                Node { kind, pos }
             }
             Event::SequenceStart(_, anchor, ref tag) | Event::MappingStart(_, anchor, ref tag) => {
                 if anchor != 0 || tag.is_some() || open.len() >= MAX_DEPTH {
@@ -118,29 +122,29 @@ fn parse_events(text: &str) -> Option<Node> {
                     return None;
                 }
                 nodes += 1;
-                let loc = loc_of_span(&span);
+                let pos = pos_of_span(&span);
                 open.push(if matches!(event, Event::SequenceStart(..)) {
-                    Open::Seq(Vec::new(), loc)
+                    Open::Seq(Vec::new(), pos)
                 } else {
-                    Open::Map(Vec::new(), loc, None)
+                    Open::Map(Vec::new(), pos, None)
                 });
                 continue;
             }
             Event::SequenceEnd | Event::MappingEnd => match open.pop()? {
-                Open::Seq(mut items, loc) => {
+                Open::Seq(mut items, pos) => {
                     // The tree of a large file is mostly small lists and
                     // maps: no room left over from growing them.
                     items.shrink_to_fit();
                     Node {
                         kind: Kind::Seq(items),
-                        loc,
+                        pos,
                     }
                 }
-                Open::Map(mut entries, loc, None) => {
+                Open::Map(mut entries, pos, None) => {
                     entries.shrink_to_fit();
                     Node {
                         kind: Kind::Map(entries),
-                        loc,
+                        pos,
                     }
                 }
                 Open::Map(_, _, Some(_)) => return None,
@@ -169,11 +173,16 @@ fn parse_events(text: &str) -> Option<Node> {
 }
 
 /// Where an event starts, as serde_saphyr reports it (column 1-based).
-fn loc_of_span(span: &Span) -> Loc {
-    Loc {
-        line: span.start.line() as u64,
-        column: span.start.col() as u64 + 1,
+fn pos_of_span(span: &Span) -> Pos {
+    Pos {
+        line: saturate(span.start.line()),
+        column: saturate(span.start.col().saturating_add(1)),
     }
+}
+
+/// A line or column past `u32::MAX` (a 4 GiB line) is shown as the largest.
+fn saturate(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// The plain scalars serde_saphyr reads as null.
@@ -181,18 +190,27 @@ fn is_null(text: &str) -> bool {
     matches!(text, "" | "~" | "null" | "Null" | "NULL")
 }
 
+/// What a plain scalar is read as; a string is the text itself.
+enum Plain {
+    Null,
+    Bool(bool),
+    Int(i128),
+    Float(f64),
+    Str,
+}
+
 /// A plain scalar typed as serde_saphyr types it with our options (YAML 1.2
 /// booleans, `007` and `1_000` kept as strings), or `None` for the rare
 /// spellings left to it: a leading `+`, `-0`, `.inf` and `.nan`, `0x`, `0o`
 /// and `0b` numbers, integers past 18 digits, numbers that overflow.
-fn plain_scalar(text: &str) -> Option<Kind> {
+fn plain_scalar(text: &str) -> Option<Plain> {
     match text {
-        "true" | "True" | "TRUE" => return Some(Kind::Bool(true)),
-        "false" | "False" | "FALSE" => return Some(Kind::Bool(false)),
-        _ if is_null(text) => return Some(Kind::Null),
+        "true" | "True" | "TRUE" => return Some(Plain::Bool(true)),
+        "false" | "False" | "FALSE" => return Some(Plain::Bool(false)),
+        _ if is_null(text) => return Some(Plain::Null),
         _ => {}
     }
-    let string = || Some(Kind::Str(text.to_owned()));
+    let string = || Some(Plain::Str);
     let bytes = text.as_bytes();
     let (negative, unsigned) = match bytes {
         [b'-', rest @ ..] => (true, rest),
@@ -218,19 +236,19 @@ fn plain_scalar(text: &str) -> Option<Kind> {
     }
     if unsigned.iter().all(u8::is_ascii_digit) {
         return match unsigned {
-            [b'0'] if !negative => Some(Kind::Int(0)),
+            [b'0'] if !negative => Some(Plain::Int(0)),
             // `007`, `-007`: kept as written.
             [b'0', _, ..] => string(),
             [b'1'..=b'9', ..] if unsigned.len() <= 18 => {
                 let magnitude: i128 = text.trim_start_matches('-').parse().ok()?;
-                Some(Kind::Int(if negative { -magnitude } else { magnitude }))
+                Some(Plain::Int(if negative { -magnitude } else { magnitude }))
             }
             _ => None,
         };
     }
     if float_shaped(unsigned) {
         return match text.parse::<f64>() {
-            Ok(x) if x.is_finite() => Some(Kind::Float(x)),
+            Ok(x) if x.is_finite() => Some(Plain::Float(x)),
             _ => None,
         };
     }
@@ -269,14 +287,14 @@ fn float_shaped(bytes: &[u8]) -> bool {
     i == bytes.len()
 }
 
-fn loc_of(location: serde_saphyr::Location) -> Loc {
-    Loc {
-        line: location.line(),
-        column: location.column(),
+fn pos_of(location: serde_saphyr::Location) -> Pos {
+    Pos {
+        line: u32::try_from(location.line()).unwrap_or(u32::MAX),
+        column: u32::try_from(location.column()).unwrap_or(u32::MAX),
     }
 }
 
-impl<'de> Deserialize<'de> for Kind {
+impl<'de> Deserialize<'de> for Kind<'static> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_any(KindVisitor)
     }
@@ -285,58 +303,58 @@ impl<'de> Deserialize<'de> for Kind {
 struct KindVisitor;
 
 impl<'de> Visitor<'de> for KindVisitor {
-    type Value = Kind;
+    type Value = Kind<'static>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any YAML value")
     }
 
-    fn visit_unit<E>(self) -> Result<Kind, E> {
+    fn visit_unit<E>(self) -> Result<Kind<'static>, E> {
         Ok(Kind::Null)
     }
 
-    fn visit_none<E>(self) -> Result<Kind, E> {
+    fn visit_none<E>(self) -> Result<Kind<'static>, E> {
         Ok(Kind::Null)
     }
 
-    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Kind, D::Error> {
-        Kind::deserialize(deserializer)
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Kind<'static>, D::Error> {
+        Kind::<'static>::deserialize(deserializer)
     }
 
-    fn visit_bool<E>(self, v: bool) -> Result<Kind, E> {
+    fn visit_bool<E>(self, v: bool) -> Result<Kind<'static>, E> {
         Ok(Kind::Bool(v))
     }
 
-    fn visit_i64<E>(self, v: i64) -> Result<Kind, E> {
-        Ok(Kind::Int(v.into()))
+    fn visit_i64<E>(self, v: i64) -> Result<Kind<'static>, E> {
+        Ok(Kind::Int(Int::from(i128::from(v))))
     }
 
-    fn visit_u64<E>(self, v: u64) -> Result<Kind, E> {
-        Ok(Kind::Int(v.into()))
+    fn visit_u64<E>(self, v: u64) -> Result<Kind<'static>, E> {
+        Ok(Kind::Int(Int::from(i128::from(v))))
     }
 
-    fn visit_i128<E>(self, v: i128) -> Result<Kind, E> {
-        Ok(Kind::Int(v))
+    fn visit_i128<E>(self, v: i128) -> Result<Kind<'static>, E> {
+        Ok(Kind::Int(Int::from(v)))
     }
 
-    fn visit_f64<E>(self, v: f64) -> Result<Kind, E> {
+    fn visit_f64<E>(self, v: f64) -> Result<Kind<'static>, E> {
         Ok(Kind::Float(v))
     }
 
-    fn visit_str<E>(self, v: &str) -> Result<Kind, E> {
-        Ok(Kind::Str(v.to_owned()))
+    fn visit_str<E>(self, v: &str) -> Result<Kind<'static>, E> {
+        Ok(Kind::Str(Cow::Owned(v.to_owned())))
     }
 
-    fn visit_string<E>(self, v: String) -> Result<Kind, E> {
-        Ok(Kind::Str(v))
+    fn visit_string<E>(self, v: String) -> Result<Kind<'static>, E> {
+        Ok(Kind::Str(Cow::Owned(v)))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Kind, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Kind<'static>, A::Error> {
         let mut items = Vec::new();
-        while let Some(item) = seq.next_element::<Spanned<Kind>>()? {
+        while let Some(item) = seq.next_element::<Spanned<Kind<'static>>>()? {
             items.push(Node {
                 kind: item.value,
-                loc: loc_of(item.referenced),
+                pos: pos_of(item.referenced),
             });
         }
         // The tree of a large file is mostly small lists and maps: no room
@@ -345,18 +363,18 @@ impl<'de> Visitor<'de> for KindVisitor {
         Ok(Kind::Seq(items))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Kind, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Kind<'static>, A::Error> {
         let mut entries = Vec::new();
         while let Some(key) = map.next_key::<Spanned<String>>()? {
-            let value = map.next_value::<Spanned<Kind>>()?;
+            let value = map.next_value::<Spanned<Kind<'static>>>()?;
             entries.push((
                 Key {
-                    name: key.value,
-                    loc: loc_of(key.referenced),
+                    name: Cow::Owned(key.value),
+                    pos: pos_of(key.referenced),
                 },
                 Node {
                     kind: value.value,
-                    loc: loc_of(value.referenced),
+                    pos: pos_of(value.referenced),
                 },
             ));
         }
@@ -364,13 +382,13 @@ impl<'de> Visitor<'de> for KindVisitor {
         Ok(Kind::Map(entries))
     }
 
-    fn visit_bytes<E: de::Error>(self, _v: &[u8]) -> Result<Kind, E> {
+    fn visit_bytes<E: de::Error>(self, _v: &[u8]) -> Result<Kind<'static>, E> {
         Err(E::custom("binary values are not supported"))
     }
 }
 
 /// The tree through serde_saphyr's `Spanned` values.
-fn parse_serde(text: &str) -> Result<Node, (Loc, String)> {
+fn parse_serde(text: &str) -> Result<Node<'static>, (Loc, String)> {
     let mut options = serde_saphyr::Options::default();
     // YAML 1.2 booleans: a region or country written `NO` stays a string.
     options.strict_booleans = true;
@@ -388,13 +406,13 @@ fn parse_serde(text: &str) -> Result<Node, (Loc, String)> {
     budget.max_events = 80_000_000;
     budget.max_total_scalar_bytes = 1 << 30;
     options.budget = Some(budget);
-    match serde_saphyr::from_str_with_options::<Spanned<Kind>>(text, options) {
+    match serde_saphyr::from_str_with_options::<Spanned<Kind<'static>>>(text, options) {
         Ok(root) => Ok(Node {
             kind: root.value,
-            loc: loc_of(root.referenced),
+            pos: pos_of(root.referenced),
         }),
         Err(e) => {
-            let loc = e.location().map(loc_of).unwrap_or_default();
+            let loc = e.location().map(pos_of).unwrap_or_default().loc();
             let message = UserMessageFormatter.format_message(e.without_snippet());
             Err((loc, format!("invalid YAML: {message}")))
         }

@@ -53,7 +53,7 @@ pub(super) fn services(
                 .and_then(|&i| out.get(i))
         {
             diag.error(
-                key.loc,
+                key.loc(),
                 &f.path,
                 format!(
                     "{:?} is the same name as service {:?} ({name})",
@@ -72,7 +72,7 @@ pub(super) fn services(
 }
 
 /// A service key: `@` for the apex, else a name relative to the origin.
-fn service_name(diag: &mut Diag, key: &Key, path: &str, origin: Option<&Name>) -> Option<Name> {
+fn service_name(diag: &mut Diag, key: &Key<'_>, path: &str, origin: Option<&Name>) -> Option<Name> {
     if key.name == "@" {
         return origin.cloned();
     }
@@ -88,7 +88,7 @@ fn service_name(diag: &mut Diag, key: &Key, path: &str, origin: Option<&Name>) -
             .map(|m| format!("service {:?} is not a relative domain name: {m}", key.name))
     };
     if let Some(message) = problem {
-        diag.error(key.loc, path, message);
+        diag.error(key.loc(), path, message);
         return None;
     }
     let origin = origin?;
@@ -96,7 +96,7 @@ fn service_name(diag: &mut Diag, key: &Key, path: &str, origin: Option<&Name>) -
         Ok(name) => Some(name),
         Err(e) => {
             diag.error(
-                key.loc,
+                key.loc(),
                 path,
                 format!(
                     "service {:?} under {origin} is not a valid name: {e}",
@@ -109,7 +109,7 @@ fn service_name(diag: &mut Diag, key: &Key, path: &str, origin: Option<&Name>) -
 }
 
 fn service(
-    key: &Key,
+    key: &Key<'_>,
     f: &Field<'_>,
     name: Option<Name>,
     names: &Names<'_>,
@@ -204,7 +204,7 @@ fn service(
             );
         }
         for (key, f) in entries {
-            let region = names.region(diag, key.loc, &f.path, &key.name);
+            let region = names.region(diag, key.loc(), &f.path, &key.name);
             let pool = pool(&f, region, names, diag);
             if let (Some(region), Some(pool)) = (region, pool) {
                 check_location(diag, key, &f.path, region, policy, config);
@@ -256,7 +256,7 @@ fn service(
         }
     });
     Some(Service {
-        label: key.name.clone(),
+        label: key.name.to_string(),
         name: name.unwrap_or_else(Name::root),
         ttl: ttl.unwrap_or(DEFAULT_TTL),
         policy: policy.unwrap_or(Policy::Failover),
@@ -267,7 +267,7 @@ fn service(
         guards: guards.unwrap_or_default(),
         fallback: fallback.unwrap_or_default(),
         pools,
-        loc: key.loc,
+        loc: key.loc(),
         path: f.path.clone(),
     })
 }
@@ -276,7 +276,7 @@ fn service(
 /// needs every pool's region to have a location.
 fn check_location(
     diag: &mut Diag,
-    key: &Key,
+    key: &Key<'_>,
     path: &str,
     region: RegionId,
     policy: Option<Policy>,
@@ -300,7 +300,7 @@ fn check_location(
         _ => return,
     };
     diag.error(
-        key.loc,
+        key.loc(),
         path,
         format!(
             "region {:?} has no location, but {why}; set regions.{}.location: [latitude, longitude]",

@@ -10,13 +10,13 @@ use std::path::Path;
 use super::*;
 
 /// `value@line:col`; maps as `{key@l:c: value@l:c, ...}`, lists as `[...]`.
-fn show(node: &Node) -> String {
+fn show(node: &Node<'_>) -> String {
     let mut out = String::new();
     write_node(&mut out, node);
     out
 }
 
-fn write_node(out: &mut String, node: &Node) {
+fn write_node(out: &mut String, node: &Node<'_>) {
     match &node.kind {
         Kind::Null => out.push('~'),
         Kind::Bool(b) => write!(out, "{b}").expect("a String takes any write"),
@@ -39,14 +39,14 @@ fn write_node(out: &mut String, node: &Node) {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                write!(out, "{:?}@{}:{}: ", key.name, key.loc.line, key.loc.column)
+                write!(out, "{:?}@{}:{}: ", key.name, key.pos.line, key.pos.column)
                     .expect("a String takes any write");
                 write_node(out, value);
             }
             out.push('}');
         }
     }
-    write!(out, "@{}:{}", node.loc.line, node.loc.column).expect("a String takes any write");
+    write!(out, "@{}:{}", node.pos.line, node.pos.column).expect("a String takes any write");
 }
 
 fn render(text: &str) -> String {
@@ -553,3 +553,29 @@ const DOCUMENTS: &[(&str, &str)] = &[
     ),
     ("? a\n? b\n", "{\"a\"@1:3: ~@2:1, \"b\"@2:3: ~@3:1}@1:1"),
 ];
+
+#[test]
+fn the_tree_is_compact() {
+    // A large file's tree is mostly map entries and list items.
+    assert_eq!(size_of::<Node<'_>>(), 40);
+    assert_eq!(size_of::<(Key<'_>, Node<'_>)>(), 72);
+}
+
+#[test]
+fn plain_strings_borrow_from_the_text() {
+    let text = "a: {b: plain, c: 'quoted', d: \"esc\\taped\"}\n";
+    let root = parse_events(text).expect("the event reader answers");
+    let Kind::Map(top) = &root.kind else {
+        panic!("a map: {}", show(&root))
+    };
+    assert!(matches!(top[0].0.name, Cow::Borrowed("a")));
+    let Kind::Map(inner) = &top[0].1.kind else {
+        panic!("a map: {}", show(&root))
+    };
+    assert!(matches!(inner[0].1.kind, Kind::Str(Cow::Borrowed("plain"))));
+    assert!(matches!(
+        inner[1].1.kind,
+        Kind::Str(Cow::Borrowed("quoted"))
+    ));
+    assert!(matches!(&inner[2].1.kind, Kind::Str(Cow::Owned(s)) if s == "esc\taped"));
+}
