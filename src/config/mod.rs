@@ -49,7 +49,7 @@ pub fn parse(text: &str, source: &Path) -> Result<Config, ConfigErrors> {
     })?;
     let mut diag = tree::Diag::new(source.to_path_buf());
     tree::report_duplicate_keys(&mut root, "", &mut diag);
-    let config = validate::build(&tree::Field::root(&root), source, &mut diag);
+    let config = validate::build(root, source, &mut diag);
     if diag.is_empty() {
         Ok(config)
     } else {

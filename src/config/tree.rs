@@ -63,6 +63,9 @@ pub(crate) enum Kind<'a> {
     Map(Vec<(Key<'a>, Node<'a>)>),
 }
 
+/// The entries of a map.
+pub(crate) type Entries<'a> = Vec<(Key<'a>, Node<'a>)>;
+
 /// A mapping key: always read as the text written (`10:` is the key "10").
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Key<'a> {
@@ -468,6 +471,16 @@ impl<'a> Field<'a> {
                 })
                 .collect(),
         )
+    }
+
+    /// The value of one entry of this map, taken out of the tree (what
+    /// [`Field::entries`] hands out for it).
+    pub(crate) fn entry<'b>(&self, key: &'b Key<'b>, node: &'b Node<'b>) -> Field<'b> {
+        Field {
+            node,
+            path: key_path(&self.path, &key.name),
+            anchor: key.loc(),
+        }
     }
 
     /// The entries of a map whose keys are names chosen by the operator

@@ -14,7 +14,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use granit_parser::{Event, Parser, ScalarStyle, Span};
+use granit_parser::{Event, Options, Parser, ScalarStyle, Span};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::{DuplicateKeyPolicy, MessageFormatter, Spanned, UserMessageFormatter};
 
@@ -43,12 +43,19 @@ const MAX_EVENTS: usize = 79_000_000;
 const MAX_COMMENT_BYTES: usize = 60 << 20;
 const MAX_INPUT_BYTES: usize = 250 << 20;
 
-/// A list or map being read.
+/// A list or map being read: where it starts, and where its items or
+/// entries start on the reader's shared stacks.
 enum Open<'a> {
-    Seq(Vec<Node<'a>>, Pos),
+    Seq(Pos, usize),
     /// A map, with the key whose value is being read.
-    Map(Vec<(Key<'a>, Node<'a>)>, Pos, Option<Key<'a>>),
+    Map(Pos, usize, Option<Key<'a>>),
 }
+
+/// serde_saphyr reads with comments as events, and the parser then fails a
+/// file with more than this many comments in a row (`TooManyComments`).
+/// Reading without them is faster, and the same whenever the text holds
+/// fewer `#` than that.
+const COMMENTS_BUFFERED: usize = 96;
 
 /// The tree from parser events, or `None` for anything this reader leaves
 /// to serde_saphyr (see the module's documentation).
@@ -57,8 +64,16 @@ fn parse_events(text: &str) -> Option<Node<'_>> {
         return None;
     }
     // serde_saphyr's parser options for our budget are granit's defaults.
-    let mut parser = Parser::new_from_str(text);
+    let mut options = Options::default();
+    if memchr_count(text.as_bytes(), b'#') < COMMENTS_BUFFERED {
+        options.emit_comments = false;
+    }
+    let mut parser = Parser::new_from_str_with_options(text, options);
     let mut open: Vec<Open<'_>> = Vec::new();
+    // The items and entries of every open list and map, in one stack each:
+    // a list or map is allocated once, at its end, to its size.
+    let mut items: Vec<Node<'_>> = Vec::new();
+    let mut entries: Vec<(Key<'_>, Node<'_>)> = Vec::new();
     let mut root = None;
     let (mut documents, mut nodes, mut events, mut comment_bytes) = (0, 0, 0, 0);
     while let Some(next) = parser.next_event() {
@@ -124,29 +139,21 @@ fn parse_events(text: &str) -> Option<Node<'_>> {
                 nodes += 1;
                 let pos = pos_of_span(&span);
                 open.push(if matches!(event, Event::SequenceStart(..)) {
-                    Open::Seq(Vec::new(), pos)
+                    Open::Seq(pos, items.len())
                 } else {
-                    Open::Map(Vec::new(), pos, None)
+                    Open::Map(pos, entries.len(), None)
                 });
                 continue;
             }
             Event::SequenceEnd | Event::MappingEnd => match open.pop()? {
-                Open::Seq(mut items, pos) => {
-                    // The tree of a large file is mostly small lists and
-                    // maps: no room left over from growing them.
-                    items.shrink_to_fit();
-                    Node {
-                        kind: Kind::Seq(items),
-                        pos,
-                    }
-                }
-                Open::Map(mut entries, pos, None) => {
-                    entries.shrink_to_fit();
-                    Node {
-                        kind: Kind::Map(entries),
-                        pos,
-                    }
-                }
+                Open::Seq(pos, start) => Node {
+                    kind: Kind::Seq(items.drain(start..).collect()),
+                    pos,
+                },
+                Open::Map(pos, start, None) => Node {
+                    kind: Kind::Map(entries.drain(start..).collect()),
+                    pos,
+                },
                 Open::Map(_, _, Some(_)) => return None,
             },
             // Events added to the parser after this was written.
@@ -158,8 +165,8 @@ fn parse_events(text: &str) -> Option<Node<'_>> {
         match open.last_mut() {
             None if root.is_none() => root = Some(node),
             None => return None,
-            Some(Open::Seq(items, _)) => items.push(node),
-            Some(Open::Map(entries, _, pending)) => entries.push((pending.take()?, node)),
+            Some(Open::Seq(..)) => items.push(node),
+            Some(Open::Map(_, _, pending)) => entries.push((pending.take()?, node)),
         }
     }
     // One document whose top is a map, as a configuration is; anything else
@@ -170,6 +177,11 @@ fn parse_events(text: &str) -> Option<Node<'_>> {
         }
         _ => None,
     }
+}
+
+/// How many times `byte` occurs in `bytes`.
+fn memchr_count(bytes: &[u8], byte: u8) -> usize {
+    bytes.iter().filter(|b| **b == byte).count()
 }
 
 /// Where an event starts, as serde_saphyr reports it (column 1-based).

@@ -2,14 +2,16 @@
 //! once), TTL, policy and map, answer count, selection, guards and
 //! fallback, and its pools.
 
-use hickory_proto::rr::Name;
+use std::collections::HashMap;
+
+use hickory_proto::rr::{LowerName, Name};
 
 use super::common::{Names, check_labels, resolve};
 use super::pools::pool;
 use crate::config::model::{
     AllDown, Config, Fallback, Guards, MapDefault, Policy, RegionId, Selection, Service,
 };
-use crate::config::tree::{Diag, Field, Key};
+use crate::config::tree::{Diag, Entries, Field, Key};
 
 const DEFAULT_TTL: u32 = 30;
 
@@ -35,22 +37,55 @@ pub(super) fn services(
     origin: Option<&Name>,
     names: &Names<'_>,
     config: &Config,
+    detached: Option<Entries<'_>>,
     diag: &mut Diag,
 ) -> Vec<Service> {
-    let mut out: Vec<Service> = Vec::new();
-    // Lower-cased name → index in `out`: a linear search made 100,000
-    // services quadratic.
-    let mut seen: std::collections::HashMap<
-        hickory_proto::rr::LowerName,
-        usize,
-        foldhash::fast::RandomState,
-    > = std::collections::HashMap::default();
-    for (key, f) in f.entries(diag).unwrap_or_default() {
+    let mut all = Services {
+        out: Vec::new(),
+        seen: HashMap::default(),
+    };
+    match detached {
+        // Taken out of the tree (see `detach_services`): each service's
+        // subtree is freed as soon as it is read into the model.
+        Some(entries) => {
+            all.out.reserve_exact(entries.len());
+            for (key, node) in entries {
+                let f = f.entry(&key, &node);
+                all.add(&key, &f, origin, names, config, diag);
+            }
+        }
+        None => {
+            for (key, f) in f.entries(diag).unwrap_or_default() {
+                all.add(key, &f, origin, names, config, diag);
+            }
+        }
+    }
+    all.out.shrink_to_fit();
+    all.out
+}
+
+/// The services of one zone read so far.
+struct Services {
+    out: Vec<Service>,
+    /// Lower-cased name → index in `out`: a linear search made 100,000
+    /// services quadratic.
+    seen: HashMap<LowerName, usize, foldhash::fast::RandomState>,
+}
+
+impl Services {
+    fn add(
+        &mut self,
+        key: &Key<'_>,
+        f: &Field<'_>,
+        origin: Option<&Name>,
+        names: &Names<'_>,
+        config: &Config,
+        diag: &mut Diag,
+    ) {
+        let Self { out, seen } = self;
         let name = service_name(diag, key, &f.path, origin);
         if let Some(name) = &name
-            && let Some(first) = seen
-                .get(&hickory_proto::rr::LowerName::new(name))
-                .and_then(|&i| out.get(i))
+            && let Some(first) = seen.get(&LowerName::new(name)).and_then(|&i| out.get(i))
         {
             diag.error(
                 key.loc(),
@@ -61,14 +96,12 @@ pub(super) fn services(
                 ),
             );
         }
-        if let Some(service) = service(key, &f, name, names, config, diag) {
-            seen.entry(hickory_proto::rr::LowerName::new(&service.name))
+        if let Some(service) = service(key, f, name, names, config, diag) {
+            seen.entry(LowerName::new(&service.name))
                 .or_insert(out.len());
             out.push(service);
         }
     }
-    out.shrink_to_fit();
-    out
 }
 
 /// A service key: `@` for the apex, else a name relative to the origin.

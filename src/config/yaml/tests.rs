@@ -215,6 +215,18 @@ fn the_event_reader_agrees_with_serde_saphyr_on_every_case_and_file_and_cut() {
                 agree("generated", &generated(50)),
                 "the event reader declined"
             );
+            // With fewer `#` than the parser buffers, comments are not read
+            // as events; with more, they are, as serde_saphyr reads them.
+            let commented: String = generated(3)
+                .lines()
+                .flat_map(|line| [line, "# a comment"])
+                .map(|line| format!("{line}\n"))
+                .collect();
+            assert!(agree("commented", &commented), "the event reader declined");
+            let many = format!("a:\n{}  b: 1\n", "# c\n".repeat(200));
+            agree("many comments", &many);
+            let many = format!("{}{}", "# c\n".repeat(200), generated(50));
+            assert!(agree("many comments", &many), "the event reader declined");
         })
         .expect("a thread can be started")
         .join()
