@@ -3,6 +3,8 @@
 //! fallback, and its pools.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::hash::BuildHasher;
 
 use hickory_proto::rr::{LowerName, Name};
 
@@ -43,6 +45,7 @@ pub(super) fn services(
     let mut all = Services {
         out: Vec::new(),
         seen: HashMap::default(),
+        collided: Vec::new(),
     };
     match detached {
         // Taken out of the tree (see `detach_services`): each service's
@@ -67,12 +70,25 @@ pub(super) fn services(
 /// The services of one zone read so far.
 struct Services {
     out: Vec<Service>,
-    /// Lower-cased name → index in `out`: a linear search made 100,000
-    /// services quadratic.
-    seen: HashMap<LowerName, usize, foldhash::fast::RandomState>,
+    /// The hash of a lower-cased name → the first index in `out` with that
+    /// hash: a linear search made 100,000 services quadratic, and keeping
+    /// each name as a `LowerName` cost 100 bytes a service.
+    seen: HashMap<u64, usize, foldhash::fast::RandomState>,
+    /// Indices whose name hashed like a different, earlier one.
+    collided: Vec<usize>,
 }
 
 impl Services {
+    /// The first service named `name`, case aside.
+    fn first(&self, name: &LowerName) -> Option<&Service> {
+        let same = |&i: &usize| self.out.get(i).filter(|s| LowerName::new(&s.name) == *name);
+        let hash = self.seen.hasher().hash_one(name);
+        self.seen
+            .get(&hash)
+            .and_then(same)
+            .or_else(|| self.collided.iter().find_map(same))
+    }
+
     fn add(
         &mut self,
         key: &Key<'_>,
@@ -82,10 +98,9 @@ impl Services {
         config: &Config,
         diag: &mut Diag,
     ) {
-        let Self { out, seen } = self;
         let name = service_name(diag, key, &f.path, origin);
         if let Some(name) = &name
-            && let Some(first) = seen.get(&LowerName::new(name)).and_then(|&i| out.get(i))
+            && let Some(first) = self.first(&LowerName::new(name))
         {
             diag.error(
                 key.loc(),
@@ -97,9 +112,17 @@ impl Services {
             );
         }
         if let Some(service) = service(key, f, name, names, config, diag) {
-            seen.entry(LowerName::new(&service.name))
-                .or_insert(out.len());
-            out.push(service);
+            let lower = LowerName::new(&service.name);
+            if self.first(&lower).is_none() {
+                let hash = self.seen.hasher().hash_one(&lower);
+                match self.seen.entry(hash) {
+                    Entry::Vacant(slot) => {
+                        slot.insert(self.out.len());
+                    }
+                    Entry::Occupied(_) => self.collided.push(self.out.len()),
+                }
+            }
+            self.out.push(service);
         }
     }
 }
