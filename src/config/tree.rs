@@ -2,53 +2,119 @@
 //! line and column, and the small toolkit `validate` uses to walk it: typed
 //! accessors that report a wrong type instead of failing, a `MapWalker` that
 //! hands out known keys and reports unknown ones, and `Diag`, which collects
-//! every error. Owns YAML syntax and duplicate keys; knows nothing about
-//! what the keys mean.
+//! every error. Owns duplicate keys; knows nothing about what the keys
+//! mean. The tree is read from YAML text by `yaml`.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::time::Duration;
-
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_saphyr::{DuplicateKeyPolicy, MessageFormatter, Spanned, UserMessageFormatter};
 
 use super::duration::parse_duration;
 use super::error::ConfigError;
 use super::model::Loc;
 
-/// One YAML node and where it starts.
+/// One YAML node and where it starts. Its strings borrow from the text
+/// read wherever the YAML writes them as they are (no escapes, no folded
+/// lines): a large file is mostly such keys and scalars, and the tree
+/// allocates none of them (40 bytes a node, 72 a map entry).
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) struct Node {
-    pub(crate) kind: Kind,
-    pub(crate) loc: Loc,
+pub(crate) struct Node<'a> {
+    pub(crate) kind: Kind<'a>,
+    pub(crate) pos: Pos,
+}
+
+/// Where a node or key starts: a [`Loc`] in 8 bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Pos {
+    pub(crate) line: u32,
+    pub(crate) column: u32,
+}
+
+impl Pos {
+    pub(crate) const fn loc(self) -> Loc {
+        Loc {
+            line: self.line as u64,
+            column: self.column as u64,
+        }
+    }
+}
+
+impl Node<'_> {
+    pub(crate) const fn loc(&self) -> Loc {
+        self.pos.loc()
+    }
 }
 
 /// A YAML node's value. Plain scalars are typed the YAML 1.2 way (`NO` and
 /// `yes` stay strings, `true`/`false` are booleans); quoted scalars are
 /// always strings, so `ttl: "30"` is a string.
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) enum Kind {
+pub(crate) enum Kind<'a> {
     Null,
     Bool(bool),
-    Int(i128),
+    Int(Int),
     Float(f64),
-    Str(String),
-    Seq(Vec<Node>),
-    Map(Vec<(Key, Node)>),
+    Str(Cow<'a, str>),
+    Seq(Vec<Node<'a>>),
+    Map(Vec<(Key<'a>, Node<'a>)>),
 }
+
+/// The entries of a map.
+pub(crate) type Entries<'a> = Vec<(Key<'a>, Node<'a>)>;
 
 /// A mapping key: always read as the text written (`10:` is the key "10").
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Key {
-    pub(crate) name: String,
-    pub(crate) loc: Loc,
+pub(crate) struct Key<'a> {
+    pub(crate) name: Cow<'a, str>,
+    pub(crate) pos: Pos,
 }
 
-impl Kind {
+impl Key<'_> {
+    pub(crate) const fn loc(&self) -> Loc {
+        self.pos.loc()
+    }
+}
+
+/// An integer as YAML reads it (from `i64::MIN` to `u64::MAX`): an `i128`
+/// kept in two halves, so that a node is aligned to 8 bytes, not 16.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Int {
+    high: i64,
+    low: u64,
+}
+
+impl Int {
+    pub(crate) const fn get(self) -> i128 {
+        ((self.high as i128) << 64) | self.low as i128
+    }
+}
+
+impl From<i128> for Int {
+    fn from(v: i128) -> Self {
+        Self {
+            high: (v >> 64) as i64,
+            low: v as u64,
+        }
+    }
+}
+
+impl fmt::Display for Int {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.get().fmt(f)
+    }
+}
+
+impl fmt::Debug for Int {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.get().fmt(f)
+    }
+}
+
+impl Kind<'_> {
     /// "a string", "an integer", ... for "expected X, found Y" messages.
     pub(crate) const fn describe(&self) -> &'static str {
         match self {
@@ -63,144 +129,10 @@ impl Kind {
     }
 }
 
-fn loc_of(location: serde_saphyr::Location) -> Loc {
-    Loc {
-        line: location.line(),
-        column: location.column(),
-    }
-}
-
-impl<'de> Deserialize<'de> for Kind {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(KindVisitor)
-    }
-}
-
-struct KindVisitor;
-
-impl<'de> Visitor<'de> for KindVisitor {
-    type Value = Kind;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any YAML value")
-    }
-
-    fn visit_unit<E>(self) -> Result<Kind, E> {
-        Ok(Kind::Null)
-    }
-
-    fn visit_none<E>(self) -> Result<Kind, E> {
-        Ok(Kind::Null)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Kind, D::Error> {
-        Kind::deserialize(deserializer)
-    }
-
-    fn visit_bool<E>(self, v: bool) -> Result<Kind, E> {
-        Ok(Kind::Bool(v))
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<Kind, E> {
-        Ok(Kind::Int(v.into()))
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<Kind, E> {
-        Ok(Kind::Int(v.into()))
-    }
-
-    fn visit_i128<E>(self, v: i128) -> Result<Kind, E> {
-        Ok(Kind::Int(v))
-    }
-
-    fn visit_f64<E>(self, v: f64) -> Result<Kind, E> {
-        Ok(Kind::Float(v))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Kind, E> {
-        Ok(Kind::Str(v.to_owned()))
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<Kind, E> {
-        Ok(Kind::Str(v))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Kind, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element::<Spanned<Kind>>()? {
-            items.push(Node {
-                kind: item.value,
-                loc: loc_of(item.referenced),
-            });
-        }
-        // The tree of a large file is mostly small lists and maps: no room
-        // left over from growing them.
-        items.shrink_to_fit();
-        Ok(Kind::Seq(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Kind, A::Error> {
-        let mut entries = Vec::new();
-        while let Some(key) = map.next_key::<Spanned<String>>()? {
-            let value = map.next_value::<Spanned<Kind>>()?;
-            entries.push((
-                Key {
-                    name: key.value,
-                    loc: loc_of(key.referenced),
-                },
-                Node {
-                    kind: value.value,
-                    loc: loc_of(value.referenced),
-                },
-            ));
-        }
-        entries.shrink_to_fit();
-        Ok(Kind::Map(entries))
-    }
-
-    fn visit_bytes<E: de::Error>(self, _v: &[u8]) -> Result<Kind, E> {
-        Err(E::custom("binary values are not supported"))
-    }
-}
-
-/// Parses `text` into a located tree. A YAML syntax error is the one error
-/// returned: nothing after it can be trusted. Duplicate keys are passed
-/// through here and reported by [`report_duplicate_keys`].
-pub(crate) fn parse_yaml(text: &str) -> Result<Node, (Loc, String)> {
-    let mut options = serde_saphyr::Options::default();
-    // YAML 1.2 booleans: a region or country written `NO` stays a string.
-    options.strict_booleans = true;
-    // `007` and `1_000` stay as written rather than becoming numbers.
-    options.leading_zero_numbers_as_strings = true;
-    options.underscored_numbers_as_strings = true;
-    // We report duplicates ourselves, with their key path and every one of them.
-    options.duplicate_keys = DuplicateKeyPolicy::PassThrough;
-    options.with_snippet = false;
-    // The default budget (250,000 nodes) stops at about 8,000 services; a
-    // GSLB fleet can have 100,000. The file is the operator's own, so the
-    // limits only need to stop runaway input, not size a service count.
-    let mut budget = serde_saphyr::budget::Budget::default();
-    budget.max_nodes = 20_000_000;
-    budget.max_events = 80_000_000;
-    budget.max_total_scalar_bytes = 1 << 30;
-    options.budget = Some(budget);
-    match serde_saphyr::from_str_with_options::<Spanned<Kind>>(text, options) {
-        Ok(root) => Ok(Node {
-            kind: root.value,
-            loc: loc_of(root.referenced),
-        }),
-        Err(e) => {
-            let loc = e.location().map(loc_of).unwrap_or_default();
-            let message = UserMessageFormatter.format_message(e.without_snippet());
-            Err((loc, format!("invalid YAML: {message}")))
-        }
-    }
-}
-
 /// Reports every key that appears twice in one mapping, at the second
 /// occurrence, and removes the later copies so that the rest of the checks
 /// see the first one only.
-pub(crate) fn report_duplicate_keys(node: &mut Node, path: &str, diag: &mut Diag) {
+pub(crate) fn report_duplicate_keys(node: &mut Node<'_>, path: &str, diag: &mut Diag) {
     let root = PathLink {
         parent: None,
         step: Step::Key(path),
@@ -235,7 +167,7 @@ impl PathLink<'_> {
 /// one (no allocation); larger ones through a hash of the names.
 const SCAN_LIMIT: usize = 16;
 
-fn duplicates_under(node: &mut Node, path: &PathLink<'_>, diag: &mut Diag) {
+fn duplicates_under(node: &mut Node<'_>, path: &PathLink<'_>, diag: &mut Diag) {
     match &mut node.kind {
         Kind::Seq(items) => {
             for (i, item) in items.iter_mut().enumerate() {
@@ -256,12 +188,12 @@ fn duplicates_under(node: &mut Node, path: &PathLink<'_>, diag: &mut Diag) {
                     entries[..i]
                         .iter()
                         .find(|(k, _)| k.name == key.name)
-                        .map(|(k, _)| k.loc)
+                        .map(|(k, _)| k.loc())
                 } else {
                     match hashed.entry(&key.name) {
                         Entry::Occupied(at) => Some(*at.get()),
                         Entry::Vacant(slot) => {
-                            slot.insert(key.loc);
+                            slot.insert(key.loc());
                             None
                         }
                     }
@@ -272,7 +204,7 @@ fn duplicates_under(node: &mut Node, path: &PathLink<'_>, diag: &mut Diag) {
                         step: Step::Key(&key.name),
                     };
                     diag.error(
-                        key.loc,
+                        key.loc(),
                         &link.render(),
                         format!(
                             "duplicate key {:?} (first at line {}); each key may appear once",
@@ -306,25 +238,31 @@ fn duplicates_under(node: &mut Node, path: &PathLink<'_>, diag: &mut Diag) {
 /// `parent.key`, with the key quoted when it holds anything but
 /// `[A-Za-z0-9_@-]` (`geo_maps.world.nets."10.0.0.0/8"`).
 pub(crate) fn key_path(parent: &str, key: &str) -> String {
+    // Written piece by piece: `format!` here was a tenth of validating a
+    // large file, which writes a path for every key.
     let plain = !key.is_empty()
         && key
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'@');
-    let key: Cow<'_, str> = if plain {
-        key.into()
-    } else {
-        format!("{key:?}").into()
-    };
-    if parent.is_empty() {
-        key.into_owned()
-    } else {
-        format!("{parent}.{key}")
+    let mut path = String::with_capacity(parent.len() + key.len() + 3);
+    path.push_str(parent);
+    if !parent.is_empty() {
+        path.push('.');
     }
+    if plain {
+        path.push_str(key);
+    } else {
+        write!(path, "{key:?}").expect("a String takes any write");
+    }
+    path
 }
 
 /// `parent[i]`.
 pub(crate) fn index_path(parent: &str, i: usize) -> String {
-    format!("{parent}[{i}]")
+    let mut path = String::with_capacity(parent.len() + 8);
+    path.push_str(parent);
+    write!(path, "[{i}]").expect("a String takes any write");
+    path
 }
 
 /// Collects every error of one load.
@@ -367,27 +305,27 @@ impl Diag {
 /// required inside it is missing (its key, or the node itself).
 #[derive(Clone, Debug)]
 pub(crate) struct Field<'a> {
-    pub(crate) node: &'a Node,
+    pub(crate) node: &'a Node<'a>,
     pub(crate) path: String,
     pub(crate) anchor: Loc,
 }
 
 impl<'a> Field<'a> {
-    pub(crate) fn root(node: &'a Node) -> Self {
+    pub(crate) fn root(node: &'a Node<'a>) -> Self {
         Self {
             node,
             path: String::new(),
-            anchor: node.loc,
+            anchor: node.loc(),
         }
     }
 
     pub(crate) const fn loc(&self) -> Loc {
-        self.node.loc
+        self.node.loc()
     }
 
     /// Reports `message` at this node's value.
     pub(crate) fn error(&self, diag: &mut Diag, message: impl Into<String>) {
-        diag.error(self.node.loc, &self.path, message);
+        diag.error(self.node.loc(), &self.path, message);
     }
 
     fn wrong_type(&self, diag: &mut Diag, expected: &str) {
@@ -406,7 +344,7 @@ impl<'a> Field<'a> {
     /// names such as `1` are legal; anything else is a type error.
     pub(crate) fn string(&self, diag: &mut Diag) -> Option<String> {
         match &self.node.kind {
-            Kind::Str(s) => Some(s.clone()),
+            Kind::Str(s) => Some(s.to_string()),
             Kind::Int(i) => Some(i.to_string()),
             _ => {
                 self.wrong_type(diag, "a string");
@@ -444,6 +382,7 @@ impl<'a> Field<'a> {
             self.wrong_type(diag, "an integer");
             return None;
         };
+        let v = v.get();
         if !range.contains(&v) {
             let (lo, hi) = (*range.start(), *range.end());
             // Ranges that end at a type's maximum are open-ended to operators.
@@ -471,7 +410,7 @@ impl<'a> Field<'a> {
     /// A number (integer or with a fraction) within `range`.
     pub(crate) fn float_in(&self, diag: &mut Diag, range: RangeInclusive<f64>) -> Option<f64> {
         let v = match self.node.kind {
-            Kind::Int(i) => i as f64,
+            Kind::Int(i) => i.get() as f64,
             Kind::Float(x) => x,
             _ => {
                 self.wrong_type(diag, "a number");
@@ -534,16 +473,26 @@ impl<'a> Field<'a> {
                 .map(|(i, node)| Field {
                     node,
                     path: index_path(&self.path, i),
-                    anchor: node.loc,
+                    anchor: node.loc(),
                 })
                 .collect(),
         )
     }
 
+    /// The value of one entry of this map, taken out of the tree (what
+    /// [`Field::entries`] hands out for it).
+    pub(crate) fn entry<'b>(&self, key: &'b Key<'b>, node: &'b Node<'b>) -> Field<'b> {
+        Field {
+            node,
+            path: key_path(&self.path, &key.name),
+            anchor: key.loc(),
+        }
+    }
+
     /// The entries of a map whose keys are names chosen by the operator
     /// (regions, monitors, services...). A null value counts as an empty map.
-    pub(crate) fn entries(&self, diag: &mut Diag) -> Option<Vec<(&'a Key, Self)>> {
-        let entries: &'a [(Key, Node)] = match &self.node.kind {
+    pub(crate) fn entries(&self, diag: &mut Diag) -> Option<Vec<(&'a Key<'a>, Self)>> {
+        let entries: &'a [(Key<'a>, Node<'a>)] = match &self.node.kind {
             Kind::Map(entries) => entries,
             Kind::Null => &[],
             _ => {
@@ -560,7 +509,7 @@ impl<'a> Field<'a> {
                         Field {
                             node,
                             path: key_path(&self.path, &key.name),
-                            anchor: key.loc,
+                            anchor: key.loc(),
                         },
                     )
                 })
@@ -578,9 +527,9 @@ impl<'a> Field<'a> {
     ) -> Option<MapWalker<'a>> {
         let entries = self.entries(diag)?;
         for (key, field) in &entries {
-            if !allowed.contains(&key.name.as_str()) {
+            if !allowed.contains(&key.name.as_ref()) {
                 diag.error(
-                    key.loc,
+                    key.loc(),
                     &field.path,
                     format!(
                         "unknown key {:?} (allowed: {})",
@@ -602,7 +551,7 @@ impl<'a> Field<'a> {
 /// Hands out the known keys of one map (see [`Field::map`]).
 #[derive(Debug)]
 pub(crate) struct MapWalker<'a> {
-    entries: Vec<(&'a Key, Field<'a>)>,
+    entries: Vec<(&'a Key<'a>, Field<'a>)>,
     allowed: &'static [&'static str],
     path: String,
     anchor: Loc,
@@ -643,7 +592,7 @@ impl<'a> MapWalker<'a> {
         self.entries
             .iter()
             .find(|(k, _)| k.name == key)
-            .map(|(k, _)| k.loc)
+            .map(|(k, _)| k.loc())
     }
 
     pub(crate) fn path(&self) -> &str {

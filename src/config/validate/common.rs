@@ -54,7 +54,7 @@ pub(super) fn resolve(
 }
 
 /// Region, monitor and map names: non-empty, `[A-Za-z0-9_-]`.
-pub(super) fn check_name(diag: &mut Diag, key: &Key, path: &str, what: &str) {
+pub(super) fn check_name(diag: &mut Diag, key: &Key<'_>, path: &str, what: &str) {
     let ok = !key.name.is_empty()
         && key
             .name
@@ -62,7 +62,7 @@ pub(super) fn check_name(diag: &mut Diag, key: &Key, path: &str, what: &str) {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if !ok {
         diag.error(
-            key.loc,
+            key.loc(),
             path,
             format!(
                 "{what} name {:?} must be non-empty and hold only letters, digits, '-' and '_'",

@@ -62,7 +62,7 @@ fn labels(f: &Field<'_>, diag: &mut Diag) -> Option<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for (key, value) in f.entries(diag)? {
         let text = match &value.node.kind {
-            Kind::Str(s) => s.clone(),
+            Kind::Str(s) => s.to_string(),
             Kind::Int(i) => i.to_string(),
             Kind::Bool(b) => b.to_string(),
             other => {
@@ -77,7 +77,7 @@ fn labels(f: &Field<'_>, diag: &mut Diag) -> Option<BTreeMap<String, String>> {
             value.error(diag, "a label needs a name");
             continue;
         }
-        out.insert(key.name.clone(), text);
+        out.insert(key.name.to_string(), text);
     }
     Some(out)
 }

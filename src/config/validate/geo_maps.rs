@@ -39,7 +39,7 @@ fn geo_map(name: &str, f: &Field<'_>, names: &Names<'_>, diag: &mut Diag) -> Geo
             let asn = key.name.strip_prefix("AS").unwrap_or(&key.name);
             let Ok(asn) = asn.parse::<u32>() else {
                 diag.error(
-                    key.loc,
+                    key.loc(),
                     &f.path,
                     format!(
                         "{:?} is not an autonomous system number; write a number, e.g. 64500",
@@ -62,13 +62,13 @@ fn geo_map(name: &str, f: &Field<'_>, names: &Names<'_>, diag: &mut Diag) -> Geo
             };
             if let Some((_, first)) = seen.iter().find(|(n, _)| *n == net) {
                 diag.error(
-                    key.loc,
+                    key.loc(),
                     &f.path,
                     format!("{:?} is the same network as {first:?}", key.name),
                 );
                 continue;
             }
-            seen.push((net, key.name.clone()));
+            seen.push((net, key.name.to_string()));
             if let Some(tiers) = tiers {
                 map.nets.push((net, tiers));
             }
@@ -130,10 +130,10 @@ fn geo_map(name: &str, f: &Field<'_>, names: &Names<'_>, diag: &mut Diag) -> Geo
 }
 
 /// A `nets` key: a CIDR network with no host bits set.
-fn network(diag: &mut Diag, key: &Key, path: &str) -> Option<IpNet> {
+fn network(diag: &mut Diag, key: &Key<'_>, path: &str) -> Option<IpNet> {
     let Ok(net) = key.name.parse::<IpNet>() else {
         diag.error(
-            key.loc,
+            key.loc(),
             path,
             format!(
                 "{:?} is not a network; write a CIDR such as 10.0.0.0/8 or 2001:db8::/32",
@@ -144,7 +144,7 @@ fn network(diag: &mut Diag, key: &Key, path: &str) -> Option<IpNet> {
     };
     if net.trunc() != net {
         diag.error(
-            key.loc,
+            key.loc(),
             path,
             format!(
                 "{:?} has host bits set; did you mean {}?",
@@ -170,12 +170,12 @@ fn code_table(
     for (key, f) in f.entries(diag).unwrap_or_default() {
         let tiers = tiers(&f, names, diag);
         if let Err(message) = check(&key.name) {
-            diag.error(key.loc, &f.path, message);
+            diag.error(key.loc(), &f.path, message);
             continue;
         }
         let code = key.name.to_ascii_uppercase();
         if seen.contains(&code) {
-            diag.error(key.loc, &f.path, format!("{code} is listed twice"));
+            diag.error(key.loc(), &f.path, format!("{code} is listed twice"));
             continue;
         }
         seen.push(code.clone());

@@ -33,7 +33,7 @@ mod zones;
 use std::path::Path;
 
 use crate::config::model::Config;
-use crate::config::tree::{Diag, Field};
+use crate::config::tree::{Diag, Field, Node};
 use admin::admin;
 use cluster::{cluster, discovery};
 use common::{Names, file_path};
@@ -43,12 +43,15 @@ use geoip::geoip;
 use monitors::monitors;
 use notify::notify;
 use regions::regions;
-use zones::zones;
+use zones::{detach_services, zones};
 
-/// Builds the model from the tree rooted at `root`. Returns a `Config` even
-/// when errors were found (with placeholders where values were bad); the
-/// caller must check `diag` first.
-pub(crate) fn build(root: &Field<'_>, source: &Path, diag: &mut Diag) -> Config {
+/// Builds the model from the tree rooted at `root`, consuming it (each
+/// service's subtree is freed as soon as it is read). Returns a `Config`
+/// even when errors were found (with placeholders where values were bad);
+/// the caller must check `diag` first.
+pub(crate) fn build(mut root: Node<'_>, source: &Path, diag: &mut Diag) -> Config {
+    let detached = detach_services(&mut root);
+    let root = &Field::root(&root);
     let base = source
         .parent()
         .unwrap_or_else(|| Path::new(""))
@@ -120,7 +123,7 @@ pub(crate) fn build(root: &Field<'_>, source: &Path, diag: &mut Diag) -> Config 
         ..names
     };
     if let Some(f) = top.require(diag, "zones") {
-        config.zones = zones(&f, &base, &names, &config, diag);
+        config.zones = zones(&f, &base, &names, &config, detached, diag);
     }
     config
 }

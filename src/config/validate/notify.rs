@@ -45,14 +45,14 @@ pub(super) fn notify(f: &Field<'_>, base: &Path, diag: &mut Diag) -> Vec<crate::
             for (key, f) in f.entries(diag).unwrap_or_default() {
                 if reqwest::header::HeaderName::from_bytes(key.name.as_bytes()).is_err() {
                     diag.error(
-                        key.loc,
+                        key.loc(),
                         &f.path,
                         format!("{:?} is not a valid HTTP header name", key.name),
                     );
                     continue;
                 }
                 if let Some(value) = header_value(&f, base, diag) {
-                    headers.push((key.name.clone(), HeaderValue(value)));
+                    headers.push((key.name.to_string(), HeaderValue(value)));
                 }
             }
         }

@@ -13,7 +13,7 @@ pub(super) fn regions(f: &Field<'_>, diag: &mut Diag) -> Vec<Region> {
             .and_then(|m| m.get("location"))
             .and_then(|f| lat_lon(&f, diag));
         out.push(Region {
-            name: key.name.clone(),
+            name: key.name.to_string(),
             location,
         });
     }

@@ -2,14 +2,18 @@
 //! once), TTL, policy and map, answer count, selection, guards and
 //! fallback, and its pools.
 
-use hickory_proto::rr::Name;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::hash::BuildHasher;
+
+use hickory_proto::rr::{LowerName, Name};
 
 use super::common::{Names, check_labels, resolve};
 use super::pools::pool;
 use crate::config::model::{
     AllDown, Config, Fallback, Guards, MapDefault, Policy, RegionId, Selection, Service,
 };
-use crate::config::tree::{Diag, Field, Key};
+use crate::config::tree::{Diag, Entries, Field, Key};
 
 const DEFAULT_TTL: u32 = 30;
 
@@ -35,25 +39,71 @@ pub(super) fn services(
     origin: Option<&Name>,
     names: &Names<'_>,
     config: &Config,
+    detached: Option<Entries<'_>>,
     diag: &mut Diag,
 ) -> Vec<Service> {
-    let mut out: Vec<Service> = Vec::new();
-    // Lower-cased name → index in `out`: a linear search made 100,000
-    // services quadratic.
-    let mut seen: std::collections::HashMap<
-        hickory_proto::rr::LowerName,
-        usize,
-        foldhash::fast::RandomState,
-    > = std::collections::HashMap::default();
-    for (key, f) in f.entries(diag).unwrap_or_default() {
+    let mut all = Services {
+        out: Vec::new(),
+        seen: HashMap::default(),
+        collided: Vec::new(),
+    };
+    match detached {
+        // Taken out of the tree (see `detach_services`): each service's
+        // subtree is freed as soon as it is read into the model.
+        Some(entries) => {
+            all.out.reserve_exact(entries.len());
+            for (key, node) in entries {
+                let f = f.entry(&key, &node);
+                all.add(&key, &f, origin, names, config, diag);
+            }
+        }
+        None => {
+            for (key, f) in f.entries(diag).unwrap_or_default() {
+                all.add(key, &f, origin, names, config, diag);
+            }
+        }
+    }
+    all.out.shrink_to_fit();
+    all.out
+}
+
+/// The services of one zone read so far.
+struct Services {
+    out: Vec<Service>,
+    /// The hash of a lower-cased name → the first index in `out` with that
+    /// hash: a linear search made 100,000 services quadratic, and keeping
+    /// each name as a `LowerName` cost 100 bytes a service.
+    seen: HashMap<u64, usize, foldhash::fast::RandomState>,
+    /// Indices whose name hashed like a different, earlier one.
+    collided: Vec<usize>,
+}
+
+impl Services {
+    /// The first service named `name`, case aside.
+    fn first(&self, name: &LowerName) -> Option<&Service> {
+        let same = |&i: &usize| self.out.get(i).filter(|s| LowerName::new(&s.name) == *name);
+        let hash = self.seen.hasher().hash_one(name);
+        self.seen
+            .get(&hash)
+            .and_then(same)
+            .or_else(|| self.collided.iter().find_map(same))
+    }
+
+    fn add(
+        &mut self,
+        key: &Key<'_>,
+        f: &Field<'_>,
+        origin: Option<&Name>,
+        names: &Names<'_>,
+        config: &Config,
+        diag: &mut Diag,
+    ) {
         let name = service_name(diag, key, &f.path, origin);
         if let Some(name) = &name
-            && let Some(first) = seen
-                .get(&hickory_proto::rr::LowerName::new(name))
-                .and_then(|&i| out.get(i))
+            && let Some(first) = self.first(&LowerName::new(name))
         {
             diag.error(
-                key.loc,
+                key.loc(),
                 &f.path,
                 format!(
                     "{:?} is the same name as service {:?} ({name})",
@@ -61,18 +111,24 @@ pub(super) fn services(
                 ),
             );
         }
-        if let Some(service) = service(key, &f, name, names, config, diag) {
-            seen.entry(hickory_proto::rr::LowerName::new(&service.name))
-                .or_insert(out.len());
-            out.push(service);
+        if let Some(service) = service(key, f, name, names, config, diag) {
+            let lower = LowerName::new(&service.name);
+            if self.first(&lower).is_none() {
+                let hash = self.seen.hasher().hash_one(&lower);
+                match self.seen.entry(hash) {
+                    Entry::Vacant(slot) => {
+                        slot.insert(self.out.len());
+                    }
+                    Entry::Occupied(_) => self.collided.push(self.out.len()),
+                }
+            }
+            self.out.push(service);
         }
     }
-    out.shrink_to_fit();
-    out
 }
 
 /// A service key: `@` for the apex, else a name relative to the origin.
-fn service_name(diag: &mut Diag, key: &Key, path: &str, origin: Option<&Name>) -> Option<Name> {
+fn service_name(diag: &mut Diag, key: &Key<'_>, path: &str, origin: Option<&Name>) -> Option<Name> {
     if key.name == "@" {
         return origin.cloned();
     }
@@ -88,7 +144,7 @@ fn service_name(diag: &mut Diag, key: &Key, path: &str, origin: Option<&Name>) -
             .map(|m| format!("service {:?} is not a relative domain name: {m}", key.name))
     };
     if let Some(message) = problem {
-        diag.error(key.loc, path, message);
+        diag.error(key.loc(), path, message);
         return None;
     }
     let origin = origin?;
@@ -96,7 +152,7 @@ fn service_name(diag: &mut Diag, key: &Key, path: &str, origin: Option<&Name>) -
         Ok(name) => Some(name),
         Err(e) => {
             diag.error(
-                key.loc,
+                key.loc(),
                 path,
                 format!(
                     "service {:?} under {origin} is not a valid name: {e}",
@@ -109,7 +165,7 @@ fn service_name(diag: &mut Diag, key: &Key, path: &str, origin: Option<&Name>) -
 }
 
 fn service(
-    key: &Key,
+    key: &Key<'_>,
     f: &Field<'_>,
     name: Option<Name>,
     names: &Names<'_>,
@@ -204,7 +260,7 @@ fn service(
             );
         }
         for (key, f) in entries {
-            let region = names.region(diag, key.loc, &f.path, &key.name);
+            let region = names.region(diag, key.loc(), &f.path, &key.name);
             let pool = pool(&f, region, names, diag);
             if let (Some(region), Some(pool)) = (region, pool) {
                 check_location(diag, key, &f.path, region, policy, config);
@@ -256,7 +312,7 @@ fn service(
         }
     });
     Some(Service {
-        label: key.name.clone(),
+        label: key.name.to_string(),
         name: name.unwrap_or_else(Name::root),
         ttl: ttl.unwrap_or(DEFAULT_TTL),
         policy: policy.unwrap_or(Policy::Failover),
@@ -267,7 +323,7 @@ fn service(
         guards: guards.unwrap_or_default(),
         fallback: fallback.unwrap_or_default(),
         pools,
-        loc: key.loc,
+        loc: key.loc(),
         path: f.path.clone(),
     })
 }
@@ -276,7 +332,7 @@ fn service(
 /// needs every pool's region to have a location.
 fn check_location(
     diag: &mut Diag,
-    key: &Key,
+    key: &Key<'_>,
     path: &str,
     region: RegionId,
     policy: Option<Policy>,
@@ -300,7 +356,7 @@ fn check_location(
         _ => return,
     };
     diag.error(
-        key.loc,
+        key.loc(),
         path,
         format!(
             "region {:?} has no location, but {why}; set regions.{}.location: [latitude, longitude]",

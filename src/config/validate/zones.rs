@@ -10,13 +10,43 @@ use super::common::{Names, check_labels, file_path};
 use super::services::services;
 use crate::config::duration::format_duration;
 use crate::config::model::{Config, KeyRef, Zone, ZoneDnssec};
-use crate::config::tree::{Diag, Field, Kind};
+use crate::config::tree::{Diag, Entries, Field, Kind, Node};
+
+/// Takes each zone's `services:` map out of the tree `root` (leaving an
+/// empty map where it was), indexed as `zones:` lists them: `zones` then
+/// reads each service's subtree into the model and frees it, so that a
+/// large file's tree and its model are not held whole at once.
+pub(super) fn detach_services<'a>(root: &mut Node<'a>) -> Vec<Option<Entries<'a>>> {
+    let Kind::Map(top) = &mut root.kind else {
+        return Vec::new();
+    };
+    let Some((_, zones)) = top.iter_mut().find(|(k, _)| k.name == "zones") else {
+        return Vec::new();
+    };
+    let Kind::Seq(items) = &mut zones.kind else {
+        return Vec::new();
+    };
+    items
+        .iter_mut()
+        .map(|item| {
+            let Kind::Map(keys) = &mut item.kind else {
+                return None;
+            };
+            let (_, services) = keys.iter_mut().find(|(k, _)| k.name == "services")?;
+            match &mut services.kind {
+                Kind::Map(entries) => Some(std::mem::take(entries)),
+                _ => None,
+            }
+        })
+        .collect()
+}
 
 pub(super) fn zones(
     f: &Field<'_>,
     base: &Path,
     names: &Names<'_>,
     config: &Config,
+    mut detached: Vec<Option<Entries<'_>>>,
     diag: &mut Diag,
 ) -> Vec<Zone> {
     let Some(items) = f.seq(diag) else {
@@ -27,7 +57,8 @@ pub(super) fn zones(
     }
     let mut out: Vec<Zone> = Vec::new();
     let mut origins: Vec<(Name, String)> = Vec::new();
-    for item in &items {
+    for (i, item) in items.iter().enumerate() {
+        let entries = detached.get_mut(i).and_then(Option::take);
         let Some(m) = item.map(diag, &["origin", "file", "services", "dnssec"]) else {
             continue;
         };
@@ -45,7 +76,7 @@ pub(super) fn zones(
             .and_then(|f| file_path(&f, base, diag));
         let services = m
             .get("services")
-            .map(|f| services(&f, origin.as_ref(), names, config, diag))
+            .map(|f| services(&f, origin.as_ref(), names, config, entries, diag))
             .unwrap_or_default();
         let dnssec = m.get("dnssec").and_then(|f| zone_dnssec(&f, base, diag));
         out.push(Zone {
