@@ -79,7 +79,7 @@ fn wanted(a: &Alert, name: &str, since: u64) -> Result<AlertOverride, String> {
         Some(text) => Some(match text.parse::<std::net::IpAddr>() {
             Ok(ip) => ip.to_string(),
             Err(_) => match hickory_proto::rr::Name::from_ascii(&text) {
-                Ok(n) => endpoint_key(&crate::config::Target::Name(n)),
+                Ok(n) => endpoint_key(&crate::config::Target::Name(Box::new(n))),
                 Err(_) => return Err(format!("meridian_endpoint {text:?} is not an address")),
             },
         }),

@@ -37,7 +37,7 @@ fn endpoints(config: &Config) -> BTreeMap<String, BTreeMap<String, String>> {
                 for ep in &pool.endpoints {
                     out.entry(endpoint_key(&ep.target))
                         .or_default()
-                        .extend(ep.labels.clone());
+                        .extend(ep.labels().clone());
                 }
             }
         }
@@ -53,7 +53,7 @@ fn canonical_address(text: &str) -> Result<String, ApiError> {
     }
     match hickory_proto::rr::Name::from_ascii(text) {
         Ok(name) if text.contains('.') && !text.contains('/') => {
-            Ok(endpoint_key(&Target::Name(name)))
+            Ok(endpoint_key(&Target::Name(Box::new(name))))
         }
         _ => Err(ApiError::bad_request(format!(
             "{text:?} is not an endpoint address (an IPv4 or IPv6 address, or the name of a CNAME endpoint)"

@@ -183,15 +183,15 @@ pub(super) async fn regions(rt: &Runtime) -> api::Regions {
                                 }),
                                 votes,
                                 verdict,
-                                source: match ep.source {
+                                source: match ep.source() {
                                     Source::Config => "config".into(),
                                     Source::Registry(_) => "registry".into(),
                                 },
-                                key: match &ep.source {
+                                key: match ep.source() {
                                     Source::Registry(k) => Some(k.clone()),
                                     Source::Config => None,
                                 },
-                                labels: ep.labels.clone(),
+                                labels: ep.labels().clone(),
                                 override_: forced.map(endpoint_override_shown),
                                 service_state,
                                 address: target_text(&ep.target),

@@ -549,8 +549,9 @@ pub struct Pool {
     /// `Endpoint::Name`, and then no addresses. Endpoints from the registry
     /// follow the configured ones (`Source::Registry`).
     pub endpoints: Vec<Endpoint>,
-    /// Endpoints also taken from a registry key prefix.
-    pub discover: Option<Discover>,
+    /// Endpoints also taken from a registry key prefix (boxed: few pools
+    /// discover theirs).
+    pub discover: Option<Box<Discover>>,
     /// Percent (0..=100) of the clients of this pool's tier sent on to the
     /// next tier with an available pool.
     pub spill: u8,
@@ -588,21 +589,82 @@ pub enum Source {
 pub enum Target {
     V4(Ipv4Addr),
     V6(Ipv6Addr),
-    /// Answered as CNAME; fully qualified.
-    Name(Name),
+    /// Answered as CNAME; fully qualified. Boxed: a `Name` is four times
+    /// the size of an address and few endpoints are names (issue 19).
+    Name(Box<Name>),
 }
 
+/// One endpoint of a pool. What answers read (target, weight, draining)
+/// is inline; the parts few endpoints have (probe address, labels, a
+/// registry key) sit behind one pointer that is `None` for most, so an
+/// endpoint is 40 bytes, not 160 (issue 19: 600,000 endpoints in a
+/// configuration of 100,000 services).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Endpoint {
     pub target: Target,
     /// 0..=1000, default 100.
     pub weight: u16,
-    /// `host:port` the monitor connects to instead of `address:port`.
-    pub probe: Option<String>,
-    /// Free-form labels (`rack: r7`, `version: v2`) that admin changes
-    /// select endpoints by.
-    pub labels: BTreeMap<String, String>,
-    pub source: Source,
     /// The registry marks it `state: "draining"`: it is not answered.
     pub draining: bool,
+    /// `probe`, `labels` and `source` when any is not the default.
+    rare: Option<Box<EndpointRare>>,
+}
+
+/// The parts of an [`Endpoint`] most endpoints leave at their default.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+struct EndpointRare {
+    probe: Option<String>,
+    labels: BTreeMap<String, String>,
+    source: Source,
+}
+
+/// What [`Endpoint::labels`] lends when there are none.
+static NO_LABELS: BTreeMap<String, String> = BTreeMap::new();
+
+impl Endpoint {
+    /// An endpoint written in the configuration, with no probe address
+    /// and no labels.
+    pub fn new(target: Target, weight: u16) -> Self {
+        Self {
+            target,
+            weight,
+            draining: false,
+            rare: None,
+        }
+    }
+
+    /// The same endpoint with a probe address, labels and a source
+    /// (defaults take no memory).
+    #[must_use]
+    pub fn with(
+        mut self,
+        probe: Option<String>,
+        labels: BTreeMap<String, String>,
+        source: Source,
+    ) -> Self {
+        let rare = EndpointRare {
+            probe,
+            labels,
+            source,
+        };
+        self.rare = (rare != EndpointRare::default()).then(|| Box::new(rare));
+        self
+    }
+
+    /// `host:port` the monitor connects to instead of `address:port`.
+    pub fn probe(&self) -> Option<&str> {
+        self.rare.as_ref()?.probe.as_deref()
+    }
+
+    /// Free-form labels (`rack: r7`, `version: v2`) that admin changes
+    /// select endpoints by.
+    pub fn labels(&self) -> &BTreeMap<String, String> {
+        self.rare.as_ref().map_or(&NO_LABELS, |r| &r.labels)
+    }
+
+    /// Where the endpoint comes from.
+    pub fn source(&self) -> &Source {
+        const CONFIG: &Source = &Source::Config;
+        self.rare.as_ref().map_or(CONFIG, |r| &r.source)
+    }
 }

@@ -213,7 +213,7 @@ fn spec_example_parses_into_the_model() {
             (Target::V6("2001:db8::10".parse().unwrap()), 100),
         ]
     );
-    assert_eq!(us.endpoints[2].probe.as_deref(), Some("127.0.0.1:18080"));
+    assert_eq!(us.endpoints[2].probe(), Some("127.0.0.1:18080"));
     let eu = &www.pools[1];
     assert_eq!((eu.region, eu.weight, eu.min_healthy), (1, 100, 1));
 }
@@ -242,7 +242,7 @@ fn absent_sections_take_their_defaults() {
         (100, None, 1)
     );
     assert_eq!(pool.endpoints[0].weight, 100);
-    assert_eq!(pool.endpoints[0].probe, None);
+    assert_eq!(pool.endpoints[0].probe(), None);
 }
 
 #[test]
@@ -309,7 +309,7 @@ fn apex_and_multi_label_services_are_fully_qualified() {
     assert_eq!(s[2].policy, Policy::Nearest);
     assert_eq!(
         s[2].pools[0].endpoints[0].target,
-        Target::Name(Name::from_ascii("lb.example.net.").unwrap())
+        Target::Name(Box::new(Name::from_ascii("lb.example.net.").unwrap()))
     );
 }
 
@@ -518,11 +518,11 @@ fn a_pool_discovers_endpoints_with_labels_and_a_removal_rule() {
     assert!((d.max_removal - 0.25).abs() < 1e-9);
     assert_eq!(d.hold, Duration::from_secs(60));
     assert_eq!(
-        pool.endpoints[0].labels.get("rack").map(String::as_str),
+        pool.endpoints[0].labels().get("rack").map(String::as_str),
         Some("r7")
     );
     assert_eq!(
-        pool.endpoints[0].labels.get("tier").map(String::as_str),
+        pool.endpoints[0].labels().get("tier").map(String::as_str),
         Some("2")
     );
     assert_eq!(

@@ -454,7 +454,7 @@ pub(super) fn add_service_records(snap: &Snapshot, answered: &mut Answered, owne
                 let rdata = match &pool.endpoints[e].target {
                     Target::V4(a) => RData::A(A(*a)),
                     Target::V6(a) => RData::AAAA(AAAA(*a)),
-                    Target::Name(n) => RData::CNAME(CNAME(n.clone())),
+                    Target::Name(n) => RData::CNAME(CNAME(Name::clone(n))),
                 };
                 let record = Record::from_rdata(owner.clone(), svc.ttl, rdata);
                 answered.sections.answers.push(record);

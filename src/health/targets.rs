@@ -30,7 +30,7 @@ impl ProbeAddr {
     /// The endpoint's `probe` if set, else its address (or name) with the
     /// monitor's port.
     pub fn for_endpoint(endpoint: &Endpoint, monitor: &Monitor) -> Self {
-        if let Some(probe) = &endpoint.probe {
+        if let Some(probe) = endpoint.probe() {
             return Self::parse(probe, monitor.port);
         }
         match &endpoint.target {

@@ -238,14 +238,13 @@ pub fn merge(base: &Config, discovered: &Discovered) -> Config {
                         }
                         _ => None,
                     };
-                    pool.endpoints.push(Endpoint {
-                        target,
-                        weight: r.weight,
+                    let mut endpoint = Endpoint::new(target, r.weight).with(
                         probe,
-                        labels: r.labels.clone(),
-                        source: Source::Registry(r.key.clone()),
-                        draining: r.draining,
-                    });
+                        r.labels.clone(),
+                        Source::Registry(r.key.clone()),
+                    );
+                    endpoint.draining = r.draining;
+                    pool.endpoints.push(endpoint);
                 }
             }
         }

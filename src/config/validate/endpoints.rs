@@ -38,23 +38,9 @@ pub(super) fn endpoint(f: &Field<'_>, diag: &mut Diag) -> Option<Endpoint> {
             None => Some(BTreeMap::new()),
             Some(f) => labels(&f, diag),
         };
-        return Some(Endpoint {
-            target: target?,
-            weight: weight?,
-            probe: probe?,
-            labels: labels?,
-            source: Source::Config,
-            draining: false,
-        });
+        return Some(Endpoint::new(target?, weight?).with(probe?, labels?, Source::Config));
     }
-    Some(Endpoint {
-        target: target(f, diag)?,
-        weight: DEFAULT_WEIGHT,
-        probe: None,
-        labels: BTreeMap::new(),
-        source: Source::Config,
-        draining: false,
-    })
+    Some(Endpoint::new(target(f, diag)?, DEFAULT_WEIGHT))
 }
 
 /// `labels: {rack: r7}`: names and values are non-empty strings.
@@ -111,7 +97,7 @@ fn target(f: &Field<'_>, diag: &mut Diag) -> Option<Target> {
             return None;
         }
         return match Name::from_ascii(&text) {
-            Ok(name) => Some(Target::Name(name)),
+            Ok(name) => Some(Target::Name(Box::new(name))),
             Err(e) => {
                 f.error(diag, format!("{not_endpoint}: {e}"));
                 None

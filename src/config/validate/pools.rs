@@ -57,7 +57,7 @@ pub(super) fn pool(
     });
     let discover = match m.get("discover") {
         None => Some(None),
-        Some(f) => discover(&f, names.etcd, diag).map(Some),
+        Some(f) => discover(&f, names.etcd, diag).map(|d| Some(Box::new(d))),
     };
     let spill = m.get("spill").map_or(Some(0), |f| {
         let s = f.map(diag, &["percent"])?;
