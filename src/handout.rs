@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::config::{Config, Target};
+use crate::config::Config;
 
 /// How often the coarse clock moves, in milliseconds.
 pub const TICK_MS: u64 = 20;
@@ -94,6 +94,15 @@ pub struct Figures {
 }
 
 impl Figures {
+    /// Each figure at the larger of the two (what [`Slot::absorb`] keeps).
+    fn merge_max(self, other: Self) -> Self {
+        Self {
+            last_ms: self.last_ms.max(other.last_ms),
+            expires_ms: self.expires_ms.max(other.expires_ms),
+            since_count: self.since_count.max(other.since_count),
+        }
+    }
+
     /// Combine with another slot's: the latest times, the summed count.
     pub fn merge(self, other: Self) -> Self {
         Self {
@@ -151,51 +160,72 @@ impl Slot {
 /// endpoints, in config order, laid out in one flat array.
 #[derive(Debug, Default)]
 pub struct Table {
-    /// Start of each pool's endpoints in `slots`.
-    starts: Vec<Vec<Vec<usize>>>,
+    /// Per zone, the index in `pools` of each service's first pool, and
+    /// one past the last service's last pool.
+    services: Vec<Box<[u32]>>,
+    /// Start of each pool's endpoints in `slots`, and one past the last
+    /// pool's. Flat, not a `Vec` per service: 4 bytes a pool where nested
+    /// vectors cost a heap block per service (issue 19).
+    pools: Box<[u32]>,
     slots: Box<[Slot]>,
 }
 
 /// (service full name, region name, endpoint) identifies a slot across
-/// configurations.
-type SlotName = (String, String, Target);
-
-/// The name of the slot at (zone, service, pool, endpoint) of `config`.
-fn slot_name(config: &Config, (z, s, p, e): (usize, usize, usize, usize)) -> SlotName {
+/// configurations; hashed (a fixed-key SipHash), so that carrying figures
+/// over does not copy a name per endpoint (issue 19: 600,000 endpoints).
+/// Two slots whose names collide (2^-64 a pair) would share figures,
+/// each figure taken at its larger: a report erring towards "still
+/// draining", never a lost drain.
+fn slot_key(config: &Config, (z, s, p, e): (usize, usize, usize, usize)) -> u64 {
+    use std::hash::{DefaultHasher, Hash, Hasher};
     let svc = &config.zones[z].services[s];
     let pool = &svc.pools[p];
-    (
-        svc.name.to_ascii(),
-        config.regions[pool.region].name.clone(),
-        pool.endpoints[e].target.clone(),
-    )
+    let mut h = DefaultHasher::new();
+    for label in svc.name.iter() {
+        h.write_usize(label.len());
+        h.write(label);
+    }
+    h.write_usize(usize::MAX);
+    config.regions[pool.region].name.hash(&mut h);
+    pool.endpoints[e].target.hash(&mut h);
+    h.finish()
+}
+
+/// `n` as a slot or pool index: a configuration has fewer than 2^32
+/// endpoints (the YAML alone would be terabytes).
+fn index(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 impl Table {
     /// Empty slots for every endpoint of `config`.
     pub fn new(config: &Config) -> Self {
+        let mut pools = Vec::new();
         let mut next = 0;
-        let starts = config
+        let services = config
             .zones
             .iter()
             .map(|z| {
-                z.services
+                let mut starts: Vec<u32> = z
+                    .services
                     .iter()
                     .map(|s| {
-                        s.pools
-                            .iter()
-                            .map(|p| {
-                                let start = next;
-                                next += p.endpoints.len();
-                                start
-                            })
-                            .collect()
+                        let first = index(pools.len());
+                        for p in &s.pools {
+                            pools.push(index(next));
+                            next += p.endpoints.len();
+                        }
+                        first
                     })
-                    .collect()
+                    .collect();
+                starts.push(index(pools.len()));
+                starts.into_boxed_slice()
             })
             .collect();
+        pools.push(index(next));
         Self {
-            starts,
+            services,
+            pools: pools.into_boxed_slice(),
             slots: (0..next).map(|_| Slot::default()).collect(),
         }
     }
@@ -203,7 +233,19 @@ impl Table {
     /// The slot of endpoint `e` of pool `p` of service `s` in zone `z`.
     #[inline]
     pub fn slot(&self, z: usize, s: usize, p: usize, e: usize) -> Option<&Slot> {
-        let start = *self.starts.get(z)?.get(s)?.get(p)?;
+        let zone = self.services.get(z)?;
+        let (first, end) = (*zone.get(s)? as usize, *zone.get(s + 1)? as usize);
+        let pool = first + p;
+        if pool >= end {
+            return None;
+        }
+        let (start, stop) = (
+            *self.pools.get(pool)? as usize,
+            *self.pools.get(pool + 1)? as usize,
+        );
+        if start + e >= stop {
+            return None;
+        }
         self.slots.get(start + e)
     }
 
@@ -238,19 +280,22 @@ impl Table {
     /// endpoint. Taking the larger of each figure, it may run again after
     /// the new snapshot is published to catch answers given meanwhile.
     pub fn carry_over(&self, config: &Config, old: &Self, old_config: &Config) {
-        let mut by_name: HashMap<SlotName, Figures> = HashMap::new();
-        for ((z, s, p, e), slot) in old.each(old_config) {
+        let mut by_key: HashMap<u64, Figures> = HashMap::new();
+        for (at, slot) in old.each(old_config) {
             let f = slot.figures();
             if f.last_ms == 0 && f.since_count == 0 {
                 continue;
             }
-            by_name.insert(slot_name(old_config, (z, s, p, e)), f);
+            by_key
+                .entry(slot_key(old_config, at))
+                .and_modify(|g| *g = g.merge_max(f))
+                .or_insert(f);
         }
-        if by_name.is_empty() {
+        if by_key.is_empty() {
             return;
         }
         for (at, slot) in self.each(config) {
-            if let Some(f) = by_name.get(&slot_name(config, at)) {
+            if let Some(f) = by_key.get(&slot_key(config, at)) {
                 slot.absorb(*f);
             }
         }
@@ -291,5 +336,48 @@ mod tests {
         let a = clock_ms();
         std::thread::sleep(Duration::from_millis(3 * TICK_MS));
         assert!(clock_ms() > a);
+    }
+
+    fn config(services: &str) -> Config {
+        let text = format!(
+            "regions:\n  a: {{}}\n  b: {{}}\nzones:\n  - origin: t.\n    file: t.zone\n    services:\n{services}"
+        );
+        match crate::config::parse(&text, std::path::Path::new("t.yaml")) {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn slots_are_found_by_index_and_carried_over_by_name() {
+        let old_config = config(
+            "      www: {policy: failover, pools: {a: {endpoints: [192.0.2.1, 192.0.2.2]}, b: {endpoints: [192.0.2.3]}}}\n      \
+             api: {policy: failover, pools: {b: {endpoints: [192.0.2.9]}}}\n",
+        );
+        let old = Table::new(&old_config);
+        assert_eq!(old.each(&old_config).count(), 4);
+        assert!(old.slot(0, 0, 0, 2).is_none(), "past the pool's endpoints");
+        assert!(old.slot(0, 0, 2, 0).is_none(), "past the service's pools");
+        assert!(old.slot(0, 2, 0, 0).is_none(), "past the zone's services");
+        assert!(old.slot(1, 0, 0, 0).is_none(), "past the zones");
+        old.slot(0, 0, 0, 1).unwrap().record(30); // www a 192.0.2.2
+        old.slot(0, 1, 0, 0).unwrap().record(60); // api b 192.0.2.9
+        let www_a2 = old.slot(0, 0, 0, 1).unwrap().figures();
+        let api_b9 = old.slot(0, 1, 0, 0).unwrap().figures();
+
+        // Services, pools and endpoints reordered; one endpoint added.
+        let new_config = config(
+            "      api: {policy: failover, pools: {b: {endpoints: [192.0.2.8, 192.0.2.9]}}}\n      \
+             www: {policy: failover, pools: {b: {endpoints: [192.0.2.3]}, a: {endpoints: [192.0.2.2, 192.0.2.1]}}}\n",
+        );
+        let new = Table::new(&new_config);
+        new.carry_over(&new_config, &old, &old_config);
+        let figures = |z, s, p, e| new.slot(z, s, p, e).unwrap().figures();
+        assert_eq!(figures(0, 1, 1, 0), www_a2);
+        assert_eq!(figures(0, 0, 0, 1), api_b9);
+        for untouched in [(0, 0, 0, 0), (0, 1, 0, 0), (0, 1, 1, 1)] {
+            let (z, s, p, e) = untouched;
+            assert_eq!(figures(z, s, p, e), Figures::default(), "{untouched:?}");
+        }
     }
 }

@@ -24,8 +24,17 @@ use crate::state::OverrideSet;
 /// How often [`watch`] compares availability, regions and overrides.
 const WATCH_EVERY: Duration = Duration::from_millis(250);
 
-/// Pools by (service, region) → available.
-type PoolStates = BTreeMap<(String, String), bool>;
+/// Every pool's availability as last seen, in config order, with a key per
+/// pool to match pools across a reload by (service, region) without
+/// keeping their names: 9 bytes a pool where two strings and a tree entry
+/// took about 120 (issue 19: 300,000 pools).
+struct PoolStates {
+    /// The configuration `ok` is laid out for (not kept alive: a `Weak`
+    /// keeps its allocation, so the pointer is not reused while held).
+    config: Weak<crate::config::Config>,
+    keys: Vec<u64>,
+    ok: Vec<bool>,
+}
 
 /// Overrides by `kind name` → (value in words, source, expiry).
 type OverrideKeys = BTreeMap<String, (String, &'static str, Option<u64>)>;
@@ -117,29 +126,89 @@ fn pool_events(
         view,
     };
     let inputs = snap.policy_inputs();
-    let mut now_pools = BTreeMap::new();
-    for (z, zone) in snap.config.zones.iter().enumerate() {
+    let config = &snap.config;
+    // The same configuration: pool i is pool i. Another (a reload): pools
+    // are matched by their keys.
+    let (keys, before) = match pools.take() {
+        Some(p) if std::ptr::eq(p.config.as_ptr(), Arc::as_ptr(config)) => {
+            (p.keys, Before::Same(p.ok))
+        }
+        Some(p) => (
+            pool_keys(config),
+            Before::Other(p.keys.into_iter().zip(p.ok).collect()),
+        ),
+        None => (pool_keys(config), Before::Nothing),
+    };
+    let mut ok_now = Vec::with_capacity(keys.len());
+    for (z, zone) in config.zones.iter().enumerate() {
         for (s, svc) in zone.services.iter().enumerate() {
             for (p, pool) in svc.pools.iter().enumerate() {
                 let (ok, why, _) = crate::policy::pool_status(&inputs, &health, z, s, p);
-                let service = svc.name.to_ascii().trim_end_matches('.').to_owned();
-                let region = snap.config.regions[pool.region].name.clone();
-                if let Some(before) = pools.as_ref()
-                    && before.get(&(service.clone(), region.clone())) == Some(&!ok)
-                {
+                let i = ok_now.len();
+                let was = match &before {
+                    Before::Same(ok) => ok.get(i).copied(),
+                    Before::Other(by_key) => keys.get(i).and_then(|k| by_key.get(k)).copied(),
+                    Before::Nothing => None,
+                };
+                if was == Some(!ok) {
+                    let service = svc.name.to_ascii();
+                    let region = &config.regions[pool.region].name;
                     emit(
                         "pool_availability",
-                        format!("{service} pool {region}"),
+                        format!("{} pool {region}", service.trim_end_matches('.')),
                         if ok { "available" } else { "unavailable" },
                         why,
                         "health",
                     );
                 }
-                now_pools.insert((service, region), ok);
+                ok_now.push(ok);
             }
         }
     }
-    *pools = Some(now_pools);
+    *pools = Some(PoolStates {
+        config: Arc::downgrade(config),
+        keys,
+        ok: ok_now,
+    });
+}
+
+/// What a pool was a look ago.
+enum Before {
+    /// The first look: nothing to compare with.
+    Nothing,
+    /// The same configuration: by pool, in config order.
+    Same(Vec<bool>),
+    /// Another configuration: by [`pool_key`].
+    Other(HashMap<u64, bool>),
+}
+
+/// Every pool's key, in config order.
+fn pool_keys(config: &crate::config::Config) -> Vec<u64> {
+    config
+        .zones
+        .iter()
+        .flat_map(|z| &z.services)
+        .flat_map(|s| {
+            s.pools
+                .iter()
+                .map(|p| pool_key(&s.name, &config.regions[p.region].name))
+        })
+        .collect()
+}
+
+/// A pool's identity across configurations: its service's name (as
+/// written) and its region's name, hashed (a fixed-key SipHash: the same
+/// in every configuration this process loads).
+fn pool_key(service: &hickory_proto::rr::Name, region: &str) -> u64 {
+    use std::hash::{DefaultHasher, Hasher};
+    let mut h = DefaultHasher::new();
+    for label in service.iter() {
+        h.write_usize(label.len());
+        h.write(label);
+    }
+    h.write_usize(usize::MAX);
+    h.write(region.as_bytes());
+    h.finish()
 }
 
 /// Each region's forced state as answers use it: `up`, `down` or `auto`.

@@ -71,6 +71,14 @@ pub async fn prepare<'a>(
     generation: u64,
     stages: Stages<'a>,
 ) -> Result<Prepared<'a>, PrepareError> {
+    let started = std::time::Instant::now();
+    let lap = |stage: &str| {
+        tracing::debug!(
+            stage,
+            ms = started.elapsed().as_millis(),
+            "prepare: {stage} done"
+        );
+    };
     // Zone warnings first, so that the zones are not held twice at once.
     let built = tokio::task::spawn_blocking(move || {
         let warnings = crate::zone::config_warnings(&config);
@@ -82,14 +90,18 @@ pub async fn prepare<'a>(
         Ok((_, Err(errors))) => return Err(PrepareError::Invalid(errors.0)),
         Err(e) => return Err(PrepareError::Failed(e.to_string())),
     };
+    lap("build");
     let mut snap = snap.with_discovered(stages.discovered);
     let rejected = crate::health::check_expressions(&snap.config).await;
     if !rejected.is_empty() {
         return Err(PrepareError::Rejected(rejected));
     }
+    lap("registry and expressions");
     snap.attach_metrics(stages.metrics);
+    lap("counters");
     let (targets, first_round) = stages.health.bind(&snap.config).await;
     snap.targets = Arc::new(targets);
+    lap("health bind");
     Ok(Prepared {
         snapshot: snap,
         warnings,

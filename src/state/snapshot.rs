@@ -24,6 +24,9 @@ use crate::policy::{self, Compiled, Overrides};
 use crate::zone::prepared::Prepared;
 use crate::zone::{self, NameMap, ZoneData};
 
+/// Where a snapshot without counters attached counts fail-open answers.
+static UNATTACHED: AtomicU64 = AtomicU64::new(0);
+
 /// One loaded configuration with its zones, ready to answer from.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
@@ -63,11 +66,12 @@ pub struct Snapshot {
     /// Counter for queries that matched no zone.
     pub no_zone_counters: Arc<ZoneCounters>,
     /// Answers given with every pool treated as healthy.
-    pub fail_open_counter: Arc<AtomicU64>,
+    pub fail_open_counter: &'static AtomicU64,
     /// The same, by [zone][service] (issue 18: `service` label).
-    pub fail_open_counters: Arc<Vec<Vec<Arc<AtomicU64>>>>,
-    /// Answers by [zone][service][pool].
-    pub answer_counters: Arc<Vec<Vec<Vec<Arc<AtomicU64>>>>>,
+    pub fail_open_counters: Arc<Vec<Vec<&'static AtomicU64>>>,
+    /// Answers by [zone][service][pool]. The registry's counters, which
+    /// live as long as the process (`metrics::Registry::service`).
+    pub answer_counters: Arc<Vec<Vec<Box<[&'static AtomicU64]>>>>,
     /// What each endpoint was last handed out, for drain reports; made
     /// with `config` and shared by every snapshot that has the same one.
     pub handouts: Arc<handout::Table>,
@@ -88,7 +92,7 @@ impl Snapshot {
     /// (the same blocks across reloads, so counts carry on).
     pub fn attach_metrics(&mut self, registry: &Registry) {
         self.no_zone_counters = registry.zone(metrics::NO_ZONE);
-        self.fail_open_counter = registry.fail_open.clone();
+        self.fail_open_counter = registry.fail_open.0;
         self.zone_counters = Arc::new(
             self.config
                 .zones
@@ -103,14 +107,13 @@ impl Snapshot {
             let mut zone_fail_open = Vec::with_capacity(z.services.len());
             let mut zone_answers = Vec::with_capacity(z.services.len());
             for s in &z.services {
-                let c = registry.service(&s.name.to_ascii());
-                zone_fail_open.push(c.fail_open.clone());
-                zone_answers.push(
-                    s.pools
-                        .iter()
-                        .map(|p| c.region(&self.config.regions[p.region].name))
-                        .collect(),
-                );
+                let regions = s
+                    .pools
+                    .iter()
+                    .map(|p| self.config.regions[p.region].name.as_str());
+                let (fail, answered) = registry.service(&s.name.to_ascii(), regions);
+                zone_fail_open.push(fail);
+                zone_answers.push(answered);
             }
             fail_open.push(zone_fail_open);
             answers.push(zone_answers);
@@ -272,6 +275,14 @@ pub fn load(path: &Path, generation: u64) -> Result<Snapshot, ConfigErrors> {
 /// maps compiled, the static answers prepared. Blocking file work: call it
 /// off the async workers. No overrides, health targets or counters yet.
 pub fn build(config: Config, generation: u64) -> Result<Snapshot, ConfigErrors> {
+    let started = std::time::Instant::now();
+    let lap = |stage: &str| {
+        tracing::debug!(
+            stage,
+            ms = started.elapsed().as_millis(),
+            "build: {stage} done"
+        );
+    };
     let mut errors = Vec::new();
     let mut zones = Vec::with_capacity(config.zones.len());
     let mut by_origin = NameMap::default();
@@ -371,6 +382,7 @@ pub fn build(config: Config, generation: u64) -> Result<Snapshot, ConfigErrors> 
         None => None,
     };
 
+    lap("zones and databases");
     // The placement trees: the database and the maps compiled together.
     let places = match Places::build(&config, geoip.as_deref(), asn_db.as_deref()) {
         Ok(places) => {
@@ -412,17 +424,23 @@ pub fn build(config: Config, generation: u64) -> Result<Snapshot, ConfigErrors> 
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));
     }
+    lap("placement trees");
     let config = Arc::new(config);
     let prepared = Prepared::build(&zones, |wire| zone_of(&by_origin, wire));
+    lap("prepared answers");
+    let compiled = Compiled::new(&config, Arc::new(places));
+    lap("compiled maps");
+    let handouts = handout::Table::new(&config);
+    lap("hand-out table");
     Ok(Snapshot {
         generation,
         prepared: Arc::new(prepared),
         signed: zones.iter().any(|z| z.signer().is_some()),
-        compiled: Arc::new(Compiled::new(&config, Arc::new(places))),
+        compiled: Arc::new(compiled),
         overrides: Arc::new(Overrides::default()),
         ramps: Arc::default(),
         targets: Arc::default(),
-        handouts: Arc::new(handout::Table::new(&config)),
+        handouts: Arc::new(handouts),
         base: config.clone(),
         config,
         zones: Arc::new(zones),
@@ -430,7 +448,7 @@ pub fn build(config: Config, generation: u64) -> Result<Snapshot, ConfigErrors> 
         zone_counters: Arc::default(),
         no_zone_counters: Arc::new(ZoneCounters::default()),
         answer_counters: Arc::default(),
-        fail_open_counter: Arc::default(),
+        fail_open_counter: &UNATTACHED,
         fail_open_counters: Arc::default(),
         geoip,
         asn_db,
