@@ -175,7 +175,7 @@ measure() {
   eval "$(python3 "$TOOL" dnsperf-summary "$w/dnsperf.out")"
   stop "$MPID"
   MPID=""
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$nets" "$(stat -c %s "$w/scale.yaml")" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$nets" "$(stat -c %s "$w/scale.yaml")" \
     "$(stat -c %s "$d/bench.mmdb")" "$(cat "$d/build_ms")" "$start_ms" "$reload_ms" \
     "$rss_start" "$start_hwm" "$reload_hwm" "$rss_reloads" "$qps"
   log "$n services, $nets networks: startup $start_ms ms, reload $reload_ms ms, RSS $((rss_start / 1024)) MB, reload peak $((reload_hwm / 1024)) MB, after $RELOADS reload(s) $((rss_reloads / 1024)) MB, $(printf '%.0f' "$qps") qps (lost $lost)"

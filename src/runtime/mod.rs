@@ -499,14 +499,16 @@ impl Runtime {
         for w in self.overrides.lock().await.dormant(&snap.config) {
             warn!("{w}");
         }
-        info!(
-            generation,
-            "reloaded {}: {}",
-            self.config_path.display(),
-            snap.summary()
-        );
+        let summary = snap.summary();
         self.install(snap).await;
         prepare::release_freed_memory().await;
+        // Told once the new snapshot answers and the replaced one's memory
+        // is handed back (bench/scale.sh reads RSS at this line).
+        info!(
+            generation,
+            "reloaded {}: {summary}",
+            self.config_path.display()
+        );
         self.metrics
             .config_generation
             .store(generation, Ordering::Relaxed);
