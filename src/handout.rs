@@ -233,31 +233,28 @@ impl Table {
     /// The slot of endpoint `e` of pool `p` of service `s` in zone `z`.
     #[inline]
     pub fn slot(&self, z: usize, s: usize, p: usize, e: usize) -> Option<&Slot> {
-        let zone = self.services.get(z)?;
-        let (first, end) = (*zone.get(s)? as usize, *zone.get(s + 1)? as usize);
-        let pool = first + p;
-        if pool >= end {
-            return None;
-        }
-        let (start, stop) = (
-            *self.pools.get(pool)? as usize,
-            *self.pools.get(pool + 1)? as usize,
-        );
-        if start + e >= stop {
-            return None;
-        }
-        self.slots.get(start + e)
+        self.pool(z, s, p).get(e)
     }
 
     /// The slots from pool `p`'s first endpoint on (of service `s` in
     /// zone `z`): index it by endpoint. Empty past the configuration.
     #[inline]
     pub fn pool(&self, z: usize, s: usize, p: usize) -> &[Slot] {
-        self.starts
-            .get(z)
-            .and_then(|z| z.get(s)?.get(p))
-            .and_then(|&start| self.slots.get(start..))
+        self.pool_range(z, s, p)
+            .and_then(|range| self.slots.get(range))
             .unwrap_or_default()
+    }
+
+    /// Where pool `p` of service `s` in zone `z` has its slots.
+    #[inline]
+    fn pool_range(&self, z: usize, s: usize, p: usize) -> Option<std::ops::Range<usize>> {
+        let zone = self.services.get(z)?;
+        let (first, end) = (*zone.get(s)? as usize, *zone.get(s + 1)? as usize);
+        let pool = first + p;
+        if pool >= end {
+            return None;
+        }
+        Some(*self.pools.get(pool)? as usize..*self.pools.get(pool + 1)? as usize)
     }
 
     /// Every slot with its indices.
