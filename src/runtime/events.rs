@@ -52,6 +52,11 @@ pub async fn watch(rt: Arc<Runtime>, shutdown: CancellationToken) {
             _ = tick.tick() => {}
             () = shutdown.cancelled() => return,
         }
+        // The overrides first: a reload holds their lock while it stores
+        // its snapshot, and a snapshot loaded before waiting for it would
+        // keep the replaced one (every byte of it) alive past the reload's
+        // malloc_trim.
+        let set = rt.overrides.lock().await.clone();
         let snap = rt.snapshot.load_full();
         let view = rt.health.view().load_full();
         // Availability is a function of the snapshot and the health view:
@@ -67,7 +72,6 @@ pub async fn watch(rt: Arc<Runtime>, shutdown: CancellationToken) {
             seen = Some((Arc::downgrade(&snap), view));
         }
 
-        let set = rt.overrides.lock().await.clone();
         note_overrides(&snap, &set);
     }
 }
