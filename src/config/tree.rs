@@ -252,7 +252,8 @@ pub(crate) fn key_path(parent: &str, key: &str) -> String {
     if plain {
         path.push_str(key);
     } else {
-        write!(path, "{key:?}").expect("a String takes any write");
+        // Writing into a String cannot fail.
+        let _ = write!(path, "{key:?}");
     }
     path
 }
@@ -261,7 +262,8 @@ pub(crate) fn key_path(parent: &str, key: &str) -> String {
 pub(crate) fn index_path(parent: &str, i: usize) -> String {
     let mut path = String::with_capacity(parent.len() + 8);
     path.push_str(parent);
-    write!(path, "[{i}]").expect("a String takes any write");
+    // Writing into a String cannot fail.
+    let _ = write!(path, "[{i}]");
     path
 }
 
