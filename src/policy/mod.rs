@@ -1040,14 +1040,9 @@ impl<H: Health> PoolCtx<'_, H> {
         survey.why = Why::NoEndpoints;
         let p = &self.service.pools[pool];
         let health = self.health.pool(self.zone, self.service_index, pool);
-        let overridden = !self.inputs.overrides.endpoints.is_empty();
         let (mut usable, mut healthy) = (0, 0);
         for (e, endpoint) in p.endpoints.iter().enumerate() {
-            let o = if overridden {
-                self.endpoint_override(pool, e)
-            } else {
-                EndpointOverride::default()
-            };
+            let o = self.endpoint_override(pool, e);
             if endpoint.draining || matches!(o.state, EndpointForced::Down | EndpointForced::Drain)
             {
                 continue;
