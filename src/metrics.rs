@@ -96,9 +96,26 @@ impl ZoneCounters {
         rcode: ResponseCode,
         tcp: bool,
     ) -> Option<&AtomicU64> {
+        self.counter_in(Row::of(qtype, tcp), rcode)
+    }
+
+    /// The counter of responses in `row` with `rcode`.
+    #[inline]
+    pub fn counter_in(&self, row: Row, rcode: ResponseCode) -> Option<&AtomicU64> {
+        self.queries
+            .get(row.0 + rcode_slot(rcode) * TRANSPORTS.len())
+    }
+}
+
+/// The query type and transport of a response, worked out once per query
+/// (a `ZoneCounters` counter is then one addition away for any rcode).
+#[derive(Debug, Clone, Copy)]
+pub struct Row(usize);
+
+impl Row {
+    pub fn of(qtype: Option<RecordType>, tcp: bool) -> Self {
         let t = qtype.map_or(TYPES.len() - 1, type_slot);
-        let slot = (t * RCODES.len() + rcode_slot(rcode)) * TRANSPORTS.len() + usize::from(tcp);
-        self.queries.get(slot)
+        Self(t * RCODES.len() * TRANSPORTS.len() + usize::from(tcp))
     }
 }
 

@@ -29,7 +29,7 @@ use super::rrl::{RateLimiter, Verdict};
 use super::wire::{self, Addresses, Response, Sections};
 use crate::config::Target;
 use crate::health::{EndpointHealth, HealthView};
-use crate::metrics::{Dropped, Malformed, Tally, ZoneCounters};
+use crate::metrics::{Dropped, Malformed, Row, Tally, ZoneCounters};
 use crate::policy::{self, Decision, Outcome as PolicyOutcome, Query};
 use crate::state::Snapshot;
 use crate::zone::Outcome;
@@ -491,7 +491,8 @@ struct Reply<'a, 'p, 't> {
     counters: &'a ZoneCounters,
     /// Our NSID (RFC 5001), sent when the query asks for it.
     nsid: Option<&'a str>,
-    qtype: Option<RecordType>,
+    /// The query's type and transport, as the counters index them.
+    row: Row,
     snap: &'a Snapshot,
     /// Where the counts go (added up once per batch).
     tally: &'t mut Tally<'a>,
@@ -518,7 +519,10 @@ impl<'a, 'p, 't> Reply<'a, 'p, 't> {
             },
             counters: &snap.no_zone_counters,
             nsid: snap.config.dns.nsid.as_deref(),
-            qtype: request.and_then(|r| r.first.as_ref()).map(|q| q.qtype),
+            row: Row::of(
+                request.and_then(|r| r.first.as_ref()).map(|q| q.qtype),
+                transport == Transport::Tcp,
+            ),
             snap,
             tally,
         }
@@ -538,8 +542,7 @@ impl<'a, 'p, 't> Reply<'a, 'p, 't> {
     }
 
     fn count(&mut self, rcode: ResponseCode) {
-        let tcp = self.transport == Transport::Tcp;
-        if let Some(c) = self.counters.counter(self.qtype, rcode, tcp) {
+        if let Some(c) = self.counters.counter_in(self.row, rcode) {
             self.tally.add(c);
         }
     }

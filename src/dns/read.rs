@@ -384,14 +384,18 @@ pub(crate) fn parse_ecs(data: &[u8]) -> Ecs {
             return Ecs::Malformed;
         }
     }
+    // The address bytes, shifted into place (no call to copy a few
+    // bytes): the top `needed` bytes of the address, the rest zero.
+    let bits = address
+        .iter()
+        .fold(0u128, |acc, &b| acc << 8 | u128::from(b));
     let addr = if family == 1 {
-        let mut octets = [0u8; 4];
-        octets[..needed].copy_from_slice(address);
-        IpAddr::V4(Ipv4Addr::from(octets))
+        #[allow(clippy::cast_possible_truncation)]
+        let v4 = (bits << (8 * (4 - needed))) as u32;
+        IpAddr::V4(Ipv4Addr::from(v4))
     } else {
-        let mut octets = [0u8; 16];
-        octets[..needed].copy_from_slice(address);
-        IpAddr::V6(Ipv6Addr::from(octets))
+        let shift = u32::try_from(8 * (16 - needed)).unwrap_or(128);
+        IpAddr::V6(Ipv6Addr::from(bits.checked_shl(shift).unwrap_or(0)))
     };
     Ecs::Present(ClientSubnet {
         addr,

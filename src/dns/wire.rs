@@ -119,7 +119,10 @@ impl Opt<'_> {
             option[4..6].copy_from_slice(&family.to_be_bytes());
             option[6] = ecs.source_prefix;
             option[7] = scope;
-            out.extend_from_slice(&option[..8 + len]);
+            // Appended whole and cut back: a fixed-size copy is a few
+            // moves, a variable one a call.
+            out.extend_from_slice(&option);
+            out.truncate(out.len() - (16 - len));
         }
         if out.len() > MAX_MESSAGE {
             return Err(TooLong);

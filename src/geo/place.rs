@@ -69,18 +69,23 @@ const LEAF: u32 = 1 << 31;
 pub struct Tree {
     nodes: Vec<[u32; 2]>,
     leaves: Vec<Placed>,
-    /// Where the walk stands after the first [`TOP_BITS`] bits of an
-    /// address, by their value: one step for the first eight levels.
+    /// Where the walk stands after the first `top_bits` bits of an
+    /// address, by their value: one step for the first levels.
     v4_top: Box<[u32]>,
     v6_top: Box<[u32]>,
     /// IPv6 prefixes (bits, length) whose addresses walk `alias_top`.
     aliases: Vec<(u128, u8)>,
+    /// Empty when the aliases walk the IPv4 tree (`v4_top`).
     alias_top: Box<[u32]>,
+    /// How many bits a `*_top` table takes in one step: about log2 of the
+    /// node count (8 to 16), so a table never outweighs the nodes and a
+    /// database of 20,000 networks is mostly one step away.
+    top_bits: u32,
     pub entries: Vec<Entry>,
 }
 
-/// How many bits the `*_top` tables take in one step.
-const TOP_BITS: u32 = 8;
+/// The bounds of `Tree::top_bits`.
+const TOP_BITS: std::ops::RangeInclusive<u32> = 8..=16;
 
 /// How a leaf's entry and scope are worked out.
 pub enum Eval<'a> {
@@ -275,6 +280,7 @@ impl Tree {
             v6_top: Box::default(),
             aliases,
             alias_top: Box::default(),
+            top_bits: *TOP_BITS.start(),
             entries: b.list,
         };
         let mut leaf_ids = HashMap::new();
@@ -287,16 +293,25 @@ impl Tree {
         };
         tree.nodes.shrink_to_fit();
         tree.leaves.shrink_to_fit();
+        tree.top_bits = tree
+            .nodes
+            .len()
+            .max(1)
+            .ilog2()
+            .clamp(*TOP_BITS.start(), *TOP_BITS.end());
         tree.v4_top = tree.top(v4_root);
         tree.v6_top = tree.top(v6_root);
-        tree.alias_top = tree.top(alias_root);
+        if !shares_v4 {
+            tree.alias_top = tree.top(alias_root);
+        }
         Ok(tree)
     }
 
     /// The `*_top` table of the tree at `root`.
     fn top(&self, root: u32) -> Box<[u32]> {
-        (0..1u64 << TOP_BITS)
-            .map(|value| self.descend(root, value << (64 - TOP_BITS), TOP_BITS))
+        let bits = self.top_bits;
+        (0..1u64 << bits)
+            .map(|value| self.descend(root, value << (64 - bits), bits))
             .collect()
     }
 
@@ -311,7 +326,12 @@ impl Tree {
                     if (bits ^ prefix).checked_shr(128 - u32::from(len)) == Some(0) {
                         let v4 = bits.checked_shl(u32::from(len)).unwrap_or(0)
                             & (u128::from(u32::MAX) << 96);
-                        let found = self.walk(&self.alias_top, v4);
+                        let top = if self.alias_top.is_empty() {
+                            &self.v4_top
+                        } else {
+                            &self.alias_top
+                        };
+                        let found = self.walk(top, v4);
                         return Placed {
                             scope: found.scope.saturating_add(len).min(128),
                             ..found
@@ -334,11 +354,12 @@ impl Tree {
         #[allow(clippy::cast_possible_truncation)]
         let (high, low) = ((bits >> 64) as u64, bits as u64);
         #[allow(clippy::cast_possible_truncation)]
+        let bits = self.top_bits;
         let first = top
-            .get((high >> (64 - TOP_BITS)) as usize)
+            .get((high >> (64 - bits)) as usize)
             .copied()
             .unwrap_or(u32::MAX);
-        let mut at = self.descend(first, high << TOP_BITS, 64 - TOP_BITS);
+        let mut at = self.descend(first, high << bits, 64 - bits);
         if at & LEAF == 0 {
             at = self.descend(at, low, 64);
         }

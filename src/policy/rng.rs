@@ -18,6 +18,13 @@ thread_local! {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Fast;
 
+/// A first state for this thread, from the operating system's generator
+/// (odd, so never the 0 that means "not seeded").
+#[cold]
+fn seed() -> u64 {
+    rand::random::<u64>() | 1
+}
+
 /// wyrand's increment and mixing constant.
 const INCREMENT: u64 = 0xa076_1d64_78bd_642f;
 const MIX: u64 = 0xe703_7ed1_a0b4_28db;
@@ -25,18 +32,16 @@ const MIX: u64 = 0xe703_7ed1_a0b4_28db;
 impl RngCore for Fast {
     #[inline]
     fn next_u64(&mut self) -> u64 {
-        STATE.with(|state| {
-            let mut x = state.get();
-            if x == 0 {
-                x = rand::random::<u64>() | 1;
-            }
-            x = x.wrapping_add(INCREMENT);
-            state.set(x);
-            let t = u128::from(x) * u128::from(x ^ MIX);
-            #[allow(clippy::cast_possible_truncation)]
-            let (high, low) = ((t >> 64) as u64, t as u64);
-            high ^ low
-        })
+        let mut x = STATE.get();
+        if x == 0 {
+            x = seed();
+        }
+        x = x.wrapping_add(INCREMENT);
+        STATE.set(x);
+        let t = u128::from(x) * u128::from(x ^ MIX);
+        #[allow(clippy::cast_possible_truncation)]
+        let (high, low) = ((t >> 64) as u64, t as u64);
+        high ^ low
     }
 
     #[inline]

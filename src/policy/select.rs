@@ -1,5 +1,11 @@
 //! Weighted random draws: one pool from a tier, and endpoints without
 //! replacement. An item of weight 0 is never drawn.
+//!
+//! A number below a total is drawn by one multiplication of a 64-bit
+//! random number (Lemire's multiply-shift, without the rejection step):
+//! an outcome's share is off by at most total / 2^64, under 10^-10 for
+//! any total 16-bit weights can reach; `rand`'s exact `random_range` cost
+//! more than the rest of the draw (issue 20).
 
 use rand::Rng;
 use smallvec::SmallVec;
@@ -15,7 +21,7 @@ pub fn draw_weighted<T: Copy>(items: &[(T, u16)], rng: &mut impl Rng) -> Option<
     if total == 0 {
         return None;
     }
-    let mut x = rng.random_range(0..total);
+    let mut x = below(total, rng);
     for (item, w) in items {
         let w = u32::from(*w);
         if x < w {
@@ -48,7 +54,7 @@ pub(crate) fn draw_without_replacement(
             out.push(last);
             break;
         }
-        let mut x = rng.random_range(0..total);
+        let mut x = below(total, rng);
         let Some(at) = items.iter().position(|&(_, w)| {
             let w = u32::from(w);
             if x < w {
@@ -66,4 +72,12 @@ pub(crate) fn draw_without_replacement(
         out.push(picked);
     }
     out
+}
+
+/// A number in `0..total` (`total` above 0), by multiply-shift.
+#[inline]
+fn below(total: u32, rng: &mut impl Rng) -> u32 {
+    #[allow(clippy::cast_possible_truncation)]
+    let x = ((u128::from(rng.next_u64()) * u128::from(total)) >> 64) as u32;
+    x
 }
