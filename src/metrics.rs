@@ -219,17 +219,16 @@ struct Services {
     arena: Arena,
 }
 
-impl Services {
-    fn region_id(&mut self, region: &str) -> u32 {
-        let at = match self.regions.iter().position(|r| **r == *region) {
-            Some(at) => at,
-            None => {
-                self.regions.push(region.into());
-                self.regions.len() - 1
-            }
-        };
-        u32::try_from(at).unwrap_or(u32::MAX)
-    }
+/// The index of `region` in `names`, added if new.
+fn region_id(names: &mut Vec<Box<str>>, region: &str) -> u32 {
+    let at = match names.iter().position(|r| **r == *region) {
+        Some(at) => at,
+        None => {
+            names.push(region.into());
+            names.len() - 1
+        }
+    };
+    u32::try_from(at).unwrap_or(u32::MAX)
 }
 
 /// A process-wide counter that `Default` makes (leaked: it lives as long
@@ -301,32 +300,33 @@ impl Registry {
         regions: impl IntoIterator<Item = &'r str>,
     ) -> (&'static AtomicU64, Box<[&'static AtomicU64]>) {
         let mut services = self.services.lock().unwrap_or_else(|e| e.into_inner());
-        let services = &mut *services;
-        // A reload finds every service there: no key to allocate.
-        if !services.by_name.contains_key(name) {
-            let fail_open = services.arena.counter();
-            services.by_name.insert(
-                name.into(),
-                ServiceCounters {
-                    fail_open,
-                    regions: Vec::new(),
-                },
-            );
-        }
-        let mut answers = Vec::new();
-        for region in regions {
-            let id = services.region_id(region);
-            let names = &services.regions;
-            let Some(c) = services.by_name.get_mut(name) else {
-                break;
-            };
+        let Services {
+            by_name,
+            regions: names,
+            arena,
+        } = &mut *services;
+        let regions: smallvec::SmallVec<[(u32, &str); 4]> = regions
+            .into_iter()
+            .map(|region| (region_id(names, region), region))
+            .collect();
+        // One look-up; a reload finds every service there, with no key to
+        // allocate.
+        let c = match by_name.get_mut(name) {
+            Some(c) => c,
+            None => by_name.entry(name.into()).or_insert(ServiceCounters {
+                fail_open: arena.counter(),
+                regions: Vec::new(),
+            }),
+        };
+        let mut answers = Vec::with_capacity(regions.len());
+        for (id, region) in regions {
             let counter = match c
                 .regions
                 .binary_search_by(|(r, _)| names[*r as usize].as_ref().cmp(region))
             {
                 Ok(i) => c.regions[i].1,
                 Err(i) => {
-                    let counter = services.arena.counter();
+                    let counter = arena.counter();
                     c.regions.insert(i, (id, counter));
                     c.regions.shrink_to_fit();
                     counter
@@ -334,11 +334,7 @@ impl Registry {
             };
             answers.push(counter);
         }
-        let fail_open = services
-            .by_name
-            .get(name)
-            .map_or(self.fail_open.0, |c| c.fail_open);
-        (fail_open, answers.into_boxed_slice())
+        (c.fail_open, answers.into_boxed_slice())
     }
 
     /// The DNS part of the Prometheus exposition.
