@@ -424,6 +424,7 @@ fn not_valid(path: &Path, errors: &[crate::config::ConfigError]) -> anyhow::Erro
 }
 
 fn serve(path: &Path) -> anyhow::Result<()> {
+    crate::runtime::tune_allocator();
     let config = crate::config::load(path).map_err(|errors| not_valid(path, &errors.0))?;
 
     // Operator overrides from the last run (SPEC 5.3): a state file that
@@ -522,6 +523,7 @@ fn serve(path: &Path) -> anyhow::Result<()> {
             health: &health,
             metrics: &metrics,
             discovered: &discovered,
+            previous: None,
         };
         let prepared = match prepare(config, 1, stages).await {
             Ok(p) => p,

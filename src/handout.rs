@@ -21,7 +21,8 @@ use crate::config::Config;
 /// How often the coarse clock moves, in milliseconds.
 pub const TICK_MS: u64 = 20;
 
-/// Slot value meaning "not watched by any drain".
+/// Start of a watch meaning "not watched by any drain". Kept inverted
+/// in [`Slot`] (`!UNWATCHED` is 0), so that a fresh slot is all zero bytes.
 const UNWATCHED: u64 = u64::MAX;
 
 static CLOCK_MS: AtomicU64 = AtomicU64::new(0);
@@ -60,7 +61,10 @@ pub fn clock_ms() -> u64 {
     CLOCK_MS.load(Ordering::Relaxed).max(wall_ms())
 }
 
-/// One endpoint of one pool.
+/// One endpoint of one pool. All zero bytes is its default (never handed
+/// out, not watched): a table's slots are allocated zeroed, so the pages
+/// of endpoints never answered are never touched and take no memory
+/// (issue 19: 600,000 slots, 19 MB, at 100,000 services).
 #[derive(Debug)]
 pub struct Slot {
     /// Unix ms of the last answer that named it; 0 = never.
@@ -69,8 +73,9 @@ pub struct Slot {
     /// resolver may hold it.
     expires_ms: AtomicU64,
     /// Answers at or after this Unix ms are counted in `since_count`
-    /// (`UNWATCHED` when no drain covers it).
-    watch_from_ms: AtomicU64,
+    /// (`UNWATCHED` when no drain covers it), bit-inverted: 0 is
+    /// `UNWATCHED`.
+    watch_from_inverted: AtomicU64,
     since_count: AtomicU64,
 }
 
@@ -79,7 +84,7 @@ impl Default for Slot {
         Self {
             last_ms: AtomicU64::new(0),
             expires_ms: AtomicU64::new(0),
-            watch_from_ms: AtomicU64::new(UNWATCHED),
+            watch_from_inverted: AtomicU64::new(!UNWATCHED),
             since_count: AtomicU64::new(0),
         }
     }
@@ -125,7 +130,7 @@ impl Slot {
         if self.expires_ms.load(Ordering::Relaxed) < expires {
             self.expires_ms.fetch_max(expires, Ordering::Relaxed);
         }
-        if now >= self.watch_from_ms.load(Ordering::Relaxed) {
+        if now >= !self.watch_from_inverted.load(Ordering::Relaxed) {
             self.since_count.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -141,8 +146,8 @@ impl Slot {
     /// Count answers from `from_ms` on (a drain began then); `None` stops
     /// counting. Keeps the count when the start does not change.
     pub fn watch(&self, from_ms: Option<u64>) {
-        let from = from_ms.unwrap_or(UNWATCHED);
-        if self.watch_from_ms.swap(from, Ordering::Relaxed) != from {
+        let from = !from_ms.unwrap_or(UNWATCHED);
+        if self.watch_from_inverted.swap(from, Ordering::Relaxed) != from {
             self.since_count.store(0, Ordering::Relaxed);
         }
     }
@@ -197,6 +202,17 @@ fn index(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
+/// `n` default slots in one zeroed allocation: the allocator takes a
+/// large one from fresh (mapped, untouched) pages, so only the pages of
+/// slots that answers write to become resident.
+fn zeroed_slots(n: usize) -> Box<[Slot]> {
+    let slots = Box::<[Slot]>::new_zeroed_slice(n);
+    // SAFETY: a `Slot` is four `AtomicU64`s, each valid as all zero bytes
+    // (the value 0); all-zero is `Slot::default()` (the watch is stored
+    // inverted), which the test `a_zeroed_slot_is_the_default` checks.
+    unsafe { slots.assume_init() }
+}
+
 impl Table {
     /// Empty slots for every endpoint of `config`.
     pub fn new(config: &Config) -> Self {
@@ -226,7 +242,7 @@ impl Table {
         Self {
             services,
             pools: pools.into_boxed_slice(),
-            slots: (0..next).map(|_| Slot::default()).collect(),
+            slots: zeroed_slots(next),
         }
     }
 
@@ -326,6 +342,23 @@ mod tests {
         slot.watch(None);
         slot.record(5);
         assert_eq!(slot.figures().since_count, 0, "stopped and reset");
+    }
+
+    #[test]
+    fn a_zeroed_slot_is_the_default() {
+        let zeroed = zeroed_slots(3);
+        assert_eq!(zeroed.len(), 3);
+        let fresh = Slot::default();
+        for slot in zeroed.iter() {
+            assert_eq!(slot.figures(), fresh.figures());
+            assert_eq!(
+                slot.watch_from_inverted.load(Ordering::Relaxed),
+                fresh.watch_from_inverted.load(Ordering::Relaxed)
+            );
+            slot.record(5);
+            assert_eq!(slot.figures().since_count, 0, "not watched");
+        }
+        assert!(zeroed_slots(0).is_empty());
     }
 
     #[test]

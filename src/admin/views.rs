@@ -152,7 +152,7 @@ pub(super) async fn regions(rt: &Runtime) -> api::Regions {
                                 Some(id) => view.state(id).as_str(),
                             };
                             let (votes, verdict) =
-                                match (&shared, snap.targets.get(z, s, p, e), pool.monitor) {
+                                match (&shared, snap.targets.get(z, s, p, e), pool.monitor()) {
                                     (Some(sh), Some(id), Some(m)) => {
                                         let key = vote_key(&config.monitors[m].name, &ep.target);
                                         let (v, why) = sh.explain(id, &key);
@@ -222,7 +222,7 @@ pub(super) async fn regions(rt: &Runtime) -> api::Regions {
                         configured_weight: pool.weight,
                         effective_weight: effective,
                         min_healthy: pool.min_healthy,
-                        monitor: pool.monitor.map(|m| config.monitors[m].name.clone()),
+                        monitor: pool.monitor().map(|m| config.monitors[m].name.clone()),
                         available,
                         reason,
                         endpoints,

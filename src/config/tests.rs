@@ -197,7 +197,7 @@ fn spec_example_parses_into_the_model() {
     assert_eq!(www.pools.len(), 2);
     let us = &www.pools[0];
     assert_eq!(
-        (us.region, us.weight, us.monitor, us.min_healthy),
+        (us.region, us.weight, us.monitor(), us.min_healthy),
         (0, 100, Some(0), 1)
     );
     let targets: Vec<_> = us
@@ -238,7 +238,7 @@ fn absent_sections_take_their_defaults() {
     assert_eq!(www.all_down, AllDown::ServeAll);
     let pool = &www.pools[0];
     assert_eq!(
-        (pool.weight, pool.monitor, pool.min_healthy),
+        (pool.weight, pool.monitor(), pool.min_healthy),
         (100, None, 1)
     );
     assert_eq!(pool.endpoints[0].weight, 100);
@@ -603,9 +603,9 @@ fn pool_monitor_groups_parse() {
         "monitors: [{ name: api, mode: monitoring_only }, web]",
     ));
     let p = &c.zones[0].services[0].pools[0];
-    assert_eq!(p.monitor, Some(0), "the first must_be_healthy monitor");
+    assert_eq!(p.monitor(), Some(0), "the first must_be_healthy monitor");
     assert_eq!(
-        p.monitors,
+        *p.monitors,
         [
             PoolMonitor {
                 monitor: 1,
@@ -619,9 +619,9 @@ fn pool_monitor_groups_parse() {
     );
     let c = parse_ok(&pool("monitor: api"));
     let p = &c.zones[0].services[0].pools[0];
-    assert_eq!((p.monitor, p.monitors.len()), (Some(1), 1));
+    assert_eq!((p.monitor(), p.monitors.len()), (Some(1), 1));
     let c = parse_ok(&pool("monitors: [{ name: web, mode: monitoring_only }]"));
-    assert_eq!(c.zones[0].services[0].pools[0].monitor, None);
+    assert_eq!(c.zones[0].services[0].pools[0].monitor(), None);
 }
 
 // ------------------------------------------------------------ dnssec (16)

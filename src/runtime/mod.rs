@@ -32,7 +32,7 @@ pub mod events;
 mod prepare;
 pub mod rollout;
 
-pub use self::prepare::{PrepareError, Stages, prepare, release_freed_memory};
+pub use self::prepare::{PrepareError, Stages, prepare, release_freed_memory, tune_allocator};
 use crate::admin::auth::Token;
 use crate::clock::{unix_now, unix_now_ms};
 use crate::cluster::Cluster;
@@ -221,6 +221,7 @@ impl Runtime {
             health: &self.health,
             metrics: &self.metrics,
             discovered,
+            previous: None,
         }
     }
 
@@ -462,10 +463,19 @@ impl Runtime {
         let path = self.config_path.clone();
         let read = tokio::task::spawn_blocking(move || crate::config::load(&path)).await;
         let discovered = self.discovered();
+        // Dropped once prepared: the replaced snapshot must be freed when
+        // it is (`install`).
+        let serving = self.snapshot.load().base.clone();
         let prepared = match read {
-            Ok(Ok(config)) => prepare(config, generation, self.stages(&discovered))
-                .await
-                .map_err(|e| e.lines()),
+            Ok(Ok(config)) => {
+                let stages = Stages {
+                    previous: Some(&serving),
+                    ..self.stages(&discovered)
+                };
+                prepare(config, generation, stages)
+                    .await
+                    .map_err(|e| e.lines())
+            }
             Ok(Err(errors)) => Err(errors.0.iter().map(ToString::to_string).collect()),
             Err(e) => Err(vec![format!("reload task failed: {e}")]),
         };
@@ -494,6 +504,7 @@ impl Runtime {
         // the snapshot that answers with them is stored (SPEC 4).
         prepared.first_round.wait().await;
         let snap = prepared.snapshot;
+        drop(serving);
         // SPEC 5.3: overrides naming what this configuration lacks stay,
         // dormant, until the name comes back or an operator deletes them.
         for w in self.overrides.lock().await.dormant(&snap.config) {

@@ -2,7 +2,8 @@
 //! that may answer. Start-up and every reload call it, so the stages run
 //! once, in one order:
 //!
-//! 1. build (blocking, on a blocking thread): zone warnings, zone files and
+//! 1. build (blocking, on a blocking thread): at a reload, the services
+//!    that did not change taken from the replaced configuration; zone warnings, zone files and
 //!    DNSSEC keys, GeoIP databases, placement trees, compiled maps,
 //!    prepared static answers (`state::build`);
 //! 2. the registry endpoints in effect merged into the pools that
@@ -32,6 +33,10 @@ pub struct Stages<'a> {
     pub metrics: &'a Registry,
     /// Registry endpoints by prefix (empty without a registry).
     pub discovered: &'a Discovered,
+    /// The configuration (as read from its file) of the snapshot that
+    /// answers now, at a reload: its services that did not change are
+    /// shared, not held twice ([`Config::share_unchanged`]).
+    pub previous: Option<&'a Arc<Config>>,
 }
 
 /// A snapshot built and bound, not yet answering.
@@ -67,7 +72,7 @@ impl PrepareError {
 
 /// Run the stages above on `config` (see the module's comment).
 pub async fn prepare<'a>(
-    config: Config,
+    mut config: Config,
     generation: u64,
     stages: Stages<'a>,
 ) -> Result<Prepared<'a>, PrepareError> {
@@ -80,7 +85,16 @@ pub async fn prepare<'a>(
         );
     };
     // Zone warnings first, so that the zones are not held twice at once.
+    let previous = stages.previous.cloned();
     let built = tokio::task::spawn_blocking(move || {
+        if let Some(previous) = previous {
+            let shared = config.share_unchanged(&previous);
+            drop(previous);
+            tracing::debug!(
+                shared,
+                "prepare: services shared with the replaced configuration"
+            );
+        }
         let warnings = crate::zone::config_warnings(&config);
         (warnings, state::build(config, generation))
     })
@@ -107,6 +121,28 @@ pub async fn prepare<'a>(
         warnings,
         first_round,
     })
+}
+
+/// Set glibc's allocator for a server that loads large configurations
+/// (issue 19; measured in docs/performance.md): one arena, so a reload
+/// built on whichever blocking thread reuses the memory the last one freed
+/// instead of growing an arena of its own (the answer path does not
+/// allocate, so nothing contends for it); and a fixed mmap threshold of
+/// 256 KiB, so that every large block (the configuration's text, the
+/// parse tree's and the model's arrays, the hand-out table) is mapped on
+/// its own, given back whole when freed, and, when allocated zeroed, made
+/// resident only where it is written. Without a fixed threshold glibc
+/// raises it to the largest block freed so far (up to 32 MiB), and later
+/// large blocks come out of the heap, where freed holes stay. Call it
+/// before any other thread starts.
+pub fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes the allocator's settings; called at
+    // start-up, before other threads allocate.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+    }
 }
 
 /// Hand the memory a load freed (the parse tree, the replaced snapshot)

@@ -13,6 +13,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
@@ -211,6 +212,12 @@ pub fn merge(base: &Config, discovered: &Discovered) -> Config {
     let mut config = base.clone();
     for zone in &mut config.zones {
         for svc in &mut zone.services {
+            // Only the services that discover are copied; the others stay
+            // shared with `base`.
+            if !svc.pools.iter().any(|p| p.discover.is_some()) {
+                continue;
+            }
+            let svc = Arc::make_mut(svc);
             for pool in &mut svc.pools {
                 let Some(d) = &pool.discover else { continue };
                 let Some(found) = discovered.get(&d.prefix) else {
@@ -223,13 +230,14 @@ pub fn merge(base: &Config, discovered: &Discovered) -> Config {
                 {
                     continue;
                 }
-                let monitor = pool.monitor.map(|m| &base.monitors[m]);
+                let monitor = pool.monitor().map(|m| &base.monitors[m]);
+                let mut endpoints = std::mem::take(&mut pool.endpoints).into_vec();
                 for r in found {
                     let target = match r.addr {
                         IpAddr::V4(a) => Target::V4(a),
                         IpAddr::V6(a) => Target::V6(a),
                     };
-                    if pool.endpoints.iter().any(|e| e.target == target) {
+                    if endpoints.iter().any(|e| e.target == target) {
                         continue;
                     }
                     let probe = match (monitor, r.port) {
@@ -244,8 +252,9 @@ pub fn merge(base: &Config, discovered: &Discovered) -> Config {
                         Source::Registry(r.key.clone()),
                     );
                     endpoint.draining = r.draining;
-                    pool.endpoints.push(endpoint);
+                    endpoints.push(endpoint);
                 }
+                pool.endpoints = endpoints.into();
             }
         }
     }

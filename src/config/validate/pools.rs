@@ -99,20 +99,14 @@ pub(super) fn pool(
         );
     }
     let monitors = monitors?;
-    let monitor = match monitor? {
-        Some(m) => Some(m),
-        None => monitors
-            .iter()
-            .find(|pm| pm.mode == MonitorMode::MustBeHealthy)
-            .map(|pm| pm.monitor),
-    };
+    // An invalid `monitor:` makes no pool; a valid one is in `monitors`.
+    monitor?;
     Some(Pool {
         region: region?,
         weight: weight?,
-        monitor,
-        monitors,
+        monitors: monitors.into(),
         min_healthy: min_healthy?,
-        endpoints,
+        endpoints: endpoints.into(),
         discover: discover?,
         spill: spill?,
         slow_start: slow_start?,

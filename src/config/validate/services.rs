@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::hash::BuildHasher;
+use std::sync::Arc;
 
 use hickory_proto::rr::{LowerName, Name};
 
@@ -41,7 +42,7 @@ pub(super) fn services(
     config: &Config,
     detached: Option<Entries<'_>>,
     diag: &mut Diag,
-) -> Vec<Service> {
+) -> Vec<Arc<Service>> {
     let mut all = Services {
         out: Vec::new(),
         seen: HashMap::default(),
@@ -69,7 +70,7 @@ pub(super) fn services(
 
 /// The services of one zone read so far.
 struct Services {
-    out: Vec<Service>,
+    out: Vec<Arc<Service>>,
     /// The hash of a lower-cased name → the first index in `out` with that
     /// hash: a linear search made 100,000 services quadratic, and keeping
     /// each name as a `LowerName` cost 100 bytes a service.
@@ -81,7 +82,12 @@ struct Services {
 impl Services {
     /// The first service named `name`, case aside.
     fn first(&self, name: &LowerName) -> Option<&Service> {
-        let same = |&i: &usize| self.out.get(i).filter(|s| LowerName::new(&s.name) == *name);
+        let same = |&i: &usize| {
+            self.out
+                .get(i)
+                .map(|s| &**s)
+                .filter(|s| LowerName::new(&s.name) == *name)
+        };
         let hash = self.seen.hasher().hash_one(name);
         self.seen
             .get(&hash)
@@ -122,7 +128,7 @@ impl Services {
                     Entry::Occupied(_) => self.collided.push(self.out.len()),
                 }
             }
-            self.out.push(service);
+            self.out.push(Arc::new(service));
         }
     }
 }
