@@ -519,8 +519,6 @@ pub struct Service {
     pub pools: Vec<Pool>,
     /// Where the service key is, for errors found later (static records clash).
     pub loc: Loc,
-    /// Key path, e.g. `zones[0].services.www`.
-    pub path: String,
 }
 
 /// How a pool's monitor counts (`monitors:` entries).
@@ -578,6 +576,13 @@ impl Pool {
 }
 
 impl Service {
+    /// Its key path when it is in `zones[zone]`, e.g.
+    /// `zones[0].services.www` (worked out, not kept: 60 bytes a service).
+    pub fn path(&self, zone: usize) -> String {
+        let services = super::tree::key_path(&format!("zones[{zone}]"), "services");
+        super::tree::key_path(&services, &self.label)
+    }
+
     /// Whether `other` is this service to the byte: every field equal and
     /// every name (its own, its endpoints' CNAME targets) in the same case,
     /// so that one may stand for the other in any configuration.
@@ -608,7 +613,8 @@ impl Config {
     /// a reload of a file whose services did not change then holds one
     /// copy of them, not two (issue 19), and frees its own as soon as it is
     /// read. Services moved, or whose position in the file changed, are
-    /// kept as read. Returns how many were shared.
+    /// kept as read (a service's key path follows from its zone's index
+    /// and its label). Returns how many were shared.
     pub fn share_unchanged(&mut self, old: &Self) -> usize {
         let mut shared = 0;
         for (zone, old_zone) in self.zones.iter_mut().zip(&old.zones) {
@@ -771,6 +777,7 @@ mod tests {
         let services = &changed.zones[0].services;
         assert!(Arc::ptr_eq(&services[0], &old.zones[0].services[0]));
         assert!(!Arc::ptr_eq(&services[1], &old.zones[0].services[1]));
+        assert_eq!(services[1].path(0), "zones[0].services.cdn");
         assert_eq!(services[2].pools[0].endpoints[0].weight, 7);
 
         // A service moved to another line is not shared (its position is

@@ -192,7 +192,7 @@ fn spec_example_parses_into_the_model() {
             column: 7
         }
     );
-    assert_eq!(www.path, "zones[0].services.www");
+    assert_eq!(www.path(0), "zones[0].services.www");
 
     assert_eq!(www.pools.len(), 2);
     let us = &www.pools[0];
@@ -305,7 +305,7 @@ fn apex_and_multi_label_services_are_fully_qualified() {
     assert_eq!(s[1].label, "@");
     assert_eq!(s[1].name, Name::from_ascii("gslb.example.").unwrap());
     assert_eq!(s[2].name, Name::from_ascii("api.v2.gslb.example.").unwrap());
-    assert_eq!(s[2].path, "zones[0].services.\"api.v2\"");
+    assert_eq!(s[2].path(0), "zones[0].services.\"api.v2\"");
     assert_eq!(s[2].policy, Policy::Nearest);
     assert_eq!(
         s[2].pools[0].endpoints[0].target,

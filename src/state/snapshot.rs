@@ -325,7 +325,7 @@ pub fn build(config: Config, generation: u64) -> Result<Snapshot, ConfigErrors> 
                             file: config.source.clone(),
                             line: service.loc.line,
                             column: service.loc.column,
-                            path: service.path.clone(),
+                            path: service.path(index),
                             message: problem.message,
                         },
                         None => match problem.record {
@@ -463,6 +463,28 @@ mod tests {
         format!(
             "$ORIGIN {origin}\n$TTL 60\n@ IN SOA ns1 hostmaster 1 3600 600 86400 60\n@ IN NS ns1\nns1 IN A 192.0.2.1\n"
         )
+    }
+
+    #[test]
+    fn a_service_clashing_with_static_records_is_named_by_its_key_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!("{}www IN A 192.0.2.9\n", zone("example."));
+        std::fs::write(dir.path().join("a.zone"), text).unwrap();
+        let config = dir.path().join("meridian.yaml");
+        std::fs::write(
+            &config,
+            "regions:\n  here: {}\nzones:\n  - origin: example.\n    file: a.zone\n    services:\n      www: {policy: failover, pools: {here: {endpoints: [192.0.2.1]}}}\n",
+        )
+        .unwrap();
+        let errors = load(&config, 1).unwrap_err().0;
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].path, "zones[0].services.www");
+        assert_eq!((errors[0].line, errors[0].column), (7, 7));
+        assert!(
+            errors[0].message.contains("static records"),
+            "{}",
+            errors[0].message
+        );
     }
 
     #[test]

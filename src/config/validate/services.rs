@@ -330,7 +330,6 @@ fn service(
         fallback: fallback.unwrap_or_default(),
         pools,
         loc: key.loc(),
-        path: f.path.clone(),
     })
 }
 
