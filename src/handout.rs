@@ -227,7 +227,7 @@ impl Table {
                     .iter()
                     .map(|s| {
                         let first = index(pools.len());
-                        for p in &s.pools {
+                        for p in s.pools.iter() {
                             pools.push(index(next));
                             next += p.endpoints.len();
                         }

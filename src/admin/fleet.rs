@@ -33,7 +33,7 @@ fn endpoints(config: &Config) -> BTreeMap<String, BTreeMap<String, String>> {
     let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for zone in &config.zones {
         for svc in &zone.services {
-            for pool in &svc.pools {
+            for pool in svc.pools.iter() {
                 for ep in &pool.endpoints {
                     out.entry(endpoint_key(&ep.target))
                         .or_default()

@@ -90,7 +90,7 @@ fn settings(config: &Config) -> BTreeMap<String, Rule> {
     let mut out = BTreeMap::new();
     for zone in &config.zones {
         for svc in &zone.services {
-            for pool in &svc.pools {
+            for pool in svc.pools.iter() {
                 if let Some(d) = &pool.discover {
                     out.entry(d.prefix.clone()).or_insert(Rule {
                         max_removal: d.max_removal,

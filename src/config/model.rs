@@ -409,9 +409,7 @@ pub struct Zone {
     pub origin: Name,
     /// Joined to the config file's directory.
     pub file: PathBuf,
-    /// Each behind its own `Arc`: a reload keeps the services that did not
-    /// change from the configuration it replaces ([`Config::share_unchanged`]).
-    pub services: Vec<Arc<Service>>,
+    pub services: Vec<Service>,
     /// Where `zones[i]` starts, for errors found later (zone file problems).
     pub loc: Loc,
     /// `dnssec`: sign this zone's answers (issue 16); `None` = unsigned.
@@ -515,8 +513,11 @@ pub struct Service {
     pub client_prefix: (u8, u8),
     /// Guard rails on manual changes.
     pub guards: Guards,
-    /// In config order (the failover order). At least one; each region at most once.
-    pub pools: Vec<Pool>,
+    /// In config order (the failover order). At least one; each region at
+    /// most once. Behind an `Arc` (read as a slice, like a `Vec`): a reload
+    /// keeps the pools of the services that did not change from the
+    /// configuration it replaces ([`Config::share_unchanged`]).
+    pub pools: Arc<[Pool]>,
     /// Where the service key is, for errors found later (static records clash).
     pub loc: Loc,
 }
@@ -589,7 +590,7 @@ impl Service {
     pub fn same(&self, other: &Self) -> bool {
         self == other
             && exact(&self.name, &other.name)
-            && self.pools.iter().zip(&other.pools).all(|(a, b)| {
+            && self.pools.iter().zip(other.pools.iter()).all(|(a, b)| {
                 a.endpoints
                     .iter()
                     .zip(&b.endpoints)
@@ -607,14 +608,17 @@ fn exact(a: &Name, b: &Name) -> bool {
 }
 
 impl Config {
-    /// Put in place of each service of this configuration the one of `old`
-    /// at the same place (the zone of the same origin at the same index,
-    /// the service at the same index) when the two are [`Service::same`]:
-    /// a reload of a file whose services did not change then holds one
-    /// copy of them, not two (issue 19), and frees its own as soon as it is
+    /// Give each service of this configuration the pools (with their
+    /// endpoints: most of a service's memory) of the one of `old` at the
+    /// same place (the zone of the same origin at the same index, the
+    /// service at the same index) when the two are [`Service::same`]: a
+    /// reload of a file whose services did not change then holds one copy
+    /// of them, not two (issue 19), and frees its own as soon as it is
     /// read. Services moved, or whose position in the file changed, are
     /// kept as read (a service's key path follows from its zone's index
-    /// and its label). Returns how many were shared.
+    /// and its label). What answers read stays where it was: a service in
+    /// its zone's array, its pools behind one pointer. Returns how many
+    /// were shared.
     pub fn share_unchanged(&mut self, old: &Self) -> usize {
         let mut shared = 0;
         for (zone, old_zone) in self.zones.iter_mut().zip(&old.zones) {
@@ -622,8 +626,8 @@ impl Config {
                 continue;
             }
             for (service, old_service) in zone.services.iter_mut().zip(&old_zone.services) {
-                if Arc::ptr_eq(service, old_service) || service.same(old_service) {
-                    *service = Arc::clone(old_service);
+                if Arc::ptr_eq(&service.pools, &old_service.pools) || service.same(old_service) {
+                    service.pools = Arc::clone(&old_service.pools);
                     shared += 1;
                 }
             }
@@ -763,7 +767,7 @@ mod tests {
         let mut same = config(SERVICES);
         assert_eq!(same.share_unchanged(&old), 3);
         for (a, b) in same.zones[0].services.iter().zip(&old.zones[0].services) {
-            assert!(Arc::ptr_eq(a, b));
+            assert!(Arc::ptr_eq(&a.pools, &b.pools));
         }
 
         // A weight changed, a CNAME target's case changed: those two are
@@ -775,8 +779,10 @@ mod tests {
         );
         assert_eq!(changed.share_unchanged(&old), 1);
         let services = &changed.zones[0].services;
-        assert!(Arc::ptr_eq(&services[0], &old.zones[0].services[0]));
-        assert!(!Arc::ptr_eq(&services[1], &old.zones[0].services[1]));
+        let old_services = &old.zones[0].services;
+        assert!(Arc::ptr_eq(&services[0].pools, &old_services[0].pools));
+        assert!(!Arc::ptr_eq(&services[1].pools, &old_services[1].pools));
+        assert!(!Arc::ptr_eq(&services[2].pools, &old_services[2].pools));
         assert_eq!(services[1].path(0), "zones[0].services.cdn");
         assert_eq!(services[2].pools[0].endpoints[0].weight, 7);
 

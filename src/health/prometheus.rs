@@ -189,7 +189,7 @@ pub async fn check_expressions(config: &Config) -> Vec<ConfigError> {
 fn first_rendering(config: &Config, id: usize, p: &PromCheck) -> String {
     for zone in &config.zones {
         for service in &zone.services {
-            for pool in &service.pools {
+            for pool in service.pools.iter() {
                 if !pool.monitors.iter().any(|pm| pm.monitor == id) {
                     continue;
                 }

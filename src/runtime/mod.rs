@@ -383,7 +383,7 @@ impl Runtime {
         let mut draining = BTreeMap::new();
         for zone in &snap.config.zones {
             for svc in &zone.services {
-                for pool in &svc.pools {
+                for pool in svc.pools.iter() {
                     for ep in pool.endpoints.iter().filter(|e| e.draining) {
                         draining.insert(crate::state::overrides::endpoint_key(&ep.target), now);
                     }

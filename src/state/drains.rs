@@ -141,7 +141,7 @@ pub fn list(
     }
     for zone in &config.zones {
         for svc in &zone.services {
-            for pool in &svc.pools {
+            for pool in svc.pools.iter() {
                 for ep in pool.endpoints.iter().filter(|e| e.draining) {
                     let addr = endpoint_key(&ep.target);
                     endpoints.entry(addr.clone()).or_insert_with(|| Drain {

@@ -531,7 +531,7 @@ pub fn find_service<'c>(
     config.zones.iter().enumerate().find_map(|(z, zone)| {
         zone.services.iter().enumerate().find_map(|(s, svc)| {
             let have = svc.name.to_ascii().to_ascii_lowercase();
-            (have.trim_end_matches('.') == wanted).then_some((z, s, &**svc))
+            (have.trim_end_matches('.') == wanted).then_some((z, s, svc))
         })
     })
 }

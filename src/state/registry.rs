@@ -13,7 +13,6 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
@@ -212,13 +211,13 @@ pub fn merge(base: &Config, discovered: &Discovered) -> Config {
     let mut config = base.clone();
     for zone in &mut config.zones {
         for svc in &mut zone.services {
-            // Only the services that discover are copied; the others stay
-            // shared with `base`.
+            // Only the pools of services that discover are copied; the
+            // others stay shared with `base`.
             if !svc.pools.iter().any(|p| p.discover.is_some()) {
                 continue;
             }
-            let svc = Arc::make_mut(svc);
-            for pool in &mut svc.pools {
+            let mut pools = svc.pools.to_vec();
+            for pool in &mut pools {
                 let Some(d) = &pool.discover else { continue };
                 let Some(found) = discovered.get(&d.prefix) else {
                     continue;
@@ -256,6 +255,7 @@ pub fn merge(base: &Config, discovered: &Discovered) -> Config {
                 }
                 pool.endpoints = endpoints.into();
             }
+            svc.pools = pools.into();
         }
     }
     config

@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::hash::BuildHasher;
-use std::sync::Arc;
 
 use hickory_proto::rr::{LowerName, Name};
 
@@ -42,7 +41,7 @@ pub(super) fn services(
     config: &Config,
     detached: Option<Entries<'_>>,
     diag: &mut Diag,
-) -> Vec<Arc<Service>> {
+) -> Vec<Service> {
     let mut all = Services {
         out: Vec::new(),
         seen: HashMap::default(),
@@ -70,7 +69,7 @@ pub(super) fn services(
 
 /// The services of one zone read so far.
 struct Services {
-    out: Vec<Arc<Service>>,
+    out: Vec<Service>,
     /// The hash of a lower-cased name → the first index in `out` with that
     /// hash: a linear search made 100,000 services quadratic, and keeping
     /// each name as a `LowerName` cost 100 bytes a service.
@@ -82,12 +81,7 @@ struct Services {
 impl Services {
     /// The first service named `name`, case aside.
     fn first(&self, name: &LowerName) -> Option<&Service> {
-        let same = |&i: &usize| {
-            self.out
-                .get(i)
-                .map(|s| &**s)
-                .filter(|s| LowerName::new(&s.name) == *name)
-        };
+        let same = |&i: &usize| self.out.get(i).filter(|s| LowerName::new(&s.name) == *name);
         let hash = self.seen.hasher().hash_one(name);
         self.seen
             .get(&hash)
@@ -128,7 +122,7 @@ impl Services {
                     Entry::Occupied(_) => self.collided.push(self.out.len()),
                 }
             }
-            self.out.push(Arc::new(service));
+            self.out.push(service);
         }
     }
 }
@@ -328,7 +322,7 @@ fn service(
         client_prefix: client_prefix.unwrap_or((24, 56)),
         guards: guards.unwrap_or_default(),
         fallback: fallback.unwrap_or_default(),
-        pools,
+        pools: pools.into(),
         loc: key.loc(),
     })
 }
