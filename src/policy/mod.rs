@@ -196,16 +196,9 @@ pub struct Compiled {
     /// The tiers of pools for each tree entry, one plan per distinct
     /// (policy, pools' regions, fallback).
     plans: Vec<Plan>,
-    /// [zone][service]: index into `plans`.
-    plan_of: Vec<Vec<usize>>,
-    /// [zone][service]: ids of pools and endpoints for sticky selection
-    /// (empty for services that do not hash).
-    sticky: Vec<Vec<StickyIds>>,
-    /// [zone][service]: whether the configuration shapes traffic (sticky,
-    /// a spill or a slow start on a pool).
-    shaping: Vec<Vec<bool>>,
-    /// [zone][service]: whether a pool answers with a name (CNAME).
-    names: Vec<Vec<bool>>,
+    /// [zone][service]: what a decision looks up about the service, in
+    /// one place (16 bytes a service).
+    services: Vec<Vec<ServiceFacts>>,
     /// Unique to this compilation within the process (what is derived
     /// is keyed by it).
     id: u64,
@@ -214,71 +207,9 @@ pub struct Compiled {
 impl Compiled {
     pub fn new(config: &Config, places: Arc<Places>) -> Self {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-        let sticky = config
-            .zones
-            .iter()
-            .map(|z| {
-                z.services
-                    .iter()
-                    .map(|s| {
-                        if s.selection != Selection::Sticky {
-                            return StickyIds::default();
-                        }
-                        StickyIds {
-                            pools: s
-                                .pools
-                                .iter()
-                                .map(|p| hash::id_of(config.regions[p.region].name.as_bytes()))
-                                .collect(),
-                            endpoints: s
-                                .pools
-                                .iter()
-                                .map(|p| {
-                                    p.endpoints
-                                        .iter()
-                                        .map(|e| hash::id_of(target_id(&e.target).as_bytes()))
-                                        .collect()
-                                })
-                                .collect(),
-                        }
-                    })
-                    .collect()
-            })
-            .collect();
-        let shaping = config
-            .zones
-            .iter()
-            .map(|z| {
-                z.services
-                    .iter()
-                    .map(|s| {
-                        s.selection == Selection::Sticky
-                            || s.pools
-                                .iter()
-                                .any(|p| p.spill > 0 || p.slow_start.is_some())
-                    })
-                    .collect()
-            })
-            .collect();
-        let names = config
-            .zones
-            .iter()
-            .map(|z| {
-                z.services
-                    .iter()
-                    .map(|s| {
-                        s.pools.iter().any(|p| {
-                            p.endpoints
-                                .iter()
-                                .any(|e| matches!(e.target, Target::Name(_)))
-                        })
-                    })
-                    .collect()
-            })
-            .collect();
         let mut plans = Vec::new();
         let mut known: HashMap<(Policy, Vec<RegionId>, Fallback), usize> = HashMap::new();
-        let plan_of = config
+        let services = config
             .zones
             .iter()
             .map(|z| {
@@ -287,12 +218,14 @@ impl Compiled {
                     .map(|s| {
                         let regions: Vec<RegionId> = s.pools.iter().map(|p| p.region).collect();
                         let key = (s.policy, regions, s.fallback);
-                        *known
-                            .entry(key)
-                            .or_insert_with_key(|(policy, regions, fallback)| {
-                                plans.push(Plan::new(*policy, regions, *fallback, &places));
-                                plans.len() - 1
-                            })
+                        let plan =
+                            *known
+                                .entry(key)
+                                .or_insert_with_key(|(policy, regions, fallback)| {
+                                    plans.push(Plan::new(*policy, regions, *fallback, &places));
+                                    plans.len() - 1
+                                });
+                        ServiceFacts::new(config, s, u32::try_from(plan).unwrap_or(u32::MAX))
                     })
                     .collect()
             })
@@ -301,40 +234,92 @@ impl Compiled {
             maps: config.geo_maps.iter().map(CompiledMap::new).collect(),
             places,
             plans,
-            plan_of,
-            sticky,
-            shaping,
-            names,
+            services,
             id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
+    }
+
+    /// What is compiled for service `service` of zone `zone`.
+    #[inline]
+    fn service(&self, zone: usize, service: usize) -> Option<&ServiceFacts> {
+        self.services.get(zone)?.get(service)
     }
 
     /// Whether service `service` of zone `zone` shapes traffic by its
     /// configuration.
     #[inline]
     pub fn shapes(&self, zone: usize, service: usize) -> bool {
-        self.shaping
-            .get(zone)
-            .and_then(|z| z.get(service))
-            .copied()
-            .unwrap_or(false)
+        self.service(zone, service).is_some_and(|f| f.shapes)
     }
 
     /// Whether a pool of service `service` of zone `zone` answers with a
     /// name (a CNAME endpoint).
     #[inline]
     pub fn answers_names(&self, zone: usize, service: usize) -> bool {
-        self.names
-            .get(zone)
-            .and_then(|z| z.get(service))
-            .copied()
-            .unwrap_or(false)
+        self.service(zone, service).is_some_and(|f| f.names)
+    }
+
+    /// The ids a sticky service hashes by (None for other services).
+    fn sticky(&self, zone: usize, service: usize) -> Option<&StickyIds> {
+        self.service(zone, service)?.sticky.as_deref()
     }
 
     /// Unique to this compilation (so to this loaded configuration) within
     /// the process: caches of what was derived from it are keyed by it.
     pub fn id(&self) -> u64 {
         self.id
+    }
+}
+
+/// What a decision looks up about one service.
+#[derive(Debug)]
+struct ServiceFacts {
+    /// Index into `Compiled::plans`.
+    plan: u32,
+    /// The configuration shapes traffic (sticky, a spill or a slow start
+    /// on a pool).
+    shapes: bool,
+    /// A pool answers with a name (CNAME).
+    names: bool,
+    /// Ids of pools and endpoints for sticky selection (None for services
+    /// that do not hash: most, so it is boxed).
+    sticky: Option<Box<StickyIds>>,
+}
+
+impl ServiceFacts {
+    fn new(config: &Config, s: &Service, plan: u32) -> Self {
+        let sticky = (s.selection == Selection::Sticky).then(|| {
+            Box::new(StickyIds {
+                pools: s
+                    .pools
+                    .iter()
+                    .map(|p| hash::id_of(config.regions[p.region].name.as_bytes()))
+                    .collect(),
+                endpoints: s
+                    .pools
+                    .iter()
+                    .map(|p| {
+                        p.endpoints
+                            .iter()
+                            .map(|e| hash::id_of(target_id(&e.target).as_bytes()))
+                            .collect()
+                    })
+                    .collect(),
+            })
+        });
+        Self {
+            plan,
+            shapes: s.selection == Selection::Sticky
+                || s.pools
+                    .iter()
+                    .any(|p| p.spill > 0 || p.slow_start.is_some()),
+            names: s.pools.iter().any(|p| {
+                p.endpoints
+                    .iter()
+                    .any(|e| matches!(e.target, Target::Name(_)))
+            }),
+            sticky,
+        }
     }
 }
 
@@ -442,10 +427,8 @@ pub fn place<'a>(
 ) -> (&'a [Vec<usize>], u8) {
     let compiled = inputs.compiled;
     let Some(plan) = compiled
-        .plan_of
-        .get(zone)
-        .and_then(|z| z.get(service))
-        .and_then(|&i| compiled.plans.get(i))
+        .service(zone, service)
+        .and_then(|f| compiled.plans.get(f.plan as usize))
     else {
         return (&[], 0);
     };
@@ -951,7 +934,11 @@ impl<H: Health> PoolCtx<'_, H> {
     fn draw_pool(&self, avail: &[(usize, u16)], rng: &mut impl Rng) -> Option<usize> {
         match (self.service.selection, self.net) {
             (Selection::Sticky, Some(net)) => {
-                let ids = &self.inputs.compiled.sticky[self.zone][self.service_index].pools;
+                let ids = &self
+                    .inputs
+                    .compiled
+                    .sticky(self.zone, self.service_index)?
+                    .pools;
                 avail
                     .iter()
                     .filter(|(_, w)| *w > 0)
@@ -1134,9 +1121,15 @@ impl<H: Health> PoolCtx<'_, H> {
                 &mut survey.candidates
             }
         };
-        if let (Selection::Sticky, Some(net)) = (self.service.selection, self.net) {
+        if let (Selection::Sticky, Some(net), Some(ids)) = (
+            self.service.selection,
+            self.net,
+            self.inputs
+                .compiled
+                .sticky(self.zone, self.service_index)
+                .and_then(|ids| ids.endpoints.get(pool)),
+        ) {
             // The highest scores for this network, best first.
-            let ids = &self.inputs.compiled.sticky[self.zone][self.service_index].endpoints[pool];
             candidates.retain(|(_, w)| *w > 0);
             candidates.sort_by(|a, b| {
                 hash::score(net, ids[b.0], b.1).total_cmp(&hash::score(net, ids[a.0], a.1))
