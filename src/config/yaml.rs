@@ -2,14 +2,18 @@
 //! the line and column where it starts. Owns YAML syntax and how plain
 //! scalars are typed; knows nothing about what the keys mean.
 //!
-//! Two readers give the same tree. The tree is built straight from the
-//! events of `granit_parser` (the parser under serde_saphyr): one pass, no
-//! serde, no `Spanned` wrapper per value. What that reader does not handle
-//! itself (a syntax error, anchors and aliases, merge keys, tags, several
-//! documents, a scalar whose typing it is not sure of, limits) it hands to
+//! Three readers give the same tree. `fast` is a scanner of our own for
+//! the YAML configurations are written in (block and flow collections,
+//! one-line plain and quoted scalars, comments) and declines anything
+//! else. The tree is otherwise built straight from the events of
+//! `granit_parser` (the parser under serde_saphyr): one pass, no serde, no
+//! `Spanned` wrapper per value. What that reader does not handle itself (a
+//! syntax error, anchors and aliases, merge keys, tags, several documents,
+//! a scalar whose typing it is not sure of, limits) it hands to
 //! serde_saphyr, the reader the configuration always had, so that every
 //! message and every rarely used YAML rule stays exactly as it was. The
-//! tests compare the two on every case and fixture.
+//! tests compare the three on every case and fixture, and the fast one
+//! with the others on mutated files.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -21,6 +25,7 @@ use serde_saphyr::{DuplicateKeyPolicy, MessageFormatter, Spanned, UserMessageFor
 use super::model::Loc;
 use super::tree::{Int, Key, Kind, Node, Pos};
 
+mod fast;
 #[cfg(test)]
 mod tests;
 
@@ -28,6 +33,9 @@ mod tests;
 /// returned: nothing after it can be trusted. Duplicate keys are passed
 /// through here and reported by `tree::report_duplicate_keys`.
 pub(crate) fn parse_yaml(text: &str) -> Result<Node<'_>, (Loc, String)> {
+    if let Some(root) = fast::parse(text) {
+        return Ok(root);
+    }
     match parse_events(text) {
         Some(root) => Ok(root),
         None => parse_serde(text),
