@@ -162,9 +162,10 @@ impl Step<'_> {
         match self {
             Self::Root => {}
             Self::Key(key) => push_key(out, key),
-            // Writing into a String cannot fail.
             Self::Index(i) => {
-                let _ = write!(out, "[{i}]");
+                out.push('[');
+                push_decimal(out, i);
+                out.push(']');
             }
         }
     }
@@ -261,6 +262,14 @@ pub(crate) fn key_path(parent: &str, key: &str) -> String {
     path.push_str(parent);
     push_key(&mut path, key);
     path
+}
+
+/// Appends `n` in decimal (without `fmt`'s machinery, once per path).
+fn push_decimal(out: &mut String, n: usize) {
+    if n >= 10 {
+        push_decimal(out, n / 10);
+    }
+    out.push(char::from(b'0' + (n % 10) as u8));
 }
 
 /// Appends `.key` to `path` (no dot on an empty path), quoted as
@@ -370,7 +379,8 @@ impl<'a> Field<'a> {
 
     /// The key path of this node (`zones[0].services.www`).
     pub(crate) fn path(&self) -> String {
-        let mut path = String::new();
+        // Room for a service's path (`zones[0].services.name`) at once.
+        let mut path = String::with_capacity(48);
         push_link(self.parent.as_deref(), &mut path);
         self.step.push(&mut path);
         path

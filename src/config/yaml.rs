@@ -33,12 +33,20 @@ mod tests;
 /// returned: nothing after it can be trusted. Duplicate keys are passed
 /// through here and reported by `tree::report_duplicate_keys`.
 pub(crate) fn parse_yaml(text: &str) -> Result<Node<'_>, (Loc, String)> {
+    read(text).map(|(root, _)| root)
+}
+
+/// [`parse_yaml`], and whether every map's keys are known to be unique
+/// (the fast reader checks them as it reads, and declines a file with a
+/// key twice), so that `tree::report_duplicate_keys` need not walk the
+/// tree again.
+pub(crate) fn read(text: &str) -> Result<(Node<'_>, bool), (Loc, String)> {
     if let Some(root) = fast::parse(text) {
-        return Ok(root);
+        return Ok((root, true));
     }
     match parse_events(text) {
-        Some(root) => Ok(root),
-        None => parse_serde(text),
+        Some(root) => Ok((root, false)),
+        None => parse_serde(text).map(|root| (root, false)),
     }
 }
 

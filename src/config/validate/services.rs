@@ -99,9 +99,13 @@ impl Services {
         diag: &mut Diag,
     ) {
         let name = service_name(diag, key, f, origin);
-        if let Some(name) = &name
-            && let Some(first) = self.first(&LowerName::new(name))
+        // Lower-cased once: the check here and the table below share it.
+        let lower = name.as_ref().map(LowerName::new);
+        let mut known = false;
+        if let (Some(name), Some(lower)) = (&name, &lower)
+            && let Some(first) = self.first(lower)
         {
+            known = true;
             diag.error(
                 key.loc(),
                 &f.path(),
@@ -112,8 +116,16 @@ impl Services {
             );
         }
         if let Some(service) = service(key, f, name, names, config, diag) {
-            let lower = LowerName::new(&service.name);
-            if self.first(&lower).is_none() {
+            // A service whose name was bad stands in as the root name.
+            let lower = match lower {
+                Some(lower) => lower,
+                None => {
+                    let lower = LowerName::new(&service.name);
+                    known = self.first(&lower).is_some();
+                    lower
+                }
+            };
+            if !known {
                 let hash = self.seen.hasher().hash_one(&lower);
                 match self.seen.entry(hash) {
                     Entry::Vacant(slot) => {

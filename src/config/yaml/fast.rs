@@ -7,8 +7,8 @@
 //! returns. On anything else (anchors, aliases, tags, block scalars `|` and
 //! `>`, multi-line scalars, complex keys, directives and document markers,
 //! empty list items, odd indentation, a plain scalar whose typing the
-//! event reader leaves to serde_saphyr, anything near the limits, any
-//! error) it answers `None` and the file is read by the slower readers, so
+//! event reader leaves to serde_saphyr, a key written twice in one map,
+//! anything near the limits, any error) it answers `None` and the file is read by the slower readers, so
 //! every message and every rarely used rule stays theirs.
 //!
 //! A key, a list or a map starts where the parser says it does: a block
@@ -17,6 +17,7 @@
 //! value (`key:` with nothing after it) at its key's colon.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 use super::{
     COMMENTS_BUFFERED, MAX_DEPTH, MAX_INPUT_BYTES, MAX_NODES, Plain, is_null, plain_scalar,
@@ -28,16 +29,17 @@ pub(super) fn parse(text: &str) -> Option<Node<'_>> {
     if text.len() > MAX_INPUT_BYTES {
         return None;
     }
-    let mut hashes = 0;
-    for &b in text.as_bytes() {
-        if b == b'#' {
-            hashes += 1;
-        } else if b != b'\n' && !(b' '..=b'~').contains(&b) {
-            // A tab, a carriage return, a control character or UTF-8:
-            // columns, indentation and line breaks are the parser's business.
-            return None;
-        }
+    let bytes = text.as_bytes();
+    // A tab, a carriage return, a control character or UTF-8: columns,
+    // indentation and line breaks are the parser's business. (Written as
+    // two folds without early exits, which the compiler vectorises.)
+    let odd = bytes.iter().fold(false, |odd, &b| {
+        odd | (b != b'\n' && !(b' '..=b'~').contains(&b))
+    });
+    if odd {
+        return None;
     }
+    let hashes = bytes.iter().filter(|&&b| b == b'#').count();
     // With many comments the parser reads them as events and fails long
     // runs of them (see `COMMENTS_BUFFERED`): only short runs are ours.
     if hashes >= COMMENTS_BUFFERED && !comment_runs_are_short(text) {
@@ -84,6 +86,10 @@ fn comment_runs_are_short(text: &str) -> bool {
 /// How deep lists and maps may nest here: well inside the other readers'
 /// limit, so that a breach is always theirs to word.
 const DEPTH: usize = MAX_DEPTH - 12;
+
+/// Maps up to this many keys are checked for a key written twice by
+/// scanning; larger ones through a hash of the names.
+const SCAN_KEYS: usize = 16;
 
 /// The longest implicit key YAML allows is 1024 characters; longer ones are
 /// the parser's to refuse.
@@ -264,6 +270,27 @@ impl<'a> Reader<'a> {
             }
         }
         self.depth -= 1;
+        self.end_map(start, pos)
+    }
+
+    /// The map whose entries are on the stack from `start`, unless a key
+    /// is in it twice: duplicates are reported by `tree`, after the other
+    /// readers.
+    fn end_map(&mut self, start: usize, pos: Pos) -> Option<Node<'a>> {
+        let entries = &self.entries[start..];
+        if entries.len() <= SCAN_KEYS {
+            for (i, (key, _)) in entries.iter().enumerate() {
+                if entries[..i].iter().any(|(k, _)| k.name == key.name) {
+                    return None;
+                }
+            }
+        } else {
+            let mut seen: HashSet<&str, foldhash::fast::RandomState> =
+                HashSet::with_capacity_and_hasher(entries.len(), Default::default());
+            if !entries.iter().all(|(key, _)| seen.insert(&key.name)) {
+                return None;
+            }
+        }
         Some(Node {
             kind: Kind::Map(self.entries.drain(start..).collect()),
             pos,
@@ -658,10 +685,7 @@ impl<'a> Reader<'a> {
         }
         self.i += 1;
         self.depth -= 1;
-        Some(Node {
-            kind: Kind::Map(self.entries.drain(start..).collect()),
-            pos,
-        })
+        self.end_map(start, pos)
     }
 }
 
