@@ -29,17 +29,18 @@ mod fast;
 #[cfg(test)]
 mod tests;
 
-/// Parses `text` into a located tree. A YAML syntax error is the one error
-/// returned: nothing after it can be trusted. Duplicate keys are passed
-/// through here and reported by `tree::report_duplicate_keys`.
+/// [`read`] without what it says of duplicate keys (the tests' reader).
+#[cfg(test)]
 pub(crate) fn parse_yaml(text: &str) -> Result<Node<'_>, (Loc, String)> {
     read(text).map(|(root, _)| root)
 }
 
-/// [`parse_yaml`], and whether every map's keys are known to be unique
-/// (the fast reader checks them as it reads, and declines a file with a
-/// key twice), so that `tree::report_duplicate_keys` need not walk the
-/// tree again.
+/// Parses `text` into a located tree. A YAML syntax error is the one error
+/// returned: nothing after it can be trusted. Duplicate keys are passed
+/// through here and reported by `tree::report_duplicate_keys`; the flag
+/// says whether every map's keys are already known to be unique (the fast
+/// reader checks them as it reads, and declines a file with a key twice),
+/// so that the report need not walk the tree again.
 pub(crate) fn read(text: &str) -> Result<(Node<'_>, bool), (Loc, String)> {
     if let Some(root) = fast::parse(text) {
         return Ok((root, true));

@@ -104,9 +104,9 @@ struct Reader<'a> {
     line: u32,
     line_start: usize,
     /// The indentation of the line whose content the cursor is at, between
-    /// block items (see `to_content`).
+    /// block items (see `next_content`).
     indent: usize,
-    /// Set when `to_content` met the end of the text.
+    /// Set when `next_content` met the end of the text.
     eof: bool,
     /// The items and entries of every open list and map: each is allocated
     /// once, at its end, to its size.
@@ -174,7 +174,7 @@ impl<'a> Reader<'a> {
     /// From the start of a line to the first content of the next line that
     /// has some (past blank and comment lines), setting `indent`, or to the
     /// end (`eof`). Document markers and directives are not ours.
-    fn to_content(&mut self) -> Option<()> {
+    fn next_content(&mut self) -> Option<()> {
         loop {
             let start = self.i;
             self.skip_spaces();
@@ -206,7 +206,7 @@ impl<'a> Reader<'a> {
     }
 
     /// After a value: trailing spaces and comment, the line break, then on
-    /// to the next content (`to_content`).
+    /// to the next content (`next_content`).
     fn end_line(&mut self) -> Option<()> {
         self.skip_spaces();
         if self.at(0) == b'#' {
@@ -218,7 +218,7 @@ impl<'a> Reader<'a> {
         match self.at(0) {
             b'\n' => {
                 self.new_line();
-                self.to_content()
+                self.next_content()
             }
             0 => {
                 self.eof = true;
@@ -229,7 +229,7 @@ impl<'a> Reader<'a> {
     }
 
     fn document(&mut self) -> Option<Node<'a>> {
-        self.to_content()?;
+        self.next_content()?;
         if self.eof || self.indent != 0 || self.at_seq_entry() {
             // Empty, indented as a whole, or a list: not a configuration's
             // shape, and rare.
