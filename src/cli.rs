@@ -304,6 +304,9 @@ fn check(path: &Path, bind: bool) -> ExitCode {
                 ""
             };
             println!("{}: ok: {}{bound}", path.display(), snap.summary());
+            // The process ends now: freeing a large snapshot piece by piece
+            // (100,000 services) was a tenth of `check` (issue 19).
+            std::mem::forget(snap);
             ExitCode::SUCCESS
         }
         Err(errors) => {

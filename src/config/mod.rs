@@ -40,7 +40,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
 /// On failure every error found is returned, in file order. A YAML syntax
 /// error is reported alone, since nothing after it can be trusted.
 pub fn parse(text: &str, source: &Path) -> Result<Config, ConfigErrors> {
-    let mut root = yaml::parse_yaml(text).map_err(|(loc, message)| ConfigError {
+    let (mut root, unique) = yaml::read(text).map_err(|(loc, message)| ConfigError {
         file: source.to_path_buf(),
         line: loc.line,
         column: loc.column,
@@ -48,7 +48,9 @@ pub fn parse(text: &str, source: &Path) -> Result<Config, ConfigErrors> {
         message,
     })?;
     let mut diag = tree::Diag::new(source.to_path_buf());
-    tree::report_duplicate_keys(&mut root, "", &mut diag);
+    if !unique {
+        tree::report_duplicate_keys(&mut root, "", &mut diag);
+    }
     let config = validate::build(root, source, &mut diag);
     if diag.is_empty() {
         Ok(config)

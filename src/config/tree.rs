@@ -11,6 +11,7 @@ use std::collections::hash_map::Entry;
 use std::fmt::{self, Write as _};
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::time::Duration;
 
 use super::duration::parse_duration;
@@ -147,9 +148,27 @@ struct PathLink<'a> {
     step: Step<'a>,
 }
 
+#[derive(Clone, Copy, Debug)]
 enum Step<'a> {
+    /// The document itself (path "").
+    Root,
     Key(&'a str),
     Index(usize),
+}
+
+impl Step<'_> {
+    /// Appends this step to the path `out` (see [`key_path`], [`index_path`]).
+    fn push(self, out: &mut String) {
+        match self {
+            Self::Root => {}
+            Self::Key(key) => push_key(out, key),
+            Self::Index(i) => {
+                out.push('[');
+                push_decimal(out, i);
+                out.push(']');
+            }
+        }
+    }
 }
 
 impl PathLink<'_> {
@@ -157,6 +176,7 @@ impl PathLink<'_> {
         let parent = self.parent.map(PathLink::render).unwrap_or_default();
         match self.step {
             Step::Key(key) if self.parent.is_none() => key.to_owned(),
+            Step::Root => parent,
             Step::Key(key) => key_path(&parent, key),
             Step::Index(i) => index_path(&parent, i),
         }
@@ -238,15 +258,29 @@ fn duplicates_under(node: &mut Node<'_>, path: &PathLink<'_>, diag: &mut Diag) {
 /// `parent.key`, with the key quoted when it holds anything but
 /// `[A-Za-z0-9_@-]` (`geo_maps.world.nets."10.0.0.0/8"`).
 pub(crate) fn key_path(parent: &str, key: &str) -> String {
-    // Written piece by piece: `format!` here was a tenth of validating a
-    // large file, which writes a path for every key.
+    let mut path = String::with_capacity(parent.len() + key.len() + 3);
+    path.push_str(parent);
+    push_key(&mut path, key);
+    path
+}
+
+/// Appends `n` in decimal (without `fmt`'s machinery, once per path).
+fn push_decimal(out: &mut String, n: usize) {
+    if n >= 10 {
+        push_decimal(out, n / 10);
+    }
+    out.push(char::from(b'0' + (n % 10) as u8));
+}
+
+/// Appends `.key` to `path` (no dot on an empty path), quoted as
+/// [`key_path`] says. Written piece by piece: `format!` here was a tenth of
+/// validating a large file.
+fn push_key(path: &mut String, key: &str) {
     let plain = !key.is_empty()
         && key
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'@');
-    let mut path = String::with_capacity(parent.len() + key.len() + 3);
-    path.push_str(parent);
-    if !parent.is_empty() {
+    if !path.is_empty() {
         path.push('.');
     }
     if plain {
@@ -255,7 +289,6 @@ pub(crate) fn key_path(parent: &str, key: &str) -> String {
         // Writing into a String cannot fail.
         let _ = write!(path, "{key:?}");
     }
-    path
 }
 
 /// `parent[i]`.
@@ -305,20 +338,60 @@ impl Diag {
 
 /// A node reached by a key path, with the position to blame when something
 /// required inside it is missing (its key, or the node itself).
+///
+/// The key path is written out only when asked ([`Field::path`]), for an
+/// error or the model: a large file's fields share their parents' steps
+/// (one `Link` per map or list read), where writing a path for every key
+/// was the most of validating it (issue 19).
 #[derive(Clone, Debug)]
 pub(crate) struct Field<'a> {
     pub(crate) node: &'a Node<'a>,
-    pub(crate) path: String,
+    /// The map or list holding this node (`None` at the top).
+    parent: Option<Rc<Link<'a>>>,
+    step: Step<'a>,
     pub(crate) anchor: Loc,
+}
+
+/// One step of a field's key path, linked to the steps above it.
+#[derive(Debug)]
+struct Link<'a> {
+    parent: Option<Rc<Self>>,
+    step: Step<'a>,
+}
+
+/// Writes the path of `link` (and the links above it) into `out`.
+fn push_link(link: Option<&Link<'_>>, out: &mut String) {
+    if let Some(link) = link {
+        push_link(link.parent.as_deref(), out);
+        link.step.push(out);
+    }
 }
 
 impl<'a> Field<'a> {
     pub(crate) fn root(node: &'a Node<'a>) -> Self {
         Self {
             node,
-            path: String::new(),
+            parent: None,
+            step: Step::Root,
             anchor: node.loc(),
         }
+    }
+
+    /// The key path of this node (`zones[0].services.www`).
+    pub(crate) fn path(&self) -> String {
+        // Room for a service's path (`zones[0].services.name`) at once.
+        let mut path = String::with_capacity(48);
+        push_link(self.parent.as_deref(), &mut path);
+        self.step.push(&mut path);
+        path
+    }
+
+    /// This node as the parent of the fields inside it.
+    fn link(&self) -> Option<Rc<Link<'a>>> {
+        Some(Rc::new(Link {
+            parent: self.parent.clone(),
+            step: self.step,
+        }))
     }
 
     pub(crate) const fn loc(&self) -> Loc {
@@ -327,7 +400,7 @@ impl<'a> Field<'a> {
 
     /// Reports `message` at this node's value.
     pub(crate) fn error(&self, diag: &mut Diag, message: impl Into<String>) {
-        diag.error(self.node.loc(), &self.path, message);
+        diag.error(self.node.loc(), &self.path(), message);
     }
 
     fn wrong_type(&self, diag: &mut Diag, expected: &str) {
@@ -468,13 +541,15 @@ impl<'a> Field<'a> {
             self.wrong_type(diag, "a list");
             return None;
         };
+        let link = self.link();
         Some(
             items
                 .iter()
                 .enumerate()
                 .map(|(i, node)| Field {
                     node,
-                    path: index_path(&self.path, i),
+                    parent: link.clone(),
+                    step: Step::Index(i),
                     anchor: node.loc(),
                 })
                 .collect(),
@@ -483,25 +558,36 @@ impl<'a> Field<'a> {
 
     /// The value of one entry of this map, taken out of the tree (what
     /// [`Field::entries`] hands out for it).
-    pub(crate) fn entry<'b>(&self, key: &'b Key<'b>, node: &'b Node<'b>) -> Field<'b> {
+    pub(crate) fn entry<'b>(&self, key: &'b Key<'b>, node: &'b Node<'b>) -> Field<'b>
+    where
+        'a: 'b,
+    {
         Field {
             node,
-            path: key_path(&self.path, &key.name),
+            parent: self.link(),
+            step: Step::Key(&key.name),
             anchor: key.loc(),
+        }
+    }
+
+    /// The entries of this map, or `None` (reported) when it is not one. A
+    /// null value counts as an empty map.
+    fn map_entries(&self, diag: &mut Diag) -> Option<&'a [(Key<'a>, Node<'a>)]> {
+        match &self.node.kind {
+            Kind::Map(entries) => Some(entries),
+            Kind::Null => Some(&[]),
+            _ => {
+                self.wrong_type(diag, "a map");
+                None
+            }
         }
     }
 
     /// The entries of a map whose keys are names chosen by the operator
     /// (regions, monitors, services...). A null value counts as an empty map.
     pub(crate) fn entries(&self, diag: &mut Diag) -> Option<Vec<(&'a Key<'a>, Self)>> {
-        let entries: &'a [(Key<'a>, Node<'a>)] = match &self.node.kind {
-            Kind::Map(entries) => entries,
-            Kind::Null => &[],
-            _ => {
-                self.wrong_type(diag, "a map");
-                return None;
-            }
-        };
+        let entries = self.map_entries(diag)?;
+        let link = self.link();
         Some(
             entries
                 .iter()
@@ -510,7 +596,8 @@ impl<'a> Field<'a> {
                         key,
                         Field {
                             node,
-                            path: key_path(&self.path, &key.name),
+                            parent: link.clone(),
+                            step: Step::Key(&key.name),
                             anchor: key.loc(),
                         },
                     )
@@ -527,12 +614,18 @@ impl<'a> Field<'a> {
         diag: &mut Diag,
         allowed: &'static [&'static str],
     ) -> Option<MapWalker<'a>> {
-        let entries = self.entries(diag)?;
-        for (key, field) in &entries {
+        let entries = self.map_entries(diag)?;
+        let walker = MapWalker {
+            entries,
+            allowed,
+            link: self.link(),
+            anchor: self.anchor,
+        };
+        for (key, node) in entries {
             if !allowed.contains(&key.name.as_ref()) {
                 diag.error(
                     key.loc(),
-                    &field.path,
+                    &walker.field(key, node).path(),
                     format!(
                         "unknown key {:?} (allowed: {})",
                         key.name,
@@ -541,48 +634,51 @@ impl<'a> Field<'a> {
                 );
             }
         }
-        Some(MapWalker {
-            entries,
-            allowed,
-            path: self.path.clone(),
-            anchor: self.anchor,
-        })
+        Some(walker)
     }
 }
 
 /// Hands out the known keys of one map (see [`Field::map`]).
 #[derive(Debug)]
 pub(crate) struct MapWalker<'a> {
-    entries: Vec<(&'a Key<'a>, Field<'a>)>,
+    entries: &'a [(Key<'a>, Node<'a>)],
     allowed: &'static [&'static str],
-    path: String,
+    /// The map itself, as the parent of its fields.
+    link: Option<Rc<Link<'a>>>,
     anchor: Loc,
 }
 
 impl<'a> MapWalker<'a> {
+    fn field(&self, key: &'a Key<'a>, node: &'a Node<'a>) -> Field<'a> {
+        Field {
+            node,
+            parent: self.link.clone(),
+            step: Step::Key(&key.name),
+            anchor: key.loc(),
+        }
+    }
+
+    fn find(&self, key: &str) -> Option<&'a (Key<'a>, Node<'a>)> {
+        self.entries.iter().find(|(k, _)| k.name == key)
+    }
+
     /// The value of `key`, or `None` when it is absent or null.
     pub(crate) fn get(&self, key: &str) -> Option<Field<'a>> {
         debug_assert!(self.allowed.contains(&key), "{key} not declared as allowed");
-        self.entries
-            .iter()
-            .find(|(k, _)| k.name == key)
-            .filter(|(_, f)| f.node.kind != Kind::Null)
-            .map(|(_, f)| f.clone())
+        self.find(key)
+            .filter(|(_, node)| node.kind != Kind::Null)
+            .map(|(k, node)| self.field(k, node))
     }
 
     /// The value of `key`, reporting it as missing (at the map's key) when
     /// it is absent. A null value is returned, so that the type check names it.
     pub(crate) fn require(&self, diag: &mut Diag, key: &str) -> Option<Field<'a>> {
         debug_assert!(self.allowed.contains(&key), "{key} not declared as allowed");
-        let found = self
-            .entries
-            .iter()
-            .find(|(k, _)| k.name == key)
-            .map(|(_, f)| f.clone());
+        let found = self.find(key).map(|(k, node)| self.field(k, node));
         if found.is_none() {
             diag.error(
                 self.anchor,
-                &self.path,
+                &self.path(),
                 format!("missing required key {key:?}"),
             );
         }
@@ -591,14 +687,14 @@ impl<'a> MapWalker<'a> {
 
     /// Where the key of `key` is written, if present.
     pub(crate) fn key_loc(&self, key: &str) -> Option<Loc> {
-        self.entries
-            .iter()
-            .find(|(k, _)| k.name == key)
-            .map(|(k, _)| k.loc())
+        self.find(key).map(|(k, _)| k.loc())
     }
 
-    pub(crate) fn path(&self) -> &str {
-        &self.path
+    /// The key path of the map (written out when asked).
+    pub(crate) fn path(&self) -> String {
+        let mut path = String::new();
+        push_link(self.link.as_deref(), &mut path);
+        path
     }
 
     pub(crate) const fn anchor(&self) -> Loc {

@@ -2,14 +2,18 @@
 //! the line and column where it starts. Owns YAML syntax and how plain
 //! scalars are typed; knows nothing about what the keys mean.
 //!
-//! Two readers give the same tree. The tree is built straight from the
-//! events of `granit_parser` (the parser under serde_saphyr): one pass, no
-//! serde, no `Spanned` wrapper per value. What that reader does not handle
-//! itself (a syntax error, anchors and aliases, merge keys, tags, several
-//! documents, a scalar whose typing it is not sure of, limits) it hands to
+//! Three readers give the same tree. `fast` is a scanner of our own for
+//! the YAML configurations are written in (block and flow collections,
+//! one-line plain and quoted scalars, comments) and declines anything
+//! else. The tree is otherwise built straight from the events of
+//! `granit_parser` (the parser under serde_saphyr): one pass, no serde, no
+//! `Spanned` wrapper per value. What that reader does not handle itself (a
+//! syntax error, anchors and aliases, merge keys, tags, several documents,
+//! a scalar whose typing it is not sure of, limits) it hands to
 //! serde_saphyr, the reader the configuration always had, so that every
 //! message and every rarely used YAML rule stays exactly as it was. The
-//! tests compare the two on every case and fixture.
+//! tests compare the three on every case and fixture, and the fast one
+//! with the others on mutated files.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -21,16 +25,29 @@ use serde_saphyr::{DuplicateKeyPolicy, MessageFormatter, Spanned, UserMessageFor
 use super::model::Loc;
 use super::tree::{Int, Key, Kind, Node, Pos};
 
+mod fast;
 #[cfg(test)]
 mod tests;
 
+/// [`read`] without what it says of duplicate keys (the tests' reader).
+#[cfg(test)]
+pub(crate) fn parse_yaml(text: &str) -> Result<Node<'_>, (Loc, String)> {
+    read(text).map(|(root, _)| root)
+}
+
 /// Parses `text` into a located tree. A YAML syntax error is the one error
 /// returned: nothing after it can be trusted. Duplicate keys are passed
-/// through here and reported by `tree::report_duplicate_keys`.
-pub(crate) fn parse_yaml(text: &str) -> Result<Node<'_>, (Loc, String)> {
+/// through here and reported by `tree::report_duplicate_keys`; the flag
+/// says whether every map's keys are already known to be unique (the fast
+/// reader checks them as it reads, and declines a file with a key twice),
+/// so that the report need not walk the tree again.
+pub(crate) fn read(text: &str) -> Result<(Node<'_>, bool), (Loc, String)> {
+    if let Some(root) = fast::parse(text) {
+        return Ok((root, true));
+    }
     match parse_events(text) {
-        Some(root) => Ok(root),
-        None => parse_serde(text),
+        Some(root) => Ok((root, false)),
+        None => parse_serde(text).map(|root| (root, false)),
     }
 }
 

@@ -161,7 +161,7 @@ fn connection(m: &MapWalker<'_>, base: &Path, diag: &mut Diag) -> Option<EtcdCon
             };
             diag.error(
                 t.key_loc(present).unwrap_or_default(),
-                &key_path(t.path(), present),
+                &key_path(&t.path(), present),
                 format!(
                     "a client certificate needs both cert_file and key_file; {missing} is missing"
                 ),
@@ -179,7 +179,7 @@ fn connection(m: &MapWalker<'_>, base: &Path, diag: &mut Diag) -> Option<EtcdCon
         };
         diag.error(
             m.key_loc(present).unwrap_or_default(),
-            &key_path(m.path(), present),
+            &key_path(&m.path(), present),
             "set username and password_env together",
         );
     }

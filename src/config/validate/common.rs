@@ -24,18 +24,19 @@ impl Names<'_> {
         &self,
         diag: &mut Diag,
         loc: Loc,
-        path: &str,
+        at: &Field<'_>,
         name: &str,
     ) -> Option<RegionId> {
-        resolve(diag, loc, path, name, "region", "regions", &self.regions)
+        resolve(diag, loc, at, name, "region", "regions", &self.regions)
     }
 }
 
-/// Looks `name` up in `known`, reporting `unknown region "x" (regions: a, b)`.
+/// Looks `name` up in `known`, reporting `unknown region "x" (regions: a, b)`
+/// at `loc` with the path of `at` (written only then).
 pub(super) fn resolve(
     diag: &mut Diag,
     loc: Loc,
-    path: &str,
+    at: &Field<'_>,
     name: &str,
     what: &str,
     plural: &str,
@@ -48,7 +49,7 @@ pub(super) fn resolve(
         } else {
             format!("{plural}: {}", known.join(", "))
         };
-        diag.error(loc, path, format!("unknown {what} {name:?} ({list})"));
+        diag.error(loc, &at.path(), format!("unknown {what} {name:?} ({list})"));
     }
     found
 }
@@ -102,7 +103,7 @@ pub(super) fn second_of(m: &MapWalker<'_>, a: &str, b: &str) -> (Loc, String) {
     let (la, lb) = (m.key_loc(a), m.key_loc(b));
     let pos = |l: Option<Loc>| l.map(|l| (l.line, l.column));
     let (loc, key) = if pos(la) > pos(lb) { (la, a) } else { (lb, b) };
-    (loc.unwrap_or_default(), key_path(m.path(), key))
+    (loc.unwrap_or_default(), key_path(&m.path(), key))
 }
 
 /// Checks dot-separated host-name labels: 1..=63 of `[A-Za-z0-9_-]` each.

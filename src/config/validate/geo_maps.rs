@@ -12,7 +12,7 @@ const CONTINENTS: [&str; 7] = ["AF", "AN", "AS", "EU", "NA", "OC", "SA"];
 pub(super) fn geo_maps(f: &Field<'_>, names: &Names<'_>, diag: &mut Diag) -> Vec<GeoMap> {
     let mut out = Vec::new();
     for (key, f) in f.entries(diag).unwrap_or_default() {
-        check_name(diag, key, &f.path, "map");
+        check_name(diag, key, &f.path(), "map");
         out.push(geo_map(&key.name, &f, names, diag));
     }
     out
@@ -40,7 +40,7 @@ fn geo_map(name: &str, f: &Field<'_>, names: &Names<'_>, diag: &mut Diag) -> Geo
             let Ok(asn) = asn.parse::<u32>() else {
                 diag.error(
                     key.loc(),
-                    &f.path,
+                    &f.path(),
                     format!(
                         "{:?} is not an autonomous system number; write a number, e.g. 64500",
                         key.name
@@ -57,13 +57,13 @@ fn geo_map(name: &str, f: &Field<'_>, names: &Names<'_>, diag: &mut Diag) -> Geo
         let mut seen: Vec<(IpNet, String)> = Vec::new();
         for (key, f) in f.entries(diag).unwrap_or_default() {
             let tiers = tiers(&f, names, diag);
-            let Some(net) = network(diag, key, &f.path) else {
+            let Some(net) = network(diag, key, &f.path()) else {
                 continue;
             };
             if let Some((_, first)) = seen.iter().find(|(n, _)| *n == net) {
                 diag.error(
                     key.loc(),
-                    &f.path,
+                    &f.path(),
                     format!("{:?} is the same network as {first:?}", key.name),
                 );
                 continue;
@@ -170,12 +170,12 @@ fn code_table(
     for (key, f) in f.entries(diag).unwrap_or_default() {
         let tiers = tiers(&f, names, diag);
         if let Err(message) = check(&key.name) {
-            diag.error(key.loc(), &f.path, message);
+            diag.error(key.loc(), &f.path(), message);
             continue;
         }
         let code = key.name.to_ascii_uppercase();
         if seen.contains(&code) {
-            diag.error(key.loc(), &f.path, format!("{code} is listed twice"));
+            diag.error(key.loc(), &f.path(), format!("{code} is listed twice"));
             continue;
         }
         seen.push(code.clone());
@@ -202,7 +202,7 @@ fn tiers(f: &Field<'_>, names: &Names<'_>, diag: &mut Diag) -> Option<Vec<Tier>>
             *ok = false;
             return None;
         };
-        let Some(id) = names.region(diag, item.loc(), &item.path, &name) else {
+        let Some(id) = names.region(diag, item.loc(), item, &name) else {
             *ok = false;
             return None;
         };

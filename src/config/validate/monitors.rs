@@ -83,7 +83,7 @@ const TLS_KINDS: &[MonitorKind] = &[MonitorKind::Https, MonitorKind::Grpc];
 pub(super) fn monitors(f: &Field<'_>, base: &Path, diag: &mut Diag) -> Vec<Monitor> {
     let mut out = Vec::new();
     for (key, f) in f.entries(diag).unwrap_or_default() {
-        check_name(diag, key, &f.path, "monitor");
+        check_name(diag, key, &f.path(), "monitor");
         out.push(monitor(&key.name, &f, base, diag));
     }
     out
@@ -149,7 +149,7 @@ fn monitor(name: &str, f: &Field<'_>, base: &Path, diag: &mut Diag) -> Monitor {
                 if m.get("port").is_none() {
                     diag.error(
                         m.anchor(),
-                        m.path(),
+                        &m.path(),
                         format!(
                             "missing required key \"port\" ({} monitors have no default port)",
                             kind_name(kind)
@@ -163,7 +163,7 @@ fn monitor(name: &str, f: &Field<'_>, base: &Path, diag: &mut Diag) -> Monitor {
             if let (false, Some(loc)) = (kinds.contains(&kind), m.key_loc(key)) {
                 diag.error(
                     loc,
-                    &key_path(m.path(), key),
+                    &key_path(&m.path(), key),
                     format!(
                         "{key:?} applies to {which} only, not to type {}",
                         kind_name(kind)

@@ -46,7 +46,7 @@ pub(super) fn notify(f: &Field<'_>, base: &Path, diag: &mut Diag) -> Vec<crate::
                 if reqwest::header::HeaderName::from_bytes(key.name.as_bytes()).is_err() {
                     diag.error(
                         key.loc(),
-                        &f.path,
+                        &f.path(),
                         format!("{:?} is not a valid HTTP header name", key.name),
                     );
                     continue;

@@ -41,7 +41,7 @@ pub(super) fn pool(
                 resolve(
                     diag,
                     f.loc(),
-                    &f.path,
+                    &f,
                     &name,
                     "monitor",
                     "monitors",
@@ -170,7 +170,7 @@ fn pool_monitors(
             resolve(
                 diag,
                 nf.loc(),
-                &nf.path,
+                nf,
                 &name,
                 "monitor",
                 "monitors",

@@ -33,7 +33,7 @@ pub(super) fn probe_request(mon: &mut Monitor, m: &MapWalker<'_>, base: &Path, d
             if reqwest::header::HeaderName::from_bytes(key.name.as_bytes()).is_err() {
                 diag.error(
                     key.loc(),
-                    &f.path,
+                    &f.path(),
                     format!("{:?} is not a valid HTTP header name", key.name),
                 );
                 continue;
@@ -56,7 +56,7 @@ pub(super) fn probe_request(mon: &mut Monitor, m: &MapWalker<'_>, base: &Path, d
             if let Some(loc) = m.key_loc(key) {
                 diag.error(
                     loc,
-                    &key_path(m.path(), key),
+                    &key_path(&m.path(), key),
                     format!("{key:?} needs a body, which method HEAD never gets"),
                 );
             }

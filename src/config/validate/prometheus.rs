@@ -40,7 +40,7 @@ pub(super) fn prometheus(m: &MapWalker<'_>, diag: &mut Diag) -> Option<PromCheck
             if let Some(loc) = m.key_loc("unhealthy_below") {
                 diag.error(
                     loc,
-                    &key_path(m.path(), "unhealthy_below"),
+                    &key_path(&m.path(), "unhealthy_below"),
                     "set unhealthy_above or unhealthy_below, not both",
                 );
             }
@@ -50,7 +50,7 @@ pub(super) fn prometheus(m: &MapWalker<'_>, diag: &mut Diag) -> Option<PromCheck
             if m.get("unhealthy_above").is_none() && m.get("unhealthy_below").is_none() {
                 diag.error(
                     m.anchor(),
-                    m.path(),
+                    &m.path(),
                     "missing required key \"unhealthy_above\" or \"unhealthy_below\" (the threshold the expression's value is judged by)",
                 );
             }

@@ -7,7 +7,7 @@ use crate::config::tree::{Diag, Field};
 pub(super) fn regions(f: &Field<'_>, diag: &mut Diag) -> Vec<Region> {
     let mut out = Vec::new();
     for (key, f) in f.entries(diag).unwrap_or_default() {
-        check_name(diag, key, &f.path, "region");
+        check_name(diag, key, &f.path(), "region");
         let location = f
             .map(diag, &["location"])
             .and_then(|m| m.get("location"))

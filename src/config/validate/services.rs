@@ -98,13 +98,17 @@ impl Services {
         config: &Config,
         diag: &mut Diag,
     ) {
-        let name = service_name(diag, key, &f.path, origin);
-        if let Some(name) = &name
-            && let Some(first) = self.first(&LowerName::new(name))
+        let name = service_name(diag, key, f, origin);
+        // Lower-cased once: the check here and the table below share it.
+        let lower = name.as_ref().map(LowerName::new);
+        let mut known = false;
+        if let (Some(name), Some(lower)) = (&name, &lower)
+            && let Some(first) = self.first(lower)
         {
+            known = true;
             diag.error(
                 key.loc(),
-                &f.path,
+                &f.path(),
                 format!(
                     "{:?} is the same name as service {:?} ({name})",
                     key.name, first.label
@@ -112,8 +116,16 @@ impl Services {
             );
         }
         if let Some(service) = service(key, f, name, names, config, diag) {
-            let lower = LowerName::new(&service.name);
-            if self.first(&lower).is_none() {
+            // A service whose name was bad stands in as the root name.
+            let lower = match lower {
+                Some(lower) => lower,
+                None => {
+                    let lower = LowerName::new(&service.name);
+                    known = self.first(&lower).is_some();
+                    lower
+                }
+            };
+            if !known {
                 let hash = self.seen.hasher().hash_one(&lower);
                 match self.seen.entry(hash) {
                     Entry::Vacant(slot) => {
@@ -128,7 +140,12 @@ impl Services {
 }
 
 /// A service key: `@` for the apex, else a name relative to the origin.
-fn service_name(diag: &mut Diag, key: &Key<'_>, path: &str, origin: Option<&Name>) -> Option<Name> {
+fn service_name(
+    diag: &mut Diag,
+    key: &Key<'_>,
+    f: &Field<'_>,
+    origin: Option<&Name>,
+) -> Option<Name> {
     if key.name == "@" {
         return origin.cloned();
     }
@@ -144,7 +161,7 @@ fn service_name(diag: &mut Diag, key: &Key<'_>, path: &str, origin: Option<&Name
             .map(|m| format!("service {:?} is not a relative domain name: {m}", key.name))
     };
     if let Some(message) = problem {
-        diag.error(key.loc(), path, message);
+        diag.error(key.loc(), &f.path(), message);
         return None;
     }
     let origin = origin?;
@@ -153,7 +170,7 @@ fn service_name(diag: &mut Diag, key: &Key<'_>, path: &str, origin: Option<&Name
         Err(e) => {
             diag.error(
                 key.loc(),
-                path,
+                &f.path(),
                 format!(
                     "service {:?} under {origin} is not a valid name: {e}",
                     key.name
@@ -193,15 +210,7 @@ fn service(
         Some("geo") => {
             let map = if let Some(f) = &map_field {
                 f.string(diag).and_then(|name| {
-                    resolve(
-                        diag,
-                        f.loc(),
-                        &f.path,
-                        &name,
-                        "map",
-                        "geo_maps",
-                        &names.maps,
-                    )
+                    resolve(diag, f.loc(), f, &name, "map", "geo_maps", &names.maps)
                 })
             } else {
                 let known = if names.maps.is_empty() {
@@ -211,7 +220,7 @@ fn service(
                 };
                 diag.error(
                     m.anchor(),
-                    m.path(),
+                    &m.path(),
                     format!("missing required key \"map\": policy geo needs one ({known})"),
                 );
                 None
@@ -228,7 +237,7 @@ fn service(
     {
         diag.error(
             m.key_loc("map").unwrap_or_default(),
-            &f.path,
+            &f.path(),
             format!("\"map\" applies to policy geo only, not to policy {p}"),
         );
     }
@@ -260,10 +269,10 @@ fn service(
             );
         }
         for (key, f) in entries {
-            let region = names.region(diag, key.loc(), &f.path, &key.name);
+            let region = names.region(diag, key.loc(), &f, &key.name);
             let pool = pool(&f, region, names, diag);
             if let (Some(region), Some(pool)) = (region, pool) {
-                check_location(diag, key, &f.path, region, policy, config);
+                check_location(diag, key, &f, region, policy, config);
                 pools.push(pool);
             }
         }
@@ -332,7 +341,7 @@ fn service(
 fn check_location(
     diag: &mut Diag,
     key: &Key<'_>,
-    path: &str,
+    f: &Field<'_>,
     region: RegionId,
     policy: Option<Policy>,
     config: &Config,
@@ -356,7 +365,7 @@ fn check_location(
     };
     diag.error(
         key.loc(),
-        path,
+        &f.path(),
         format!(
             "region {:?} has no location, but {why}; set regions.{}.location: [latitude, longitude]",
             r.name, r.name

@@ -68,7 +68,7 @@ pub(super) fn zones(
                 f.error(diag, format!("origin {name} is already used by {first}"));
                 return None;
             }
-            origins.push((name.clone(), m.path().to_owned()));
+            origins.push((name.clone(), m.path()));
             Some(name)
         });
         let file = m
@@ -108,7 +108,7 @@ fn zone_dnssec(f: &Field<'_>, base: &Path, diag: &mut Diag) -> Option<ZoneDnssec
                 keys.push(KeyRef {
                     path,
                     loc: item.loc(),
-                    key_path: item.path.clone(),
+                    key_path: item.path(),
                 });
             }
         }

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::*;
+use crate::config::tree::{Diag, report_duplicate_keys};
 
 /// `value@line:col`; maps as `{key@l:c: value@l:c, ...}`, lists as `[...]`.
 fn show(node: &Node<'_>) -> String {
@@ -590,4 +591,315 @@ fn plain_strings_borrow_from_the_text() {
         Kind::Str(Cow::Borrowed("quoted"))
     ));
     assert!(matches!(&inner[2].1.kind, Kind::Str(Cow::Owned(s)) if s == "esc\taped"));
+}
+
+/// What the readers before the fast one make of `text`.
+fn render_slow(text: &str) -> String {
+    match parse_events(text) {
+        Some(node) => show(&node),
+        None => match parse_serde(text) {
+            Ok(node) => show(&node),
+            Err((loc, message)) => format!("error {}:{}: {message}", loc.line, loc.column),
+        },
+    }
+}
+
+/// The fast reader, where it answers, gives the other readers' tree; says
+/// whether it answered.
+fn fast_agrees(name: &str, text: &str) -> bool {
+    let Some(fast) = fast::parse(text) else {
+        return false;
+    };
+    assert_eq!(
+        show(&fast),
+        render_slow(text),
+        "{name}: the fast reader disagrees on\n{text}"
+    );
+    true
+}
+
+/// Every configuration file of the repository: the error fixtures, the
+/// fuzzing corpus, the test fixtures, the packaged and benchmark examples.
+fn all_configs() -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = yaml_files();
+    for name in [
+        "bench/meridian.yaml",
+        "fuzz/fixtures/fuzz.yaml",
+        "tests/fixtures/admin/admin.yaml",
+        "tests/fixtures/geo/geo.yaml",
+        "tests/fixtures/static/static.yaml",
+        "zones/demo.yaml",
+    ] {
+        let text = std::fs::read_to_string(root.join(name)).expect("the file can be read");
+        files.push((name.to_owned(), text));
+    }
+    files
+}
+
+/// The shapes a large file is written in, as bench/benchtool.py writes
+/// them: flow maps nested in flow maps.
+fn bench_shaped(services: usize) -> String {
+    let mut text = String::from(
+        "# generated\ndns:\n  listen: [\"127.0.0.1:15356\"]\nregions:\n  us-east:      \
+         { location: [39.04, -77.49] }\ngeo_maps:\n  world:\n    nets:\n      \
+         \"10.0.0.0/8\": [eu-west, us-east]\n    default: nearest\nzones:\n  - origin: \
+         gslb.example.\n    file: gslb.example.zone\n    services:\n",
+    );
+    for i in 0..services {
+        let b = i % 250;
+        text.push_str(&format!(
+            "      s{i}: {{ttl: 30, policy: geo, map: world, max_answers: 2, pools: \
+             {{us-east: {{endpoints: [192.0.2.{b}, 192.0.2.{}]}}, eu-west: {{endpoints: \
+             [198.51.100.{b}]}}}}}}\n",
+            b + 1
+        ));
+    }
+    text
+}
+
+#[test]
+fn the_fast_reader_agrees_with_the_others_on_every_case_file_and_cut() {
+    std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(|| {
+            let mut taken = 0;
+            for (text, _) in SCALARS {
+                taken += usize::from(fast_agrees("scalar", &format!("v: {text}\n")));
+            }
+            for (text, _) in DOCUMENTS {
+                taken += usize::from(fast_agrees("document", text));
+            }
+            for text in EDGES {
+                taken += usize::from(fast_agrees("edge", text));
+            }
+            for len in [990, 1000, 1023, 1024, 1025, 1100] {
+                let key = "k".repeat(len);
+                fast_agrees("long key", &format!("{key}: 1\n"));
+                fast_agrees("long quoted key", &format!("a: {{'{key}': 1}}\n"));
+            }
+            // It takes the common shapes, not only the trivial ones.
+            assert!(taken > 100, "the fast reader took {taken} cases");
+            for (name, text) in &all_configs() {
+                let shaped = parse_serde(text).is_ok_and(|mut n| {
+                    // A key written twice is left to the other readers.
+                    let mut diag = Diag::new(name.into());
+                    report_duplicate_keys(&mut n, "", &mut diag);
+                    matches!(n.kind, Kind::Map(_)) && diag.is_empty()
+                });
+                let taken = fast_agrees(name, text);
+                // Every well-formed configuration of the repository is ours.
+                assert!(taken || !shaped, "{name}: the fast reader declined it");
+                for (i, _) in text.char_indices() {
+                    fast_agrees(name, &text[..i]);
+                }
+            }
+            for text in [generated(50), bench_shaped(50)] {
+                assert!(fast_agrees("generated", &text), "declined:\n{text}");
+            }
+            let many = format!("a:\n{}  b: 1\n", "# c\n".repeat(200));
+            fast_agrees("many comments", &many);
+            let many = format!("{}{}", "# c\n".repeat(200), generated(5));
+            fast_agrees("many comments", &many);
+            let spread: String = generated(40)
+                .lines()
+                .flat_map(|line| [line, "  # a comment"])
+                .map(|line| format!("{line}\n"))
+                .collect();
+            assert!(fast_agrees("spread comments", &spread), "declined");
+        })
+        .expect("a thread can be started")
+        .join()
+        .expect("the readers agree");
+}
+
+/// Shapes at the fast reader's edges: each is either declined or read as
+/// the other readers read it.
+const EDGES: &[&str] = &[
+    "a:   # c\nb: 1\n",
+    "a:\n\n  b: 1\n",
+    "a: 1 \n  \nb: 2\n",
+    "a: [\n  1,\n  2\n]\n",
+    "a: [\n  1,\n\n  # c\n  2\n  ]\n",
+    "a: [1,\n2]\n",
+    "a:\n  b: [1,\n  2]\n",
+    "a:\n- b: 1\n  c: 2\n- d\ne: 1\n",
+    "a:\n- b:\n  - c\n  d: 2\n",
+    "a:\n  -\n    b: 1\n  - c\n",
+    "a:\n-\n  b: 1\n",
+    "- a: x\n",
+    "a: {b: }\n",
+    "a: {b:}\n",
+    "a: {\"b\":1}\n",
+    "a: {\"b\": 1, 'c' : 2}\n",
+    "a: b #c\n",
+    "a: b#c\n",
+    "a: 'x'#c\n",
+    "a: \"\\x41\\u00e9\\U0001F600\\N\\_\\L\\P\\0\\e\\/\\ \"\n",
+    "a: \"\\ud800\"\n",
+    "a: \"\\x4\"\n",
+    "a: x: y\n",
+    "k:\n  - [a, b]\n  - {c: d}\n  - 'e'\n",
+    "a: -1\nb: -x\nc: -.5\nd: -\n",
+    "a: [a:b, c]\n",
+    "a: [a: b]\n",
+    "a: {a:b: c}\n",
+    "a: [a, , b]\n",
+    "a: [a,]\nb: {c: 1,}\n",
+    "'a': 1\n\"b\" : 2\n",
+    "a: foo [bar] {baz}\n",
+    "a: foo, bar\n",
+    "a: ~\nb: null\nc: Null\nd: NULL\n",
+    "a: [~, null, '', \"\"]\n",
+    "a: b\n  c\n",
+    "a: 'b'\n  c: d\n",
+    "a:\n  b: 1\n c: 2\n",
+    "a:\n    b: 1\n  c: 2\n",
+    "a: [b]c\n",
+    "a: [b] # c\n",
+    "a: {b: [c, {d: [e, {f: g}]}]}\n",
+    "a: 1\n...\n",
+    "a: 1\n--- \n",
+    "<<: {a: 1}\n",
+    "~: 1\n",
+    "a: '''quoted'''\n",
+    "a: 'x''\n",
+    "a: \"x\n",
+    "a: [\"x\"y]\n",
+    "a: %x\n",
+    "a: x%\n",
+    "a: ?x\n",
+    "a: ? x\n",
+    "a: :x\n",
+    "a: x:\n",
+    "a:x\n",
+    "a : x\n",
+    "a  :  x  \n",
+    "a: 1.5e3\nb: 1e\nc: 0x1F\nd: 0o7\ne: +1\n",
+    "a: .inf\n",
+    "a: [.5, -.5, 5.]\n",
+];
+
+/// Pieces of YAML syntax that mutations insert.
+const PIECES: &[&str] = &[
+    " ", "  ", "\n", "\n  ", "\n    ", "- ", "-", ":", ": ", "#", " #", "'", "\"", "''", "[", "]",
+    "{", "}", ",", ", ", "\\", "\\x41", "\\u00e9", "\\n", "x", "0", "-1", "1.5", "0x1F", "~",
+    "null", "true", "NO", "&a ", "*a", "!t ", "|", ">", "? ", "%", "---", "...", "\t", "\r", "<<",
+    "@", "`", "é", "a: b", "{a: 1}", "[1, 2]", "\n- x", "\n  - y",
+];
+
+/// A small deterministic generator (xorshift), so that a failure repeats.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+/// `text` with one to three random edits: a piece inserted, a character
+/// removed or a line duplicated.
+fn mutate(text: &str, rng: &mut Rng) -> String {
+    let mut text = text.to_owned();
+    for _ in 0..=rng.below(3) {
+        let cuts: Vec<usize> = text
+            .char_indices()
+            .map(|(i, _)| i)
+            .chain([text.len()])
+            .collect();
+        let at = cuts[rng.below(cuts.len())];
+        match rng.below(3) {
+            0 => text.insert_str(at, PIECES[rng.below(PIECES.len())]),
+            1 if at < text.len() => {
+                let next = cuts
+                    .iter()
+                    .find(|&&c| c > at)
+                    .copied()
+                    .unwrap_or(text.len());
+                text.replace_range(at..next, "");
+            }
+            _ => {
+                let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+                let end = text[at..].find('\n').map_or(text.len(), |i| at + i + 1);
+                let line = text[start..end].to_owned();
+                text.insert_str(start, &line);
+            }
+        }
+    }
+    text
+}
+
+/// A differential fuzz: mutated configurations and cases, compared.
+/// `YAML_MUTATIONS` (rounds) and `YAML_MUTATION_SEED` widen it.
+#[test]
+fn the_fast_reader_agrees_with_the_others_on_mutated_files() {
+    std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(|| {
+            let mut seeds: Vec<String> = all_configs().into_iter().map(|(_, t)| t).collect();
+            seeds.extend(DOCUMENTS.iter().map(|(t, _)| (*t).to_owned()));
+            seeds.push(bench_shaped(3));
+            seeds.push(generated(2));
+            let rounds: usize = std::env::var("YAML_MUTATIONS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(4000);
+            let seed = std::env::var("YAML_MUTATION_SEED")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0x9e37_79b9_7f4a_7c15);
+            let mut rng = Rng(seed);
+            let mut taken = 0;
+            for round in 0..rounds {
+                let seed = &seeds[rng.below(seeds.len())];
+                let text = mutate(seed, &mut rng);
+                taken += usize::from(fast_agrees(&format!("mutation {round}"), &text));
+            }
+            // Most mutations keep a file the fast reader's.
+            assert!(
+                taken > rounds / 4,
+                "the fast reader took {taken} of {rounds}"
+            );
+        })
+        .expect("a thread can be started")
+        .join()
+        .expect("the readers agree");
+}
+
+#[test]
+fn the_fast_reader_declines_a_key_written_twice_so_that_it_is_reported() {
+    let wide: String = (0..40).map(|i| format!("  k{i}: {i}\n")).collect();
+    for text in [
+        "a: 1\nb: 2\na: 3\n".to_owned(),
+        "a: {b: 1, b: 2}\n".to_owned(),
+        format!("a:\n{wide}  k7: again\n"),
+    ] {
+        assert!(fast::parse(&text).is_none(), "accepted:\n{text}");
+        assert!(matches!(read(&text), Ok((_, false))), "{text}");
+    }
+    assert!(matches!(read("a: 1\nb: {a: 1}\n"), Ok((_, true))));
+    assert!(fast::parse(&format!("a:\n{wide}")).is_some());
+}
+
+#[test]
+fn the_fast_reader_borrows_plain_and_unescaped_strings() {
+    let text = "a: {b: plain, c: 'quoted', d: \"esc\\taped\", e: 'it''s'}\n";
+    let root = fast::parse(text).expect("the fast reader answers");
+    let Kind::Map(top) = &root.kind else {
+        panic!("a map: {}", show(&root))
+    };
+    assert!(matches!(top[0].0.name, Cow::Borrowed("a")));
+    let Kind::Map(inner) = &top[0].1.kind else {
+        panic!("a map: {}", show(&root))
+    };
+    assert!(matches!(inner[0].1.kind, Kind::Str(Cow::Borrowed("plain"))));
+    assert!(matches!(
+        inner[1].1.kind,
+        Kind::Str(Cow::Borrowed("quoted"))
+    ));
+    assert!(matches!(&inner[2].1.kind, Kind::Str(Cow::Owned(s)) if s == "esc\taped"));
+    assert!(matches!(&inner[3].1.kind, Kind::Str(Cow::Owned(s)) if s == "it's"));
 }
