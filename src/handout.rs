@@ -182,16 +182,10 @@ pub struct Table {
 /// each figure taken at its larger: a report erring towards "still
 /// draining", never a lost drain.
 fn slot_key(config: &Config, (z, s, p, e): (usize, usize, usize, usize)) -> u64 {
-    use std::hash::{DefaultHasher, Hash, Hasher};
+    use std::hash::{Hash, Hasher};
     let svc = &config.zones[z].services[s];
     let pool = &svc.pools[p];
-    let mut h = DefaultHasher::new();
-    for label in svc.name.iter() {
-        h.write_usize(label.len());
-        h.write(label);
-    }
-    h.write_usize(usize::MAX);
-    config.regions[pool.region].name.hash(&mut h);
+    let mut h = svc.pool_identity(&config.regions[pool.region].name);
     pool.endpoints[e].target.hash(&mut h);
     h.finish()
 }
@@ -368,15 +362,7 @@ mod tests {
         assert!(clock_ms() > a);
     }
 
-    fn config(services: &str) -> Config {
-        let text = format!(
-            "regions:\n  a: {{}}\n  b: {{}}\nzones:\n  - origin: t.\n    file: t.zone\n    services:\n{services}"
-        );
-        match crate::config::parse(&text, std::path::Path::new("t.yaml")) {
-            Ok(c) => c,
-            Err(e) => panic!("{e}"),
-        }
-    }
+    use crate::config::two_regions as config;
 
     #[test]
     fn slots_are_found_by_index_and_carried_over_by_name() {

@@ -22,6 +22,19 @@ pub use model::*;
 
 use std::path::Path;
 
+/// A configuration of regions `a` and `b` and zone `t.` whose `services`
+/// block is `services` (indented as the zone's services): for tests.
+#[cfg(test)]
+pub(crate) fn two_regions(services: &str) -> Config {
+    let text = format!(
+        "regions:\n  a: {{}}\n  b: {{}}\nzones:\n  - origin: t.\n    file: t.zone\n    services:\n{services}"
+    );
+    match parse(&text, Path::new("t.yaml")) {
+        Ok(c) => c,
+        Err(e) => panic!("{e}"),
+    }
+}
+
 /// Read and validate the configuration at `path`, reporting every error found.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError {

@@ -577,6 +577,23 @@ impl Pool {
 }
 
 impl Service {
+    /// A hasher that has taken in the identity of this service's pool in
+    /// `region` across configurations: the service's name (its labels as
+    /// written) and the region's name. A fixed-key SipHash, the same in
+    /// every configuration a process loads: what matches pools, and with
+    /// their endpoints' targets added, endpoints, across a reload.
+    pub fn pool_identity(&self, region: &str) -> std::hash::DefaultHasher {
+        use std::hash::Hasher;
+        let mut h = std::hash::DefaultHasher::new();
+        for label in self.name.iter() {
+            h.write_usize(label.len());
+            h.write(label);
+        }
+        h.write_usize(usize::MAX);
+        h.write(region.as_bytes());
+        h
+    }
+
     /// Its key path when it is in `zones[zone]`, e.g.
     /// `zones[0].services.www` (worked out, not kept: 60 bytes a service).
     pub fn path(&self, zone: usize) -> String {
@@ -747,15 +764,7 @@ impl Endpoint {
 mod tests {
     use super::*;
 
-    fn config(services: &str) -> Config {
-        let text = format!(
-            "regions:\n  a: {{}}\n  b: {{}}\nzones:\n  - origin: t.\n    file: t.zone\n    services:\n{services}"
-        );
-        match crate::config::parse(&text, std::path::Path::new("t.yaml")) {
-            Ok(c) => c,
-            Err(e) => panic!("{e}"),
-        }
-    }
+    use crate::config::two_regions as config;
 
     const SERVICES: &str = "      www: {policy: failover, pools: {a: {endpoints: [192.0.2.1]}, b: {endpoints: [192.0.2.2]}}}\n      \
          cdn: {policy: failover, pools: {a: {endpoints: [edge.example.net.]}}}\n      \

@@ -182,12 +182,13 @@ enum Before {
     Nothing,
     /// The same configuration: by pool, in config order.
     Same(Vec<bool>),
-    /// Another configuration: by [`pool_key`].
+    /// Another configuration: by `Service::pool_identity`.
     Other(HashMap<u64, bool>),
 }
 
-/// Every pool's key, in config order.
+/// Every pool's key (`Service::pool_identity`), in config order.
 fn pool_keys(config: &crate::config::Config) -> Vec<u64> {
+    use std::hash::Hasher;
     config
         .zones
         .iter()
@@ -195,24 +196,9 @@ fn pool_keys(config: &crate::config::Config) -> Vec<u64> {
         .flat_map(|s| {
             s.pools
                 .iter()
-                .map(|p| pool_key(&s.name, &config.regions[p.region].name))
+                .map(|p| s.pool_identity(&config.regions[p.region].name).finish())
         })
         .collect()
-}
-
-/// A pool's identity across configurations: its service's name (as
-/// written) and its region's name, hashed (a fixed-key SipHash: the same
-/// in every configuration this process loads).
-fn pool_key(service: &hickory_proto::rr::Name, region: &str) -> u64 {
-    use std::hash::{DefaultHasher, Hasher};
-    let mut h = DefaultHasher::new();
-    for label in service.iter() {
-        h.write_usize(label.len());
-        h.write(label);
-    }
-    h.write_usize(usize::MAX);
-    h.write(region.as_bytes());
-    h.finish()
 }
 
 /// Each region's forced state as answers use it: `up`, `down` or `auto`.

@@ -445,8 +445,7 @@ impl<'a> Reader<'a> {
         let pos = self.pos();
         let start = self.i;
         let text = match self.at(0) {
-            b'\'' => self.single_quoted()?,
-            b'"' => self.double_quoted()?,
+            q @ (b'\'' | b'"') => self.quoted(q)?,
             c if plain_start(c, self.at(1)) => {
                 return Some(Scalar {
                     text: Cow::Borrowed(self.plain(flow)),
@@ -493,8 +492,9 @@ impl<'a> Reader<'a> {
         &self.text[start..end]
     }
 
-    /// A single-quoted scalar on one line (`''` is a quote).
-    fn single_quoted(&mut self) -> Option<Cow<'a, str>> {
+    /// A quoted scalar on one line: single-quoted (`''` is a quote) or
+    /// double-quoted (its escapes resolved), by the `quote` it opens with.
+    fn quoted(&mut self, quote: u8) -> Option<Cow<'a, str>> {
         self.i += 1;
         let start = self.i;
         let mut owned: Option<String> = None;
@@ -502,39 +502,15 @@ impl<'a> Reader<'a> {
         loop {
             match self.at(0) {
                 b'\n' | 0 => return None,
-                b'\'' if self.at(1) == b'\'' => {
+                b'\'' if quote == b'\'' && self.at(1) == b'\'' => {
                     owned
                         .get_or_insert_with(String::new)
                         .push_str(&self.text[piece..=self.i]);
                     self.i += 2;
                     piece = self.i;
                 }
-                b'\'' => break,
-                _ => self.i += 1,
-            }
-        }
-        let text = match owned {
-            None => Cow::Borrowed(&self.text[start..self.i]),
-            Some(mut s) => {
-                s.push_str(&self.text[piece..self.i]);
-                Cow::Owned(s)
-            }
-        };
-        self.i += 1;
-        Some(text)
-    }
-
-    /// A double-quoted scalar on one line, its escapes resolved.
-    fn double_quoted(&mut self) -> Option<Cow<'a, str>> {
-        self.i += 1;
-        let start = self.i;
-        let mut owned: Option<String> = None;
-        let mut piece = start;
-        loop {
-            match self.at(0) {
-                b'\n' | 0 => return None,
-                b'"' => break,
-                b'\\' => {
+                c if c == quote => break,
+                b'\\' if quote == b'"' => {
                     let s = owned.get_or_insert_with(String::new);
                     s.push_str(&self.text[piece..self.i]);
                     let (c, len) = escape(&self.b[self.i + 1..])?;

@@ -62,12 +62,18 @@ fn render(text: &str) -> String {
 /// an unoptimised build needs more than a test thread's 2 MB for the 64
 /// levels its budget allows.
 fn mismatches(cases: &'static [(&'static str, &'static str)], wrap: bool) -> Vec<String> {
+    on_a_big_stack(move || mismatches_here(cases, wrap))
+}
+
+/// Run `f` on a thread with a stack deep enough for the readers' recursion
+/// on the deepest cases; its result, or the test fails with its panic.
+fn on_a_big_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     std::thread::Builder::new()
         .stack_size(256 << 20)
-        .spawn(move || mismatches_here(cases, wrap))
+        .spawn(f)
         .expect("a thread can be started")
         .join()
-        .expect("rendering does not panic")
+        .expect("the readers agree")
 }
 
 fn mismatches_here(cases: &[(&str, &str)], wrap: bool) -> Vec<String> {
@@ -185,53 +191,48 @@ fn agree(name: &str, text: &str) -> bool {
 
 #[test]
 fn the_event_reader_agrees_with_serde_saphyr_on_every_case_and_file_and_cut() {
-    std::thread::Builder::new()
-        .stack_size(256 << 20)
-        .spawn(|| {
-            for (text, _) in SCALARS {
-                agree("scalar", &format!("v: {text}\n"));
+    on_a_big_stack(|| {
+        for (text, _) in SCALARS {
+            agree("scalar", &format!("v: {text}\n"));
+        }
+        for (text, _) in DOCUMENTS {
+            agree("document", text);
+        }
+        for (name, text) in &yaml_files() {
+            // A whole file is left to serde_saphyr only when it is not
+            // a configuration's shape: a syntax error, empty, not a map.
+            if !agree(name, text) {
+                let shaped = parse_serde(text).is_ok_and(|n| matches!(n.kind, Kind::Map(_)));
+                assert!(!shaped, "{name}: the event reader declined it");
             }
-            for (text, _) in DOCUMENTS {
-                agree("document", text);
+            // Every cut at a line end, and the example at every character.
+            let cuts: Vec<usize> = if name.ends_with("packaging/meridian.yaml") {
+                text.char_indices().map(|(i, _)| i).collect()
+            } else {
+                text.match_indices('\n').map(|(i, _)| i).collect()
+            };
+            for i in cuts {
+                agree(name, &text[..i]);
             }
-            for (name, text) in &yaml_files() {
-                // A whole file is left to serde_saphyr only when it is not
-                // a configuration's shape: a syntax error, empty, not a map.
-                if !agree(name, text) {
-                    let shaped = parse_serde(text).is_ok_and(|n| matches!(n.kind, Kind::Map(_)));
-                    assert!(!shaped, "{name}: the event reader declined it");
-                }
-                // Every cut at a line end, and the example at every character.
-                let cuts: Vec<usize> = if name.ends_with("packaging/meridian.yaml") {
-                    text.char_indices().map(|(i, _)| i).collect()
-                } else {
-                    text.match_indices('\n').map(|(i, _)| i).collect()
-                };
-                for i in cuts {
-                    agree(name, &text[..i]);
-                }
-            }
-            // The configurations a large operator writes take the fast way.
-            assert!(
-                agree("generated", &generated(50)),
-                "the event reader declined"
-            );
-            // With fewer `#` than the parser buffers, comments are not read
-            // as events; with more, they are, as serde_saphyr reads them.
-            let commented: String = generated(3)
-                .lines()
-                .flat_map(|line| [line, "# a comment"])
-                .map(|line| format!("{line}\n"))
-                .collect();
-            assert!(agree("commented", &commented), "the event reader declined");
-            let many = format!("a:\n{}  b: 1\n", "# c\n".repeat(200));
-            agree("many comments", &many);
-            let many = format!("{}{}", "# c\n".repeat(200), generated(50));
-            assert!(agree("many comments", &many), "the event reader declined");
-        })
-        .expect("a thread can be started")
-        .join()
-        .expect("the readers agree");
+        }
+        // The configurations a large operator writes take the fast way.
+        assert!(
+            agree("generated", &generated(50)),
+            "the event reader declined"
+        );
+        // With fewer `#` than the parser buffers, comments are not read
+        // as events; with more, they are, as serde_saphyr reads them.
+        let commented: String = generated(3)
+            .lines()
+            .flat_map(|line| [line, "# a comment"])
+            .map(|line| format!("{line}\n"))
+            .collect();
+        assert!(agree("commented", &commented), "the event reader declined");
+        let many = format!("a:\n{}  b: 1\n", "# c\n".repeat(200));
+        agree("many comments", &many);
+        let many = format!("{}{}", "# c\n".repeat(200), generated(50));
+        assert!(agree("many comments", &many), "the event reader declined");
+    });
 }
 
 const SCALARS: &[(&str, &str)] = &[
@@ -578,12 +579,19 @@ fn the_tree_is_compact() {
 fn plain_strings_borrow_from_the_text() {
     let text = "a: {b: plain, c: 'quoted', d: \"esc\\taped\"}\n";
     let root = parse_events(text).expect("the event reader answers");
+    assert_borrowed(&root);
+}
+
+/// What both readers make of `a: {b: plain, c: 'quoted', d: "esc\taped",
+/// ...}`: the key and the unescaped strings borrowed from the text, the
+/// escaped one owned. The inner map's entries, for more checks.
+fn assert_borrowed<'n, 'a>(root: &'n Node<'a>) -> &'n [(Key<'a>, Node<'a>)] {
     let Kind::Map(top) = &root.kind else {
-        panic!("a map: {}", show(&root))
+        panic!("a map: {}", show(root))
     };
     assert!(matches!(top[0].0.name, Cow::Borrowed("a")));
     let Kind::Map(inner) = &top[0].1.kind else {
-        panic!("a map: {}", show(&root))
+        panic!("a map: {}", show(root))
     };
     assert!(matches!(inner[0].1.kind, Kind::Str(Cow::Borrowed("plain"))));
     assert!(matches!(
@@ -591,6 +599,7 @@ fn plain_strings_borrow_from_the_text() {
         Kind::Str(Cow::Borrowed("quoted"))
     ));
     assert!(matches!(&inner[2].1.kind, Kind::Str(Cow::Owned(s)) if s == "esc\taped"));
+    inner
 }
 
 /// What the readers before the fast one make of `text`.
@@ -660,57 +669,52 @@ fn bench_shaped(services: usize) -> String {
 
 #[test]
 fn the_fast_reader_agrees_with_the_others_on_every_case_file_and_cut() {
-    std::thread::Builder::new()
-        .stack_size(256 << 20)
-        .spawn(|| {
-            let mut taken = 0;
-            for (text, _) in SCALARS {
-                taken += usize::from(fast_agrees("scalar", &format!("v: {text}\n")));
+    on_a_big_stack(|| {
+        let mut taken = 0;
+        for (text, _) in SCALARS {
+            taken += usize::from(fast_agrees("scalar", &format!("v: {text}\n")));
+        }
+        for (text, _) in DOCUMENTS {
+            taken += usize::from(fast_agrees("document", text));
+        }
+        for text in EDGES {
+            taken += usize::from(fast_agrees("edge", text));
+        }
+        for len in [990, 1000, 1023, 1024, 1025, 1100] {
+            let key = "k".repeat(len);
+            fast_agrees("long key", &format!("{key}: 1\n"));
+            fast_agrees("long quoted key", &format!("a: {{'{key}': 1}}\n"));
+        }
+        // It takes the common shapes, not only the trivial ones.
+        assert!(taken > 100, "the fast reader took {taken} cases");
+        for (name, text) in &all_configs() {
+            let shaped = parse_serde(text).is_ok_and(|mut n| {
+                // A key written twice is left to the other readers.
+                let mut diag = Diag::new(name.into());
+                report_duplicate_keys(&mut n, "", &mut diag);
+                matches!(n.kind, Kind::Map(_)) && diag.is_empty()
+            });
+            let taken = fast_agrees(name, text);
+            // Every well-formed configuration of the repository is ours.
+            assert!(taken || !shaped, "{name}: the fast reader declined it");
+            for (i, _) in text.char_indices() {
+                fast_agrees(name, &text[..i]);
             }
-            for (text, _) in DOCUMENTS {
-                taken += usize::from(fast_agrees("document", text));
-            }
-            for text in EDGES {
-                taken += usize::from(fast_agrees("edge", text));
-            }
-            for len in [990, 1000, 1023, 1024, 1025, 1100] {
-                let key = "k".repeat(len);
-                fast_agrees("long key", &format!("{key}: 1\n"));
-                fast_agrees("long quoted key", &format!("a: {{'{key}': 1}}\n"));
-            }
-            // It takes the common shapes, not only the trivial ones.
-            assert!(taken > 100, "the fast reader took {taken} cases");
-            for (name, text) in &all_configs() {
-                let shaped = parse_serde(text).is_ok_and(|mut n| {
-                    // A key written twice is left to the other readers.
-                    let mut diag = Diag::new(name.into());
-                    report_duplicate_keys(&mut n, "", &mut diag);
-                    matches!(n.kind, Kind::Map(_)) && diag.is_empty()
-                });
-                let taken = fast_agrees(name, text);
-                // Every well-formed configuration of the repository is ours.
-                assert!(taken || !shaped, "{name}: the fast reader declined it");
-                for (i, _) in text.char_indices() {
-                    fast_agrees(name, &text[..i]);
-                }
-            }
-            for text in [generated(50), bench_shaped(50)] {
-                assert!(fast_agrees("generated", &text), "declined:\n{text}");
-            }
-            let many = format!("a:\n{}  b: 1\n", "# c\n".repeat(200));
-            fast_agrees("many comments", &many);
-            let many = format!("{}{}", "# c\n".repeat(200), generated(5));
-            fast_agrees("many comments", &many);
-            let spread: String = generated(40)
-                .lines()
-                .flat_map(|line| [line, "  # a comment"])
-                .map(|line| format!("{line}\n"))
-                .collect();
-            assert!(fast_agrees("spread comments", &spread), "declined");
-        })
-        .expect("a thread can be started")
-        .join()
-        .expect("the readers agree");
+        }
+        for text in [generated(50), bench_shaped(50)] {
+            assert!(fast_agrees("generated", &text), "declined:\n{text}");
+        }
+        let many = format!("a:\n{}  b: 1\n", "# c\n".repeat(200));
+        fast_agrees("many comments", &many);
+        let many = format!("{}{}", "# c\n".repeat(200), generated(5));
+        fast_agrees("many comments", &many);
+        let spread: String = generated(40)
+            .lines()
+            .flat_map(|line| [line, "  # a comment"])
+            .map(|line| format!("{line}\n"))
+            .collect();
+        assert!(fast_agrees("spread comments", &spread), "declined");
+    });
 }
 
 /// Shapes at the fast reader's edges: each is either declined or read as
@@ -836,37 +840,32 @@ fn mutate(text: &str, rng: &mut Rng) -> String {
 /// `YAML_MUTATIONS` (rounds) and `YAML_MUTATION_SEED` widen it.
 #[test]
 fn the_fast_reader_agrees_with_the_others_on_mutated_files() {
-    std::thread::Builder::new()
-        .stack_size(256 << 20)
-        .spawn(|| {
-            let mut seeds: Vec<String> = all_configs().into_iter().map(|(_, t)| t).collect();
-            seeds.extend(DOCUMENTS.iter().map(|(t, _)| (*t).to_owned()));
-            seeds.push(bench_shaped(3));
-            seeds.push(generated(2));
-            let rounds: usize = std::env::var("YAML_MUTATIONS")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(4000);
-            let seed = std::env::var("YAML_MUTATION_SEED")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0x9e37_79b9_7f4a_7c15);
-            let mut rng = Rng(seed);
-            let mut taken = 0;
-            for round in 0..rounds {
-                let seed = &seeds[rng.below(seeds.len())];
-                let text = mutate(seed, &mut rng);
-                taken += usize::from(fast_agrees(&format!("mutation {round}"), &text));
-            }
-            // Most mutations keep a file the fast reader's.
-            assert!(
-                taken > rounds / 4,
-                "the fast reader took {taken} of {rounds}"
-            );
-        })
-        .expect("a thread can be started")
-        .join()
-        .expect("the readers agree");
+    on_a_big_stack(|| {
+        let mut seeds: Vec<String> = all_configs().into_iter().map(|(_, t)| t).collect();
+        seeds.extend(DOCUMENTS.iter().map(|(t, _)| (*t).to_owned()));
+        seeds.push(bench_shaped(3));
+        seeds.push(generated(2));
+        let rounds: usize = std::env::var("YAML_MUTATIONS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(4000);
+        let seed = std::env::var("YAML_MUTATION_SEED")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0x9e37_79b9_7f4a_7c15);
+        let mut rng = Rng(seed);
+        let mut taken = 0;
+        for round in 0..rounds {
+            let seed = &seeds[rng.below(seeds.len())];
+            let text = mutate(seed, &mut rng);
+            taken += usize::from(fast_agrees(&format!("mutation {round}"), &text));
+        }
+        // Most mutations keep a file the fast reader's.
+        assert!(
+            taken > rounds / 4,
+            "the fast reader took {taken} of {rounds}"
+        );
+    });
 }
 
 #[test]
@@ -888,18 +887,6 @@ fn the_fast_reader_declines_a_key_written_twice_so_that_it_is_reported() {
 fn the_fast_reader_borrows_plain_and_unescaped_strings() {
     let text = "a: {b: plain, c: 'quoted', d: \"esc\\taped\", e: 'it''s'}\n";
     let root = fast::parse(text).expect("the fast reader answers");
-    let Kind::Map(top) = &root.kind else {
-        panic!("a map: {}", show(&root))
-    };
-    assert!(matches!(top[0].0.name, Cow::Borrowed("a")));
-    let Kind::Map(inner) = &top[0].1.kind else {
-        panic!("a map: {}", show(&root))
-    };
-    assert!(matches!(inner[0].1.kind, Kind::Str(Cow::Borrowed("plain"))));
-    assert!(matches!(
-        inner[1].1.kind,
-        Kind::Str(Cow::Borrowed("quoted"))
-    ));
-    assert!(matches!(&inner[2].1.kind, Kind::Str(Cow::Owned(s)) if s == "esc\taped"));
+    let inner = assert_borrowed(&root);
     assert!(matches!(&inner[3].1.kind, Kind::Str(Cow::Owned(s)) if s == "it's"));
 }
