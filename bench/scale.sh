@@ -15,6 +15,7 @@
 #   BENCH_SCALE_SECONDS=5                  length of each dnsperf run (geo+ECS mix on one service)
 #   BENCH_SCALE_RELOADS=3                  SIGHUPs in a row after start (RSS growth shows a leak)
 #   BENCH_PORT_SCALE=15356
+#   BENCH_BIN=target/release/meridian       the binary measured
 #
 # Startup is the time from launching `meridian run` to its log line
 # "listening for DNS on UDP" (its own timestamp); reload is the time from
@@ -28,7 +29,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
 TOOL="$HERE/benchtool.py"
-BIN="$ROOT/target/release/meridian"
+BIN=${BENCH_BIN:-"$ROOT/target/release/meridian"}
 SERVICES=${BENCH_SCALE_SERVICES-"10 1000 2000 4000 8000 100000"}
 NETS=${BENCH_SCALE_NETS-"20000 200000 1000000"}
 SECS=${BENCH_SCALE_SECONDS:-5}
