@@ -122,7 +122,12 @@ impl Slot {
     /// Note one answer naming this endpoint with `ttl` seconds.
     #[inline]
     pub fn record(&self, ttl: u32) {
-        let now = clock_ms();
+        self.record_at(clock_ms(), ttl);
+    }
+
+    /// [`Slot::record`] at `now` ([`clock_ms`], read once per answer).
+    #[inline]
+    pub fn record_at(&self, now: u64, ttl: u32) {
         if self.last_ms.load(Ordering::Relaxed) < now {
             self.last_ms.store(now, Ordering::Relaxed);
         }

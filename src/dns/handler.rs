@@ -314,9 +314,10 @@ fn note_decision<'s>(
     }
     let ttl = snap.config.zones[z].services[s].ttl;
     let slots = snap.handouts.pool(z, s, *pool);
+    let now = crate::handout::clock_ms();
     for &e in endpoints {
         if let Some(slot) = slots.get(e) {
-            slot.record(ttl);
+            slot.record_at(now, ttl);
         }
     }
 }

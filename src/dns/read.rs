@@ -159,13 +159,24 @@ pub(crate) fn read(packet: &[u8]) -> Read<'_> {
         recursion_desired: header[2] & 0x01 != 0,
         checking_disabled: header[3] & 0x10 != 0,
     };
-    let request = fast(packet)
-        .or_else(|| slow(packet))
-        .ok_or_else(|| malformed(packet));
+    // A match rather than `or_else` chains: the request is built where it
+    // is returned, not moved through three `Option`s (issue 20).
+    let request = match fast(packet) {
+        Some(request) => Ok(request),
+        None => slow_or_malformed(packet),
+    };
     Read::Query(head, request)
 }
 
+/// The packets the fast reader declines: hickory's reading, or why none.
+#[cold]
+#[inline(never)]
+fn slow_or_malformed(packet: &[u8]) -> Result<Request<'_>, Malformed> {
+    slow(packet).ok_or_else(|| malformed(packet))
+}
+
 /// The common shape, read without allocating; `None` for anything else.
+#[inline]
 fn fast(packet: &[u8]) -> Option<Request<'_>> {
     let header = packet.get(..12)?;
     // QR clear and opcode QUERY.

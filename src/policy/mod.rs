@@ -932,6 +932,10 @@ impl<H: Health> PoolCtx<'_, H> {
     /// One pool of a tier: by weighted rendezvous hashing of the client's
     /// network when sticky, else a weighted random draw.
     fn draw_pool(&self, avail: &[(usize, u16)], rng: &mut impl Rng) -> Option<usize> {
+        // A tier of one available pool (most lists): nothing to draw.
+        if let [(p, w)] = avail {
+            return (*w > 0).then_some(*p);
+        }
         match (self.service.selection, self.net) {
             (Selection::Sticky, Some(net)) => {
                 let ids = &self
