@@ -575,6 +575,7 @@ pub fn decide(
         service,
         now_ms: query.now_ms,
         net: None,
+        names,
     };
     // Traffic shaping hashes the client's network: sticky choices, and
     // which clients spill or wait out a slow start.
@@ -594,22 +595,26 @@ pub fn decide(
     let mut survey = Survey::unavailable(Why::NoEndpoints);
     let mut surveyed = None;
     for (i, tier) in tiers.iter().enumerate() {
-        let mut avail = Weighted::new();
-        for &p in tier {
-            ctx.survey(p, Some(wanted), &mut survey);
-            surveyed = Some(p);
-            if let Some(t) = trace.as_deref_mut() {
-                t.pools.push((p, survey.ok, survey.why.to_string()));
+        // A tier of one pool (most lists) needs no list to draw from.
+        let (one, mut many);
+        let avail: &[(usize, u16)] = if let [p] = tier[..] {
+            one = ctx.look(p, wanted, &mut survey);
+            note_pool(trace.as_deref_mut(), p, &survey);
+            one.as_slice()
+        } else {
+            many = Weighted::new();
+            for &p in tier {
+                many.extend(ctx.look(p, wanted, &mut survey));
+                note_pool(trace.as_deref_mut(), p, &survey);
             }
-            if survey.ok {
-                avail.push((p, ctx.ramped_weight(p)));
-            }
-        }
+            &many
+        };
+        surveyed = tier.last().copied();
         if avail.is_empty() {
             continue;
         }
         if ctx.net.is_some()
-            && let Some(why) = ctx.passes_on(&avail)
+            && let Some(why) = ctx.passes_on(avail)
             && tiers[i + 1..]
                 .iter()
                 .any(|t| t.iter().any(|&p| ctx.available(p).0))
@@ -619,7 +624,7 @@ pub fn decide(
             }
             continue;
         }
-        if let Some(p) = ctx.draw_pool(&avail, rng) {
+        if let Some(p) = ctx.draw_pool(avail, rng) {
             if ctx.net.is_some()
                 && let Some(t) = trace.as_deref_mut()
             {
@@ -689,6 +694,14 @@ pub fn decide(
     }
 }
 
+/// For `/v1/explain`: what the survey of pool `pool` found.
+#[inline]
+fn note_pool(trace: Option<&mut Trace>, pool: usize, survey: &Survey) {
+    if let Some(t) = trace {
+        t.pools.push((pool, survey.ok, survey.why.to_string()));
+    }
+}
+
 /// Pools (or endpoints) with the weight a draw uses.
 type Weighted = SmallVec<[(usize, u16); 8]>;
 
@@ -722,6 +735,8 @@ struct Survey {
     candidates: Weighted,
     /// The usable endpoints of the wanted type left out for health.
     others: usize,
+    /// The pool's effective weight (an operator's, else the configured).
+    weight: u16,
 }
 
 impl Survey {
@@ -731,6 +746,7 @@ impl Survey {
             why,
             candidates: Weighted::new(),
             others: 0,
+            weight: 0,
         }
     }
 }
@@ -788,6 +804,7 @@ pub fn pool_status(
         service: &inputs.config.zones[zone].services[service],
         now_ms: 0,
         net: None,
+        names: inputs.compiled.answers_names(zone, service),
     };
     let (ok, why) = ctx.available(pool);
     (ok, why.to_string(), ctx.weight(pool))
@@ -854,6 +871,8 @@ struct PoolCtx<'a, H> {
     now_ms: u64,
     /// The client network's hash, when the service shapes traffic.
     net: Option<u64>,
+    /// A pool of the service answers with a name (CNAME).
+    names: bool,
 }
 
 impl<H: Health> PoolCtx<'_, H> {
@@ -886,11 +905,20 @@ impl<H: Health> PoolCtx<'_, H> {
         )
     }
 
-    /// The weight a draw uses: the effective weight times the slow-start
-    /// ramp (at least 1 while above 0).
+    /// Pool `pool` with the weight a draw uses, when it is available
+    /// (its survey into `survey`).
     #[inline]
-    fn ramped_weight(&self, pool: usize) -> u16 {
-        let w = self.weight(pool);
+    fn look(&self, pool: usize, wanted: Wanted, survey: &mut Survey) -> Option<(usize, u16)> {
+        self.survey(pool, Some(wanted), survey);
+        survey
+            .ok
+            .then(|| (pool, self.ramped_weight(pool, survey.weight)))
+    }
+
+    /// The weight a draw uses: the effective weight `w` times the
+    /// slow-start ramp (at least 1 while above 0).
+    #[inline]
+    fn ramped_weight(&self, pool: usize, w: u16) -> u16 {
         if self.inputs.ramps.pools.is_empty() {
             return w;
         }
@@ -1024,7 +1052,8 @@ impl<H: Health> PoolCtx<'_, H> {
             survey.why = Why::ForcedDown;
             return;
         }
-        if self.weight(pool) == 0 {
+        survey.weight = self.weight(pool);
+        if survey.weight == 0 {
             survey.why = Why::WeightZero;
             return;
         }
@@ -1084,10 +1113,7 @@ impl<H: Health> PoolCtx<'_, H> {
     ) -> Endpoints {
         let p = &self.service.pools[pool];
         // A pool answering with a name answers with it alone.
-        if self
-            .inputs
-            .compiled
-            .answers_names(self.zone, self.service_index)
+        if self.names
             && let Some(i) = p
                 .endpoints
                 .iter()
