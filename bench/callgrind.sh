@@ -76,10 +76,18 @@ count() { # bin count
     ready="listening for DNS on UDP"
   fi
   SERVER=$!
-  for i in $(seq 600); do
+  # Up to 3 minutes: valgrind starting a freshly built binary on a busy
+  # machine can take more than one. A server that never got ready would
+  # make the difference of the two runs meaningless: stop instead.
+  for i in $(seq 1800); do
     grep -q "$ready" "$TMP/server.log" 2>/dev/null && break
     sleep 0.1
   done
+  if ! grep -q "$ready" "$TMP/server.log" 2>/dev/null; then
+    echo "callgrind.sh: $1 did not get ready; its log:" >&2
+    cat "$TMP/server.log" >&2
+    exit 1
+  fi
   local loops=$(( $2 / PER_LOOP ))
   dnsperf -s 127.0.0.1 -p "$PORT" "${FMT[@]}" -d "$TMP/queries.txt" -n "$loops" -c 1 -q 50 -t 5 \
     >"$TMP/dnsperf.log" 2>&1
