@@ -14,6 +14,9 @@
 #   BENCH_SCALE_NETS="20000 200000 1000000" IPv4 networks per database (configuration: 10 services)
 #   BENCH_SCALE_SECONDS=5                  length of each dnsperf run (geo+ECS mix on one service)
 #   BENCH_SCALE_RELOADS=3                  SIGHUPs in a row after start (RSS growth shows a leak)
+#   BENCH_SCALE_CHANGED=1                  each reload reads a file whose every service changed
+#                                          (its endpoints alternate between 192.0.2.x and
+#                                          192.0.3.x), so none is shared: the worst case
 #   BENCH_PORT_SCALE=15356
 #   BENCH_BIN=target/release/meridian       the binary measured
 #
@@ -34,6 +37,7 @@ SERVICES=${BENCH_SCALE_SERVICES-"10 1000 2000 4000 8000 100000"}
 NETS=${BENCH_SCALE_NETS-"20000 200000 1000000"}
 SECS=${BENCH_SCALE_SECONDS:-5}
 RELOADS=${BENCH_SCALE_RELOADS:-3}
+CHANGED=${BENCH_SCALE_CHANGED:-0}
 PORT=${BENCH_PORT_SCALE:-15356}
 BASE_NETS=20000
 BASE_SERVICES=10
@@ -152,7 +156,14 @@ measure() {
   # Reset the high-water mark: from here it is the reloads' peak.
   echo 5 >"/proc/$MPID/clear_refs" 2>/dev/null || true
   local reload_ms=nan r
+  if [ "$CHANGED" = 1 ]; then
+    cp "$w/scale.yaml" "$w/same.yaml"
+    sed 's/192\.0\.2\./192.0.3./g' "$w/same.yaml" >"$w/changed.yaml"
+  fi
   for r in $(seq "$RELOADS"); do
+    if [ "$CHANGED" = 1 ]; then
+      if [ $((r % 2)) = 1 ]; then cp "$w/changed.yaml" "$w/scale.yaml"; else cp "$w/same.yaml" "$w/scale.yaml"; fi
+    fi
     t0=$(date +%s%N)
     kill -HUP "$MPID"
     reload_ms=nan

@@ -5,6 +5,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use hickory_proto::rr::Name;
@@ -486,6 +487,52 @@ fn large_configurations_parse() {
         ),
     };
     assert_eq!(config.zones[0].services.len(), 12_000);
+}
+
+/// A zone of three services, the second one's endpoint `b`; `prefix` first.
+fn three_services(prefix: &str, b: &str) -> String {
+    format!(
+        "{prefix}regions:\n  a: {{}}\nzones:\n  - origin: t.\n    file: t.zone\n    services:\n      \
+         s0: {{policy: failover, pools: {{a: {{endpoints: [192.0.2.1]}}}}}}\n      \
+         s1: {{policy: failover, pools: {{a: {{endpoints: [{b}]}}}}}}\n      \
+         s2:\n        policy: failover\n        pools: {{a: {{endpoints: [192.0.2.3]}}}}\n"
+    )
+}
+
+#[test]
+fn a_reread_takes_the_pools_of_the_services_that_did_not_change_as_it_reads() {
+    let path = Path::new("t.yaml");
+    let read = |text: &str, previous: Option<&Config>| match parse_sharing(text, path, previous) {
+        Ok(c) => c,
+        Err(e) => panic!("{e}"),
+    };
+    // The fast reader (services read entry by entry), then the others (a
+    // tab in a comment is not the fast reader's).
+    for prefix in ["", "#\t\n"] {
+        let old = read(&three_services(prefix, "192.0.2.2"), None);
+        let shared = |new: &Config| -> Vec<bool> {
+            new.zones[0]
+                .services
+                .iter()
+                .zip(&old.zones[0].services)
+                .map(|(a, b)| Arc::ptr_eq(&a.pools, &b.pools))
+                .collect()
+        };
+        let new = read(&three_services(prefix, "192.0.2.9"), Some(&old));
+        assert_eq!(shared(&new), [true, false, true], "prefix {prefix:?}");
+        assert_eq!(
+            new.zones[0].services[1].pools[0].endpoints[0].target,
+            Target::V4(Ipv4Addr::new(192, 0, 2, 9))
+        );
+        let new = read(&three_services(prefix, "192.0.2.2"), None);
+        assert_eq!(shared(&new), [false, false, false]);
+        // A service moved to another line is kept as read.
+        let new = read(
+            &three_services(&format!("{prefix}\n"), "192.0.2.2"),
+            Some(&old),
+        );
+        assert_eq!(shared(&new), [false, false, false]);
+    }
 }
 
 const DISCOVER: &str = r#"regions:

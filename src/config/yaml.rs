@@ -29,6 +29,16 @@ mod fast;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use fast::{Deferred, Services};
+
+/// The fast reader's tree of `text` with each zone's `services:` map left
+/// to be read entry by entry ([`Deferred::services`]), or `None` when the
+/// fast reader declines the text ([`read`] then reads it the other ways).
+/// Every map's keys are known to be unique, as with the fast reader.
+pub(crate) fn read_deferring(text: &str) -> Option<(Node<'_>, Deferred<'_>)> {
+    fast::parse_deferring(text)
+}
+
 /// [`read`] without what it says of duplicate keys (the tests' reader).
 #[cfg(test)]
 pub(crate) fn parse_yaml(text: &str) -> Result<Node<'_>, (Loc, String)> {

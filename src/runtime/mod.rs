@@ -461,11 +461,16 @@ impl Runtime {
     async fn reload_once(&self) -> Result<u64, Vec<String>> {
         let generation = self.snapshot.load().generation + 1;
         let path = self.config_path.clone();
-        let read = tokio::task::spawn_blocking(move || crate::config::load(&path)).await;
-        let discovered = self.discovered();
         // Dropped once prepared: the replaced snapshot must be freed when
         // it is (`install`).
         let serving = self.snapshot.load().base.clone();
+        // Read sharing the services that did not change as it goes.
+        let replaced = Arc::clone(&serving);
+        let read = tokio::task::spawn_blocking(move || {
+            crate::config::load_sharing(&path, Some(&replaced))
+        })
+        .await;
+        let discovered = self.discovered();
         let prepared = match read {
             Ok(Ok(config)) => {
                 let stages = Stages {

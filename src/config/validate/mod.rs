@@ -34,6 +34,7 @@ use std::path::Path;
 
 use crate::config::model::Config;
 use crate::config::tree::{Diag, Field, Node};
+use crate::config::yaml::Deferred;
 use admin::admin;
 use cluster::{cluster, discovery};
 use common::{Names, file_path};
@@ -49,7 +50,18 @@ use zones::{detach_services, zones};
 /// service's subtree is freed as soon as it is read). Returns a `Config`
 /// even when errors were found (with placeholders where values were bad);
 /// the caller must check `diag` first.
-pub(crate) fn build(mut root: Node<'_>, source: &Path, diag: &mut Diag) -> Config {
+///
+/// Each zone's services are read from `deferred` when the reader left them
+/// there (entry by entry, see `yaml::read_deferring`), else from the tree;
+/// each one equal to `previous`'s at the same place takes that one's pools
+/// at once ([`Config::share_unchanged`]).
+pub(crate) fn build<'a>(
+    mut root: Node<'a>,
+    deferred: &mut Deferred<'a>,
+    previous: Option<&Config>,
+    source: &Path,
+    diag: &mut Diag,
+) -> Config {
     let detached = detach_services(&mut root);
     let root = &Field::root(&root);
     let base = source
@@ -123,7 +135,12 @@ pub(crate) fn build(mut root: Node<'_>, source: &Path, diag: &mut Diag) -> Confi
         ..names
     };
     if let Some(f) = top.require(diag, "zones") {
-        config.zones = zones(&f, &base, &names, &config, detached, diag);
+        let read = zones::Read {
+            detached,
+            deferred,
+            previous,
+        };
+        config.zones = zones(&f, &base, &names, &config, read, diag);
     }
     config
 }

@@ -5,15 +5,17 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::hash::BuildHasher;
+use std::sync::Arc;
 
 use hickory_proto::rr::{LowerName, Name};
 
 use super::common::{Names, check_labels, resolve};
 use super::pools::pool;
 use crate::config::model::{
-    AllDown, Config, Fallback, Guards, MapDefault, Policy, RegionId, Selection, Service,
+    AllDown, Config, Fallback, Guards, MapDefault, Policy, RegionId, Selection, Service, Zone,
 };
 use crate::config::tree::{Diag, Entries, Field, Key};
+use crate::config::yaml;
 
 const DEFAULT_TTL: u32 = 30;
 
@@ -34,30 +36,49 @@ const SERVICE_KEYS: &[&str] = &[
     "fallback",
 ];
 
+/// Where a zone's services are read from.
+pub(super) enum Source<'t, 'd> {
+    /// The tree, through the field of `services:`.
+    Tree,
+    /// Taken out of the tree (see `detach_services`): each service's
+    /// subtree is freed as soon as it is read into the model.
+    Detached(Entries<'t>),
+    /// Left by the reader, read entry by entry (`yaml::read_deferring`;
+    /// boxed: the reader is 240 bytes, and one a zone).
+    Deferred(Box<yaml::Services<'t, 'd>>),
+}
+
 pub(super) fn services(
     f: &Field<'_>,
     origin: Option<&Name>,
     names: &Names<'_>,
     config: &Config,
-    detached: Option<Entries<'_>>,
+    source: Source<'_, '_>,
+    old: Option<&Zone>,
     diag: &mut Diag,
 ) -> Vec<Service> {
     let mut all = Services {
         out: Vec::new(),
         seen: HashMap::default(),
         collided: Vec::new(),
+        old,
     };
-    match detached {
-        // Taken out of the tree (see `detach_services`): each service's
-        // subtree is freed as soon as it is read into the model.
-        Some(entries) => {
+    match source {
+        Source::Detached(entries) => {
             all.out.reserve_exact(entries.len());
             for (key, node) in entries {
                 let f = f.entry(&key, &node);
                 all.add(&key, &f, origin, names, config, diag);
             }
         }
-        None => {
+        Source::Deferred(mut lazy) => {
+            all.out.reserve_exact(lazy.len_hint());
+            while let Some((key, node)) = lazy.next() {
+                let f = f.entry(&key, &node);
+                all.add(&key, &f, origin, names, config, diag);
+            }
+        }
+        Source::Tree => {
             for (key, f) in f.entries(diag).unwrap_or_default() {
                 all.add(key, &f, origin, names, config, diag);
             }
@@ -68,7 +89,7 @@ pub(super) fn services(
 }
 
 /// The services of one zone read so far.
-struct Services {
+struct Services<'o> {
     out: Vec<Service>,
     /// The hash of a lower-cased name → the first index in `out` with that
     /// hash: a linear search made 100,000 services quadratic, and keeping
@@ -76,9 +97,11 @@ struct Services {
     seen: HashMap<u64, usize, foldhash::fast::RandomState>,
     /// Indices whose name hashed like a different, earlier one.
     collided: Vec<usize>,
+    /// The zone replaced by this one, at a reload.
+    old: Option<&'o Zone>,
 }
 
-impl Services {
+impl Services<'_> {
     /// The first service named `name`, case aside.
     fn first(&self, name: &LowerName) -> Option<&Service> {
         let same = |&i: &usize| self.out.get(i).filter(|s| LowerName::new(&s.name) == *name);
@@ -115,7 +138,14 @@ impl Services {
                 ),
             );
         }
-        if let Some(service) = service(key, f, name, names, config, diag) {
+        if let Some(mut service) = service(key, f, name, names, config, diag) {
+            // Equal to the replaced one at its place: that one's pools,
+            // and this copy of them freed now (`Config::share_unchanged`).
+            if let Some(old) = self.old.and_then(|z| z.services.get(self.out.len()))
+                && service.same(old)
+            {
+                service.pools = Arc::clone(&old.pools);
+            }
             // A service whose name was bad stands in as the root name.
             let lower = match lower {
                 Some(lower) => lower,

@@ -7,10 +7,11 @@ use std::time::Duration;
 use hickory_proto::rr::Name;
 
 use super::common::{Names, check_labels, file_path};
-use super::services::services;
+use super::services::{Source, services};
 use crate::config::duration::format_duration;
 use crate::config::model::{Config, KeyRef, Zone, ZoneDnssec};
 use crate::config::tree::{Diag, Entries, Field, Kind, Node};
+use crate::config::yaml::Deferred;
 
 /// Takes each zone's `services:` map out of the tree `root` (leaving an
 /// empty map where it was), indexed as `zones:` lists them: `zones` then
@@ -41,12 +42,22 @@ pub(super) fn detach_services<'a>(root: &mut Node<'a>) -> Vec<Option<Entries<'a>
         .collect()
 }
 
-pub(super) fn zones(
+/// Where the zones' services come from, besides the tree.
+pub(super) struct Read<'t, 'd, 'p> {
+    /// Taken out of the tree ([`detach_services`]), by zone index.
+    pub(super) detached: Vec<Option<Entries<'t>>>,
+    /// Left by the reader to be read entry by entry.
+    pub(super) deferred: &'d mut Deferred<'t>,
+    /// The configuration replaced (at a reload), to share with.
+    pub(super) previous: Option<&'p Config>,
+}
+
+pub(super) fn zones<'t>(
     f: &Field<'_>,
     base: &Path,
     names: &Names<'_>,
     config: &Config,
-    mut detached: Vec<Option<Entries<'_>>>,
+    mut read: Read<'t, '_, '_>,
     diag: &mut Diag,
 ) -> Vec<Zone> {
     let Some(items) = f.seq(diag) else {
@@ -58,7 +69,7 @@ pub(super) fn zones(
     let mut out: Vec<Zone> = Vec::new();
     let mut origins: Vec<(Name, String)> = Vec::new();
     for (i, item) in items.iter().enumerate() {
-        let entries = detached.get_mut(i).and_then(Option::take);
+        let entries = read.detached.get_mut(i).and_then(Option::take);
         let Some(m) = item.map(diag, &["origin", "file", "services", "dnssec"]) else {
             continue;
         };
@@ -74,9 +85,20 @@ pub(super) fn zones(
         let file = m
             .require(diag, "file")
             .and_then(|f| file_path(&f, base, diag));
+        // The zone of the same origin at the same index (as
+        // `Config::share_unchanged` matches them).
+        let old = read.previous.and_then(|p| p.zones.get(i)).filter(|z| {
+            origin
+                .as_ref()
+                .is_some_and(|o| o.is_fqdn() == z.origin.is_fqdn() && o.iter().eq(z.origin.iter()))
+        });
+        let source = match read.deferred.services(i) {
+            Some(lazy) => Source::Deferred(Box::new(lazy)),
+            None => entries.map_or(Source::Tree, Source::Detached),
+        };
         let services = m
             .get("services")
-            .map(|f| services(&f, origin.as_ref(), names, config, entries, diag))
+            .map(|f| services(&f, origin.as_ref(), names, config, source, old, diag))
             .unwrap_or_default();
         let dnssec = m.get("dnssec").and_then(|f| zone_dnssec(&f, base, diag));
         out.push(Zone {

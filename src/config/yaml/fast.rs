@@ -18,6 +18,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
+use std::hash::BuildHasher;
 
 use super::{
     COMMENTS_BUFFERED, MAX_DEPTH, MAX_INPUT_BYTES, MAX_NODES, Plain, is_null, plain_scalar,
@@ -26,8 +27,44 @@ use crate::config::tree::{Int, Key, Kind, Node, Pos};
 
 /// The tree of `text`, or `None` for anything left to the other readers.
 pub(super) fn parse(text: &str) -> Option<Node<'_>> {
-    if text.len() > MAX_INPUT_BYTES {
+    if !ours(text) {
         return None;
+    }
+    let mut reader = Reader::new(text);
+    reader.document()
+}
+
+/// [`parse`], except that each zone's `services:` map, when written as a
+/// block map on the lines below its key, is only skipped over (its lines
+/// and their indentation, nothing else), not read: the tree holds an empty
+/// map in its place, and [`Deferred::services`] reads its entries one at a
+/// time when the zone's services are validated, so that the tree of a
+/// large file is never whole (issue 19: at a reload the whole tree, about
+/// 1.2 KB a service, stood next to the answering snapshot). Whatever
+/// [`parse`] declines, this declines too, here or when the map is read.
+pub(super) fn parse_deferring(text: &str) -> Option<(Node<'_>, Deferred<'_>)> {
+    if !ours(text) {
+        return None;
+    }
+    let mut reader = Reader::new(text);
+    reader.defer = true;
+    let root = reader.document()?;
+    Some((
+        root,
+        Deferred {
+            text,
+            maps: std::mem::take(&mut reader.deferred),
+            nodes: reader.nodes,
+            declined: false,
+        },
+    ))
+}
+
+/// Whether the text as a whole may be ours: no odd bytes, no long runs of
+/// comments (see `parse`).
+fn ours(text: &str) -> bool {
+    if text.len() > MAX_INPUT_BYTES {
+        return false;
     }
     let bytes = text.as_bytes();
     // A tab, a carriage return, a control character or UTF-8: columns,
@@ -37,28 +74,162 @@ pub(super) fn parse(text: &str) -> Option<Node<'_>> {
         odd | (b != b'\n' && !(b' '..=b'~').contains(&b))
     });
     if odd {
-        return None;
+        return false;
     }
     let hashes = bytes.iter().filter(|&&b| b == b'#').count();
     // With many comments the parser reads them as events and fails long
     // runs of them (see `COMMENTS_BUFFERED`): only short runs are ours.
-    if hashes >= COMMENTS_BUFFERED && !comment_runs_are_short(text) {
-        return None;
+    hashes < COMMENTS_BUFFERED || comment_runs_are_short(text)
+}
+
+/// A zone's `services:` map skipped over by [`parse_deferring`]: where its
+/// first key is, and the reader's state there.
+#[derive(Debug)]
+struct Skipped {
+    /// The zone's index in `zones:`.
+    zone: usize,
+    i: usize,
+    line: u32,
+    line_start: usize,
+    /// The column of its keys.
+    indent: usize,
+    /// How deep the map is (as `Reader::depth` counts).
+    depth: usize,
+    /// Where the text after the map starts (the start of the next line
+    /// with content less indented, or the end).
+    end: usize,
+    /// How many lines start at its keys' column: its entries.
+    entries: usize,
+}
+
+/// The zones' `services:` maps a [`parse_deferring`] skipped, to be read
+/// entry by entry ([`Deferred::services`]).
+#[derive(Debug)]
+pub(crate) struct Deferred<'a> {
+    text: &'a str,
+    maps: Vec<Skipped>,
+    /// Nodes counted so far (the limit is on the whole file).
+    nodes: usize,
+    declined: bool,
+}
+
+impl<'a> Deferred<'a> {
+    /// None skipped (for a tree read another way).
+    pub(crate) const fn none() -> Self {
+        Self {
+            text: "",
+            maps: Vec::new(),
+            nodes: 0,
+            declined: false,
+        }
     }
-    let mut reader = Reader {
-        text,
-        b: text.as_bytes(),
-        i: 0,
-        line: 1,
-        line_start: 0,
-        indent: 0,
-        eof: false,
-        items: Vec::new(),
-        entries: Vec::new(),
-        nodes: 0,
-        depth: 0,
-    };
-    reader.document()
+
+    /// The entries of zone `zone`'s skipped `services:` map, if it was
+    /// skipped (once: a second call answers `None`).
+    pub(crate) fn services(&mut self, zone: usize) -> Option<Services<'a, '_>> {
+        let at = self.maps.iter().position(|m| m.zone == zone)?;
+        let map = self.maps.swap_remove(at);
+        let text: &'a str = self.text;
+        let mut reader = Reader::new(&text[..map.end]);
+        reader.i = map.i;
+        reader.line = map.line;
+        reader.line_start = map.line_start;
+        reader.indent = map.indent;
+        reader.depth = map.depth;
+        reader.nodes = self.nodes;
+        let mut services = Services {
+            reader,
+            n: map.indent,
+            entries: map.entries,
+            seen: HashSet::with_capacity_and_hasher(map.entries, Default::default()),
+            done: self.declined,
+            owner: self,
+        };
+        // The map itself, as `block_map` counts it.
+        if !services.done && services.reader.enter().is_none() {
+            services.decline();
+        }
+        Some(services)
+    }
+
+    /// Reads what was not read (a zone the validation did not reach), and
+    /// says whether every skipped map was read as [`parse`] reads it: when
+    /// not, the file is the other readers' after all.
+    pub(crate) fn finish(mut self) -> bool {
+        while let Some(zone) = self.maps.first().map(|m| m.zone) {
+            drop(self.services(zone));
+        }
+        !self.declined
+    }
+}
+
+/// The entries of one skipped `services:` map, read one at a time
+/// ([`Services::next`]); a map not read to its end is when dropped.
+pub(crate) struct Services<'a, 'd> {
+    reader: Reader<'a>,
+    /// The column of the keys.
+    n: usize,
+    entries: usize,
+    /// The hashes of the keys read: a key written twice (or, rarely, two
+    /// keys of one hash) is declined, as `end_map` declines it.
+    seen: HashSet<u64, foldhash::fast::RandomState>,
+    done: bool,
+    owner: &'d mut Deferred<'a>,
+}
+
+impl<'a> Services<'a, '_> {
+    /// About how many entries the map holds (for reserving room).
+    pub(crate) const fn len_hint(&self) -> usize {
+        self.entries
+    }
+
+    fn decline(&mut self) {
+        self.done = true;
+        self.owner.declined = true;
+    }
+
+    /// The next entry, `None` at the end of the map or once it declined
+    /// (see [`Deferred::finish`]).
+    pub(crate) fn next(&mut self) -> Option<(Key<'a>, Node<'a>)> {
+        if self.done {
+            return None;
+        }
+        let n = self.n;
+        let r = &mut self.reader;
+        let entry = (|| {
+            let scalar = r.block_scalar()?;
+            let key = r.key(scalar)?;
+            let colon = r.pos();
+            r.i += 1;
+            let value = r.block_value(n, colon)?;
+            // `block_map`'s checks after an entry; the text ends where
+            // a less indented line starts.
+            if !r.eof && r.indent != n {
+                return None;
+            }
+            Some((key, value))
+        })();
+        let Some((key, value)) = entry else {
+            self.decline();
+            return None;
+        };
+        if !self.seen.insert(self.seen.hasher().hash_one(&*key.name)) {
+            self.decline();
+            return None;
+        }
+        if self.reader.eof {
+            self.done = true;
+            self.reader.depth -= 1;
+            self.owner.nodes = self.reader.nodes;
+        }
+        Some((key, value))
+    }
+}
+
+impl Drop for Services<'_, '_> {
+    fn drop(&mut self) {
+        while self.next().is_some() {}
+    }
 }
 
 /// Whether no line of `text` is inside a run of more than a few comments
@@ -114,6 +285,27 @@ struct Reader<'a> {
     entries: Vec<(Key<'a>, Node<'a>)>,
     nodes: usize,
     depth: usize,
+    /// Whether zones' `services:` maps are skipped (`parse_deferring`).
+    defer: bool,
+    /// Where the cursor is, for finding those maps.
+    at: Within,
+    /// The maps skipped.
+    deferred: Vec<Skipped>,
+}
+
+/// Where a collection being read sits in the document, as far as
+/// `parse_deferring` cares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Within {
+    Other,
+    /// The document's map.
+    Top,
+    /// The value of the document's `zones:`.
+    Zones,
+    /// The zone of this index.
+    Zone(usize),
+    /// That zone's `services:`.
+    Services(usize),
 }
 
 /// A scalar as written: its text (escapes resolved), whether it was plain,
@@ -127,6 +319,25 @@ struct Scalar<'a> {
 }
 
 impl<'a> Reader<'a> {
+    const fn new(text: &'a str) -> Self {
+        Reader {
+            text,
+            b: text.as_bytes(),
+            i: 0,
+            line: 1,
+            line_start: 0,
+            indent: 0,
+            eof: false,
+            items: Vec::new(),
+            entries: Vec::new(),
+            nodes: 0,
+            depth: 0,
+            defer: false,
+            at: Within::Other,
+            deferred: Vec::new(),
+        }
+    }
+
     /// The byte `k` places after the cursor; 0 past the end (the text holds
     /// no NUL, see `parse`).
     fn at(&self, k: usize) -> u8 {
@@ -235,6 +446,7 @@ impl<'a> Reader<'a> {
             // shape, and rare.
             return None;
         }
+        self.at = Within::Top;
         let root = self.block_map(0, None)?;
         self.eof.then_some(root)
     }
@@ -250,6 +462,7 @@ impl<'a> Reader<'a> {
         self.enter()?;
         let start = self.entries.len();
         let pos = first.as_ref().map_or_else(|| self.pos(), |k| k.pos);
+        let here = self.at;
         loop {
             let key = match first.take() {
                 Some(key) => key,
@@ -260,6 +473,11 @@ impl<'a> Reader<'a> {
             };
             let colon = self.pos();
             self.i += 1;
+            self.at = match here {
+                Within::Top if key.name == "zones" => Within::Zones,
+                Within::Zone(z) if key.name == "services" => Within::Services(z),
+                _ => Within::Other,
+            };
             let value = self.block_value(n, colon)?;
             self.entries.push((key, value));
             if self.eof || self.indent < n {
@@ -320,7 +538,12 @@ impl<'a> Reader<'a> {
         if matches!(self.at(0), b'\n' | 0 | b'#') {
             self.end_line()?;
             return if !self.eof && self.indent > n {
-                self.block_node()
+                match self.at {
+                    Within::Services(zone) if self.defer && !self.at_seq_entry() => {
+                        self.skip_map(zone)
+                    }
+                    _ => self.block_node(),
+                }
             } else if !self.eof && self.indent == n && self.at_seq_entry() {
                 self.block_seq(n, true)
             } else {
@@ -341,6 +564,48 @@ impl<'a> Reader<'a> {
         Some(value)
     }
 
+    /// Skips over the block map at the cursor (its first key), the
+    /// `services:` of zone `zone`: line by line to the first line with
+    /// content less indented than its keys, counting the lines at their
+    /// column. What `block_map` would make of those lines is left to
+    /// [`Deferred::services`]: here the map stands as an empty one.
+    fn skip_map(&mut self, zone: usize) -> Option<Node<'a>> {
+        let n = self.indent;
+        let pos = self.pos();
+        let mut skipped = Skipped {
+            zone,
+            i: self.i,
+            line: self.line,
+            line_start: self.line_start,
+            indent: n,
+            depth: self.depth,
+            end: self.b.len(),
+            entries: 0,
+        };
+        loop {
+            skipped.entries += usize::from(self.indent == n);
+            self.skip_to_line_end();
+            if self.at(0) == 0 {
+                self.eof = true;
+                break;
+            }
+            self.new_line();
+            self.next_content()?;
+            if self.eof {
+                break;
+            }
+            if self.indent < n {
+                skipped.end = self.line_start;
+                break;
+            }
+        }
+        self.deferred.push(skipped);
+        Some(Node {
+            kind: Kind::Map(Vec::new()),
+            pos,
+        })
+    }
+
     /// A value that starts on its own line: a block list or map.
     fn block_node(&mut self) -> Option<Node<'a>> {
         let m = self.indent;
@@ -353,6 +618,7 @@ impl<'a> Reader<'a> {
 
     /// A value on the line of its key: a flow collection or a scalar.
     fn inline_value(&mut self, n: usize) -> Option<Node<'a>> {
+        self.at = Within::Other;
         match self.at(0) {
             b'[' | b'{' => self.flow_value(n),
             _ => {
@@ -369,7 +635,12 @@ impl<'a> Reader<'a> {
         self.enter()?;
         let start = self.items.len();
         let mut pos = self.pos();
+        let here = self.at;
         loop {
+            self.at = match here {
+                Within::Zones => Within::Zone(self.items.len() - start),
+                _ => Within::Other,
+            };
             self.i += 1;
             let before = self.i;
             self.skip_spaces();
@@ -387,6 +658,7 @@ impl<'a> Reader<'a> {
                     self.block_node()?
                 }
                 b'[' | b'{' => {
+                    self.at = Within::Other;
                     let value = self.flow_value(n)?;
                     self.end_line()?;
                     value
@@ -595,6 +867,7 @@ impl<'a> Reader<'a> {
     }
 
     fn flow_seq(&mut self, n: usize) -> Option<Node<'a>> {
+        self.at = Within::Other;
         self.enter()?;
         let start = self.items.len();
         let pos = self.pos();
@@ -623,6 +896,7 @@ impl<'a> Reader<'a> {
     }
 
     fn flow_map(&mut self, n: usize) -> Option<Node<'a>> {
+        self.at = Within::Other;
         self.enter()?;
         let start = self.entries.len();
         let pos = self.pos();

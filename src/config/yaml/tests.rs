@@ -616,6 +616,7 @@ fn render_slow(text: &str) -> String {
 /// The fast reader, where it answers, gives the other readers' tree; says
 /// whether it answered.
 fn fast_agrees(name: &str, text: &str) -> bool {
+    deferring_agrees(name, text);
     let Some(fast) = fast::parse(text) else {
         return false;
     };
@@ -625,6 +626,83 @@ fn fast_agrees(name: &str, text: &str) -> bool {
         "{name}: the fast reader disagrees on\n{text}"
     );
     true
+}
+
+/// The tree of `text` as the deferring reader gives it, each skipped
+/// `services:` map read entry by entry into its place; `None` where it
+/// declines, at once or when a map is read.
+fn read_deferred(text: &str) -> Option<Node<'_>> {
+    let (mut root, mut deferred) = fast::parse_deferring(text)?;
+    if let Kind::Map(top) = &mut root.kind
+        && let Some((_, zones)) = top.iter_mut().find(|(k, _)| k.name == "zones")
+        && let Kind::Seq(items) = &mut zones.kind
+    {
+        for (i, item) in items.iter_mut().enumerate() {
+            let Some(mut lazy) = deferred.services(i) else {
+                continue;
+            };
+            let Kind::Map(keys) = &mut item.kind else {
+                panic!("a zone's services were skipped outside a map");
+            };
+            let Some((_, services)) = keys.iter_mut().find(|(k, _)| k.name == "services") else {
+                panic!("a zone's services were skipped where it has none");
+            };
+            let mut entries = Vec::new();
+            while let Some(entry) = lazy.next() {
+                entries.push(entry);
+            }
+            services.kind = Kind::Map(entries);
+        }
+    }
+    deferred.finish().then_some(root)
+}
+
+/// The deferring reader declines what the fast reader declines, and gives
+/// its tree once its skipped maps are read.
+fn deferring_agrees(name: &str, text: &str) {
+    assert_eq!(
+        read_deferred(text).map(|n| show(&n)),
+        fast::parse(text).map(|n| show(&n)),
+        "{name}: the deferring reader disagrees on\n{text}"
+    );
+}
+
+#[test]
+fn the_deferring_reader_skips_the_zones_services_and_reads_them_as_the_fast_one() {
+    let text = "zones:\n  - origin: a.\n    services:\n      s: {ttl: 1}\n      # c\n      t:\n        ttl: 2\n    file: f\n  - services: {u: 1}\n  - services:\n      v: [1,\n        2]\n";
+    let (root, mut deferred) = fast::parse_deferring(text).expect("ours");
+    // The tree holds empty maps where the block maps were.
+    assert!(show(&root).contains("services"));
+    let mut first = deferred.services(0).expect("skipped");
+    assert_eq!(first.len_hint(), 2);
+    let (key, _) = first.next().expect("s");
+    assert_eq!(
+        (key.name.as_ref(), key.pos.line, key.pos.column),
+        ("s", 4, 7)
+    );
+    let (key, value) = first.next().expect("t");
+    assert_eq!(
+        (key.name.as_ref(), value.pos.line, value.pos.column),
+        ("t", 7, 9)
+    );
+    assert!(first.next().is_none());
+    drop(first);
+    // A flow map is in the tree; the third zone's map is read at the end.
+    assert!(deferred.services(1).is_none());
+    assert!(deferred.finish());
+    deferring_agrees("zones", text);
+    // Declined when the skipped map is read: a key twice, a block scalar,
+    // a line at no key's column.
+    for bad in [
+        "zones:\n  - services:\n      s: 1\n      s: 2\n",
+        "zones:\n  - services:\n      s: |\n        x\n",
+        "zones:\n  - services:\n      s: 1\n        t: 2\n",
+    ] {
+        let (_, mut deferred) = fast::parse_deferring(bad).expect("skipped over");
+        drop(deferred.services(0));
+        assert!(!deferred.finish(), "accepted:\n{bad}");
+        assert!(fast::parse(bad).is_none(), "{bad}");
+    }
 }
 
 /// Every configuration file of the repository: the error fixtures, the
@@ -756,6 +834,21 @@ const EDGES: &[&str] = &[
     "a: ~\nb: null\nc: Null\nd: NULL\n",
     "a: [~, null, '', \"\"]\n",
     "a: b\n  c\n",
+    "zones:\n- origin: a.\n  services:\n    s: 1\n    t: {a: 1}\n",
+    "zones:\n  - services:\n      a: 1\n    # c\n      b: 2\n  - services:\n      c: 3\n",
+    "zones:\n  - services:\n      a: 1\n# c\n    file: f\n",
+    "zones:\n  - services:\n      a: 1\n      a: 2\n",
+    "zones:\n  - services:\n      a: {b: 1,\n        c: 2}\n      d: 3\n",
+    "zones:\n  - services:\n      a: {b: 1,\n      c: 2}\n",
+    "zones:\n  - services:\n      a: 1\n    b: 2\n",
+    "zones:\n  - services:\n      a: 1\n     b: 2\n",
+    "zones:\n  - services:\n    - a\n",
+    "zones:\n  - services:\n      a: 1",
+    "zones:\n  - services:\n      a: 1\n---\n",
+    "zones:\n  - services:\n      a:\n        services:\n          b: 1\n",
+    "zones:\n  - services:\n\n      a: 1\nservices:\n  b: 2\n",
+    "x:\n  zones:\n    - services:\n        a: 1\n",
+    "zones:\n  -\n    services:\n      a: 1\n  - {services: {b: 1}}\n  - services:\n      c: 1\n",
     "a: 'b'\n  c: d\n",
     "a:\n  b: 1\n c: 2\n",
     "a:\n    b: 1\n  c: 2\n",
