@@ -403,13 +403,68 @@ pub struct GeoMap {
     pub default: MapDefault,
 }
 
+/// A zone's services behind one `Arc`, read as the slice it holds (index,
+/// `iter`, `len`, `for s in &list`) like the `Vec` it replaces: nothing
+/// the answer path reads moved. Changed through [`ServiceList::make_mut`]
+/// (or `for s in &mut list`), which copies the list first when it is
+/// shared.
+#[derive(Clone, Debug, Default)]
+pub struct ServiceList(Arc<[Service]>);
+
+impl ServiceList {
+    /// Whether `self` and `other` are one list (shared, not equal).
+    pub fn shares(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    /// The services to change, copied first if the list is shared.
+    pub fn make_mut(&mut self) -> &mut [Service] {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
+impl From<Vec<Service>> for ServiceList {
+    fn from(services: Vec<Service>) -> Self {
+        Self(services.into())
+    }
+}
+
+impl std::ops::Deref for ServiceList {
+    type Target = [Service];
+
+    fn deref(&self) -> &[Service] {
+        &self.0
+    }
+}
+
+impl<'a> IntoIterator for &'a ServiceList {
+    type Item = &'a Service;
+    type IntoIter = std::slice::Iter<'a, Service>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a mut ServiceList {
+    type Item = &'a mut Service;
+    type IntoIter = std::slice::IterMut<'a, Service>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.make_mut().iter_mut()
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Zone {
     /// Fully qualified, e.g. `gslb.example.`
     pub origin: Name,
     /// Joined to the config file's directory.
     pub file: PathBuf,
-    pub services: Vec<Service>,
+    /// In file order. Shared (read as a slice, like a `Vec`): a reload of a
+    /// zone none of whose services changed keeps the replaced
+    /// configuration's ([`Config::share_unchanged`]; issue 19).
+    pub services: ServiceList,
     /// Where `zones[i]` starts, for errors found later (zone file problems).
     pub loc: Loc,
     /// `dnssec`: sign this zone's answers (issue 16); `None` = unsigned.
@@ -642,8 +697,27 @@ impl Config {
             if !exact(&zone.origin, &old_zone.origin) {
                 continue;
             }
-            for (service, old_service) in zone.services.iter_mut().zip(&old_zone.services) {
-                if Arc::ptr_eq(&service.pools, &old_service.pools) || service.same(old_service) {
+            if zone.services.shares(&old_zone.services) {
+                shared += zone.services.len();
+                continue;
+            }
+            let same = |(service, old): (&Service, &Service)| {
+                Arc::ptr_eq(&service.pools, &old.pools) || service.same(old)
+            };
+            if zone.services.len() == old_zone.services.len()
+                && zone.services.iter().zip(old_zone.services.iter()).all(same)
+            {
+                zone.services = old_zone.services.clone();
+                shared += zone.services.len();
+                continue;
+            }
+            for (service, old_service) in zone
+                .services
+                .make_mut()
+                .iter_mut()
+                .zip(old_zone.services.iter())
+            {
+                if same((service, old_service)) {
                     service.pools = Arc::clone(&old_service.pools);
                     shared += 1;
                 }

@@ -520,10 +520,17 @@ fn a_reread_takes_the_pools_of_the_services_that_did_not_change_as_it_reads() {
         };
         let new = read(&three_services(prefix, "192.0.2.9"), Some(&old));
         assert_eq!(shared(&new), [true, false, true], "prefix {prefix:?}");
+        assert!(!new.zones[0].services.shares(&old.zones[0].services));
         assert_eq!(
             new.zones[0].services[1].pools[0].endpoints[0].target,
             Target::V4(Ipv4Addr::new(192, 0, 2, 9))
         );
+        // Nothing changed: the zone's list itself is the old one.
+        let new = read(&three_services(prefix, "192.0.2.2"), Some(&old));
+        assert!(new.zones[0].services.shares(&old.zones[0].services));
+        let mut copy = read(&three_services(prefix, "192.0.2.2"), None);
+        assert_eq!(copy.share_unchanged(&old), 3);
+        assert!(copy.zones[0].services.shares(&old.zones[0].services));
         let new = read(&three_services(prefix, "192.0.2.2"), None);
         assert_eq!(shared(&new), [false, false, false]);
         // A service moved to another line is kept as read.

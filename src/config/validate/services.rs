@@ -12,7 +12,8 @@ use hickory_proto::rr::{LowerName, Name};
 use super::common::{Names, check_labels, resolve};
 use super::pools::pool;
 use crate::config::model::{
-    AllDown, Config, Fallback, Guards, MapDefault, Policy, RegionId, Selection, Service, Zone,
+    AllDown, Config, Fallback, Guards, MapDefault, Policy, RegionId, Selection, Service,
+    ServiceList, Zone,
 };
 use crate::config::tree::{Diag, Entries, Field, Key};
 use crate::config::yaml;
@@ -56,12 +57,13 @@ pub(super) fn services(
     source: Source<'_, '_>,
     old: Option<&Zone>,
     diag: &mut Diag,
-) -> Vec<Service> {
+) -> ServiceList {
     let mut all = Services {
         out: Vec::new(),
         seen: HashMap::default(),
         collided: Vec::new(),
         old,
+        unchanged: 0,
     };
     match source {
         Source::Detached(entries) => {
@@ -84,8 +86,15 @@ pub(super) fn services(
             }
         }
     }
-    all.out.shrink_to_fit();
-    all.out
+    // A zone none of whose services changed: the replaced one's, and the
+    // records just read freed now, before the snapshot is built.
+    if let Some(old) = all.old
+        && all.unchanged == all.out.len()
+        && all.out.len() == old.services.len()
+    {
+        return old.services.clone();
+    }
+    ServiceList::from(all.out)
 }
 
 /// The services of one zone read so far.
@@ -99,6 +108,8 @@ struct Services<'o> {
     collided: Vec<usize>,
     /// The zone replaced by this one, at a reload.
     old: Option<&'o Zone>,
+    /// How many of `out` are the same as the replaced zone's.
+    unchanged: usize,
 }
 
 impl Services<'_> {
@@ -145,6 +156,7 @@ impl Services<'_> {
                 && service.same(old)
             {
                 service.pools = Arc::clone(&old.pools);
+                self.unchanged += 1;
             }
             // A service whose name was bad stands in as the root name.
             let lower = match lower {
