@@ -4,7 +4,9 @@
 //!
 //! The YAML is read into a located tree (`tree`), which `validate` walks
 //! into the model, collecting every error on the way rather than stopping
-//! at the first.
+//! at the first. The zones' services are read into the tree one at a
+//! time as they are validated (`yaml::read_deferring`), so a large file's
+//! tree is never whole.
 
 mod duration;
 mod error;
