@@ -14,6 +14,7 @@ pub(crate) mod encode;
 mod hash;
 mod lint;
 mod load;
+mod names;
 pub mod prepared;
 #[cfg(test)]
 mod tests;
@@ -21,6 +22,7 @@ mod tests;
 pub(crate) use hash::NameMap;
 pub use lint::{config_warnings, file_warnings, lint};
 pub use load::{LoadedZone, ZoneFileError, load_zone_file, parse_zone_text};
+use names::{WireMap, lower_wire};
 
 use std::sync::Arc;
 
@@ -34,24 +36,134 @@ use crate::dnssec::ZoneSigner;
 /// Longest CNAME chain followed inside a zone before giving up.
 const MAX_CNAME_CHAIN: usize = 8;
 
+/// What a name of the zone holds: a GSLB service, records, both (an
+/// error found at build) or neither (an empty non-terminal). 8 bytes: a
+/// zone of 100,000 services is mostly names that hold nothing but a
+/// service index (issue 19, steady memory).
+#[derive(Debug, Clone, Copy)]
+struct Node {
+    /// Index of the GSLB service that owns this name, or [`NONE`].
+    service: u32,
+    /// Index of this name's records in [`ZoneData::records`], or [`NONE`].
+    records: u32,
+}
+
+/// No service, no records.
+const NONE: u32 = u32::MAX;
+
+impl Node {
+    const EMPTY: Self = Self {
+        service: NONE,
+        records: NONE,
+    };
+}
+
 /// The records of one name, grouped by type.
 #[derive(Debug, Default)]
-struct Node {
+struct Records {
     rrsets: Vec<(RecordType, Vec<Record>)>,
-    /// Index of the GSLB service that owns this name.
-    service: Option<usize>,
     /// Index (in the loaded records) of the first record of this name.
     first: usize,
     /// The target of this name's DNAME record (RFC 6672).
     dname: Option<Box<Name>>,
 }
 
-impl Node {
-    fn rrset(&self, rtype: RecordType) -> Option<&[Record]> {
-        self.rrsets
+/// A name of the zone as the lookup sees it.
+#[derive(Debug, Clone, Copy)]
+struct NodeRef<'z> {
+    /// Index of the GSLB service that owns this name.
+    service: Option<usize>,
+    records: Option<&'z Records>,
+}
+
+impl<'z> NodeRef<'z> {
+    fn rrsets(&self) -> &'z [(RecordType, Vec<Record>)] {
+        self.records.map_or(&[], |r| r.rrsets.as_slice())
+    }
+
+    fn rrset(&self, rtype: RecordType) -> Option<&'z [Record]> {
+        self.rrsets()
             .iter()
             .find(|(t, _)| *t == rtype)
             .map(|(_, r)| r.as_slice())
+    }
+
+    fn dname(&self) -> Option<&'z Name> {
+        self.records?.dname.as_deref()
+    }
+
+    fn first(&self) -> usize {
+        self.records.map_or(0, |r| r.first)
+    }
+}
+
+/// Longest lower-cased wire name, with room for the root label.
+const WIRE_MAX: usize = Name::MAX_LENGTH + 1;
+
+/// The name a zone's table holds, read back from its wire form (for
+/// messages, delegations and DNAME owners: a few names, not every one).
+fn name_of(wire: &[u8]) -> Option<LowerName> {
+    Name::from_bytes(wire).ok().map(LowerName::from)
+}
+
+/// The names of a zone while it is built.
+#[derive(Debug, Default)]
+struct Table {
+    nodes: WireMap<Node>,
+    records: Vec<Records>,
+}
+
+/// The view of `node` whose records are in `records`.
+fn view(records: &[Records], node: Node) -> NodeRef<'_> {
+    NodeRef {
+        service: (node.service != NONE).then_some(node.service as usize),
+        records: records.get(node.records as usize),
+    }
+}
+
+impl Table {
+    /// The records of `wire`, which holds the record `index` (the first
+    /// of its records when it is new). `None`: too many names.
+    fn records_of(&mut self, wire: &[u8], index: usize) -> Option<&mut Records> {
+        let next = u32::try_from(self.records.len())
+            .ok()
+            .filter(|n| *n != NONE)?;
+        let node = self.nodes.get_or_insert_with(wire, || Node::EMPTY).ok()?;
+        if node.records == NONE {
+            node.records = next;
+            self.records.push(Records {
+                first: index,
+                ..Records::default()
+            });
+        }
+        self.records.get_mut(node.records as usize)
+    }
+
+    /// Make `wire` the name of service `index`. `None`: too many names.
+    fn service_at(&mut self, wire: &[u8], index: usize) -> Option<NodeRef<'_>> {
+        let service = u32::try_from(index).ok().filter(|n| *n != NONE)?;
+        let node = self.nodes.get_or_insert_with(wire, || Node::EMPTY).ok()?;
+        node.service = service;
+        let node = *node;
+        Some(view(&self.records, node))
+    }
+
+    fn get(&self, wire: &[u8]) -> Option<NodeRef<'_>> {
+        self.nodes.get(wire).map(|n| view(&self.records, *n))
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&[u8], NodeRef<'_>)> {
+        self.nodes
+            .iter()
+            .map(|(wire, n)| (wire, view(&self.records, *n)))
+    }
+
+    /// The problem when a zone has more names than the table can hold.
+    fn full(&self, origin: &Name) -> BuildProblem {
+        BuildProblem::zone(format!(
+            "the zone {origin} has too many names ({} and more)",
+            self.nodes.len()
+        ))
     }
 }
 
@@ -63,9 +175,12 @@ pub struct ZoneData {
     /// The SOA as served in negative answers: TTL = min(SOA TTL, SOA minimum)
     /// (RFC 2308 section 5).
     negative_soa: Record,
-    /// Every name that exists: owners of records, GSLB services, and the
-    /// empty non-terminals between them and the apex.
-    nodes: NameMap<LowerName, Node>,
+    /// Every name that exists, by its lower-cased wire form: owners of
+    /// records, GSLB services, and the empty non-terminals between them
+    /// and the apex.
+    nodes: WireMap<Node>,
+    /// The records of the names that have some, indexed by `Node::records`.
+    records: Vec<Records>,
     /// Delegation points below the apex (names holding NS records).
     cuts: Vec<LowerName>,
     /// Owners of DNAME records (RFC 6672).
@@ -146,13 +261,22 @@ impl ZoneData {
         services: &[Name],
     ) -> Result<Self, Vec<BuildProblem>> {
         let origin_lower = LowerName::new(&origin);
+        let mut origin_buf = [0u8; WIRE_MAX];
+        let Some(origin_wire) = lower_wire(&origin, &mut origin_buf) else {
+            return Err(vec![BuildProblem::zone(format!(
+                "the zone origin {origin} is not a valid name"
+            ))]);
+        };
+        let origin_wire = origin_wire.to_vec();
         let mut errors = Vec::new();
-        let mut nodes: NameMap<LowerName, Node> = NameMap::default();
+        let mut table = Table::default();
         let record_count = records.len();
+        let mut buf = [0u8; WIRE_MAX];
 
         for (index, record) in records.into_iter().enumerate() {
             let owner = LowerName::new(&record.name);
-            if !origin_lower.zone_of(&owner) {
+            let wire = lower_wire(&record.name, &mut buf);
+            let Some(wire) = wire.filter(|_| origin_lower.zone_of(&owner)) else {
                 errors.push(BuildProblem::record(
                     index,
                     format!(
@@ -163,11 +287,10 @@ impl ZoneData {
                     ),
                 ));
                 continue;
-            }
-            let node = nodes.entry(owner).or_insert_with(|| Node {
-                first: index,
-                ..Node::default()
-            });
+            };
+            let Some(node) = table.records_of(wire, index) else {
+                return Err(vec![table.full(&origin)]);
+            };
             let rtype = record.record_type();
             if rtype == RecordType::DNAME {
                 let target = match &record.data {
@@ -201,12 +324,12 @@ impl ZoneData {
         }
 
         let mut soa = None;
-        match nodes.get(&origin_lower) {
+        match table.get(&origin_wire) {
             Some(apex) => {
                 if let Some(rrset) = apex.rrset(RecordType::SOA) {
                     if rrset.len() > 1 {
                         errors.push(BuildProblem::record(
-                            apex.first,
+                            apex.first(),
                             format!("{origin} has {} SOA records, not one", rrset.len()),
                         ));
                     }
@@ -229,34 +352,42 @@ impl ZoneData {
 
         let mut cuts = Vec::new();
         let mut dnames = Vec::new();
-        for (name, node) in &nodes {
+        // The names with records, in the order of the file (so are the
+        // problems found).
+        let mut owners: Vec<(&[u8], NodeRef<'_>)> =
+            table.iter().filter(|(_, n)| n.records.is_some()).collect();
+        owners.sort_by_key(|(_, n)| n.first());
+        for (wire, node) in owners {
+            let Some(name) = name_of(wire) else {
+                continue;
+            };
             // Beside a CNAME only its DNSSEC records may stand (RFC 2181
             // 10.1, RFC 4035 2.5).
             let beside_cname = node
-                .rrsets
+                .rrsets()
                 .iter()
                 .filter(|(t, _)| {
                     !matches!(t, RecordType::CNAME | RecordType::RRSIG | RecordType::NSEC)
                 })
                 .count();
             if node.rrset(RecordType::CNAME).is_some() && beside_cname > 0 {
-                errors.push(BuildProblem::record(node.first, format!(
+                errors.push(BuildProblem::record(node.first(), format!(
                     "{name} has a CNAME and other records; a CNAME must stand alone (RFC 1034 3.6.2)"
                 )));
             }
-            if *name != origin_lower && node.rrset(RecordType::NS).is_some() {
+            if name != origin_lower && node.rrset(RecordType::NS).is_some() {
                 cuts.push(name.clone());
             }
-            if node.dname.is_some() {
+            if node.dname().is_some() {
                 if node.rrset(RecordType::CNAME).is_some() {
                     errors.push(BuildProblem::record(
-                        node.first,
+                        node.first(),
                         format!(
                             "{name} has a CNAME and a DNAME; a name cannot have both (RFC 6672 2.4)"
                         ),
                     ));
                 }
-                dnames.push(name.clone());
+                dnames.push(name);
             }
         }
         if origin_lower.is_wildcard() {
@@ -267,21 +398,24 @@ impl ZoneData {
 
         for (index, service) in services.iter().enumerate() {
             let lower = LowerName::new(service);
-            if !origin_lower.zone_of(&lower) {
+            let wire = lower_wire(service, &mut buf);
+            let Some(wire) = wire.filter(|_| origin_lower.zone_of(&lower)) else {
                 errors.push(BuildProblem::service(
                     index,
                     format!("service {service} is outside the zone {origin}"),
                 ));
                 continue;
-            }
+            };
             if cuts.iter().any(|cut| cut.zone_of(&lower)) {
                 errors.push(BuildProblem::service(index, format!(
                     "service {service} is at or below a delegation; its parent zone cannot answer it"
                 )));
             }
-            let node = nodes.entry(lower).or_default();
-            if !node.rrsets.is_empty() {
-                let types: Vec<String> = node.rrsets.iter().map(|(t, _)| t.to_string()).collect();
+            let Some(node) = table.service_at(wire, index) else {
+                return Err(vec![table.full(&origin)]);
+            };
+            if !node.rrsets().is_empty() {
+                let types: Vec<String> = node.rrsets().iter().map(|(t, _)| t.to_string()).collect();
                 errors.push(BuildProblem::service(
                     index,
                     format!(
@@ -290,17 +424,28 @@ impl ZoneData {
                     ),
                 ));
             }
-            node.service = Some(index);
         }
 
         // Empty non-terminals: every ancestor of an owner name up to the apex
-        // exists (RFC 8020), even without records.
-        let owners: Vec<LowerName> = nodes.keys().cloned().collect();
-        for owner in owners {
-            let mut name = owner.base_name();
-            while origin_lower.zone_of(&name) && name != origin_lower {
-                nodes.entry(name.clone()).or_default();
-                name = name.base_name();
+        // exists (RFC 8020), even without records. Every name here is in
+        // the zone, so its ancestors longer than the origin are too.
+        for owner in table.nodes.names() {
+            let mut at = 0;
+            while let Some(&label) = owner.get(at) {
+                at += 1 + usize::from(label);
+                let Some(ancestor) = owner.get(at..) else {
+                    break;
+                };
+                if ancestor.len() <= origin_wire.len() {
+                    break;
+                }
+                if table
+                    .nodes
+                    .get_or_insert_with(ancestor, || Node::EMPTY)
+                    .is_err()
+                {
+                    return Err(vec![table.full(&origin)]);
+                }
             }
         }
 
@@ -315,11 +460,18 @@ impl ZoneData {
         if let RData::SOA(soa) = &negative_soa.data {
             negative_soa.ttl = negative_soa.ttl.min(soa.minimum);
         }
+        let Table {
+            mut nodes,
+            mut records,
+        } = table;
+        nodes.shrink_to_fit();
+        records.shrink_to_fit();
         Ok(Self {
             origin,
             origin_lower,
             negative_soa,
             nodes,
+            records,
             cuts,
             dnames,
             record_count,
@@ -350,9 +502,16 @@ impl ZoneData {
         self.signer.as_ref()
     }
 
+    /// The node of `name` (in any case).
+    fn node(&self, name: &Name) -> Option<NodeRef<'_>> {
+        let mut buf = [0u8; WIRE_MAX];
+        let wire = lower_wire(name, &mut buf)?;
+        self.nodes.get(wire).map(|n| view(&self.records, *n))
+    }
+
     /// The records of type `rtype` owned by `name` itself (no wildcard).
     pub fn rrset_at(&self, name: &Name, rtype: RecordType) -> Option<&[Record]> {
-        self.nodes.get(&LowerName::new(name))?.rrset(rtype)
+        self.node(name)?.rrset(rtype)
     }
 
     /// The types of the records at `name`, which exists or is answered by
@@ -361,15 +520,15 @@ impl ZoneData {
     /// name that does not exist.
     pub fn types_at(&self, name: &Name) -> Vec<RecordType> {
         let lower = LowerName::new(name);
-        let node = self.nodes.get(&lower).or_else(|| {
+        let node = self.node(&lower).or_else(|| {
             let mut encloser = lower.base_name();
             while self.origin_lower.zone_of(&encloser) {
-                if self.nodes.contains_key(&encloser) {
+                if self.node(&encloser).is_some() {
                     let wildcard = name
                         .trim_to(usize::from(encloser.num_labels()))
                         .prepend_label("*")
                         .ok()?;
-                    return self.nodes.get(&LowerName::new(&wildcard));
+                    return self.node(&wildcard);
                 }
                 encloser = encloser.base_name();
             }
@@ -377,7 +536,7 @@ impl ZoneData {
         });
         match node {
             Some(n) if n.service.is_some() => vec![RecordType::A, RecordType::AAAA],
-            Some(n) => n.rrsets.iter().map(|(t, _)| *t).collect(),
+            Some(n) => n.rrsets().iter().map(|(t, _)| *t).collect(),
             None => Vec::new(),
         }
     }
@@ -475,7 +634,7 @@ impl ZoneData {
             (None, None) => {}
         }
 
-        if let Some(node) = self.nodes.get(&lower) {
+        if let Some(node) = self.node(&lower) {
             return self.answer_from_node(node, name, qtype);
         }
 
@@ -483,12 +642,11 @@ impl ZoneData {
         // encloser (RFC 4592 section 3.3.1).
         let mut encloser = lower.base_name();
         while self.origin_lower.zone_of(&encloser) {
-            if self.nodes.contains_key(&encloser) {
+            if self.node(&encloser).is_some() {
                 let wildcard = name
                     .trim_to(usize::from(encloser.num_labels()))
-                    .prepend_label("*")
-                    .map(|w| LowerName::new(&w));
-                if let Some(node) = wildcard.ok().and_then(|w| self.nodes.get(&w)) {
+                    .prepend_label("*");
+                if let Some(node) = wildcard.ok().and_then(|w| self.node(&w)) {
                     return self.answer_from_node(node, name, qtype);
                 }
                 break;
@@ -505,9 +663,8 @@ impl ZoneData {
     /// DNAME's TTL. YXDOMAIN when the new name would be too long.
     fn substitute(&self, owner: &LowerName, name: &Name) -> Step {
         let found = self
-            .nodes
-            .get(owner)
-            .and_then(|n| Some((n.dname.as_deref()?, n.rrset(RecordType::DNAME)?.first()?)));
+            .node(owner)
+            .and_then(|n| Some((n.dname()?, n.rrset(RecordType::DNAME)?.first()?)));
         let Some((target, dname)) = found else {
             let mut answer = StaticAnswer::new(Outcome::NxDomain);
             answer.authority.push(self.negative_soa.clone());
@@ -531,7 +688,7 @@ impl ZoneData {
 
     /// Answer from an existing node. `owner` is the name asked for: answers
     /// synthesised from a wildcard take it as their owner.
-    fn answer_from_node(&self, node: &Node, owner: &Name, qtype: RecordType) -> Step {
+    fn answer_from_node(&self, node: NodeRef<'_>, owner: &Name, qtype: RecordType) -> Step {
         if let Some(index) = node.service {
             return Step::Service(index);
         }
@@ -565,7 +722,7 @@ impl ZoneData {
             // RFC 8482 section 4.2: answer with one RRset of the name (the
             // CNAME when there is one).
             node.rrset(RecordType::CNAME).or_else(|| {
-                node.rrsets
+                node.rrsets()
                     .iter()
                     .min_by_key(|(t, _)| u16::from(*t))
                     .map(|(_, r)| r.as_slice())
@@ -590,7 +747,7 @@ impl ZoneData {
 
     fn referral(&self, cut: &LowerName) -> StaticAnswer {
         let mut answer = StaticAnswer::new(Outcome::Referral);
-        if let Some(ns) = self.nodes.get(cut).and_then(|n| n.rrset(RecordType::NS)) {
+        if let Some(ns) = self.node(cut).and_then(|n| n.rrset(RecordType::NS)) {
             answer.authority = ns.to_vec();
             answer.additional = self.glue(ns);
         }
@@ -621,8 +778,7 @@ impl ZoneData {
     fn addresses_of<'a>(&self, names: impl Iterator<Item = &'a Name>) -> Vec<Record> {
         let mut out = Vec::new();
         for name in names {
-            let lower = LowerName::new(name);
-            if let Some(node) = self.nodes.get(&lower) {
+            if let Some(node) = self.node(name) {
                 for rtype in [RecordType::A, RecordType::AAAA] {
                     if let Some(records) = node.rrset(rtype) {
                         out.extend_from_slice(records);

@@ -12,9 +12,9 @@
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, RecordType};
-use hickory_proto::serialize::binary::BinEncodable;
 
-use super::{NameMap, ZoneData, encode};
+use super::names::WireMap;
+use super::{ZoneData, encode, name_of, view};
 
 /// RRsets prepared at most per configuration: past that, the remaining
 /// names are answered through the lookup (a zone of millions of records
@@ -43,7 +43,9 @@ pub struct NameEntry {
     pub zone: usize,
     /// The GSLB service that owns the name.
     pub service: Option<usize>,
-    pub rrsets: Vec<(RecordType, Encoded)>,
+    /// Boxed, not a `Vec`: a GSLB name (most names) holds none, and the
+    /// table keeps an entry per name inline.
+    pub rrsets: Box<[(RecordType, Encoded)]>,
 }
 
 impl NameEntry {
@@ -57,10 +59,10 @@ impl NameEntry {
     }
 }
 
-/// Every prepared name, by its lower-cased wire form.
+/// Every prepared name, by its lower-cased wire form (kept in one arena).
 #[derive(Debug, Default)]
 pub struct Prepared {
-    names: NameMap<Box<[u8]>, NameEntry>,
+    names: WireMap<NameEntry>,
     /// RRsets prepared.
     pub rrsets: usize,
 }
@@ -73,35 +75,41 @@ impl Prepared {
     pub fn build(zones: &[ZoneData], answers_for: impl Fn(&[u8]) -> Option<usize>) -> Self {
         let mut prepared = Self::default();
         for (index, zone) in zones.iter().enumerate() {
-            for (lower, node) in &zone.nodes {
-                let Ok(wire) = lower.to_bytes() else {
-                    continue;
-                };
-                if answers_for(&wire) != Some(index) {
+            for (wire, node) in zone.nodes.iter() {
+                let node = view(&zone.records, *node);
+                if node.service.is_none() && node.rrsets().is_empty() {
                     continue;
                 }
-                let name = Name::from(lower.clone());
-                let mut entry = NameEntry {
-                    zone: index,
-                    service: node.service,
-                    rrsets: Vec::new(),
-                };
-                if node.service.is_none() {
-                    for (rtype, _) in &node.rrsets {
+                if answers_for(wire) != Some(index) {
+                    continue;
+                }
+                let mut rrsets = Vec::new();
+                if node.service.is_none()
+                    && let Some(name) = name_of(wire)
+                {
+                    let name = Name::from(name);
+                    for (rtype, _) in node.rrsets() {
                         if prepared.rrsets >= MAX_PREPARED {
                             break;
                         }
-                        if let Some(encoded) = zone.encoded(&name, &wire, *rtype) {
-                            entry.rrsets.push((*rtype, encoded));
+                        if let Some(encoded) = zone.encoded(&name, wire, *rtype) {
+                            rrsets.push((*rtype, encoded));
                             prepared.rrsets += 1;
                         }
                     }
                 }
-                if entry.service.is_some() || !entry.rrsets.is_empty() {
-                    prepared.names.insert(wire.into_boxed_slice(), entry);
+                if node.service.is_some() || !rrsets.is_empty() {
+                    let entry = NameEntry {
+                        zone: index,
+                        service: node.service,
+                        rrsets: rrsets.into_boxed_slice(),
+                    };
+                    // A full arena leaves the rest to the lookup.
+                    let _ = prepared.names.get_or_insert_with(wire, || entry);
                 }
             }
         }
+        prepared.names.shrink_to_fit();
         prepared
     }
 
