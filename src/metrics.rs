@@ -14,6 +14,8 @@ use std::sync::{Arc, Mutex};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
+mod services;
+
 /// Query types counted by name; everything else is `other`.
 const TYPES: [&str; 10] = [
     "A", "AAAA", "CNAME", "NS", "SOA", "MX", "TXT", "SRV", "ANY", "other",
@@ -172,65 +174,6 @@ impl Drop for Tally<'_> {
     }
 }
 
-/// Counters that live as long as the process, handed out as
-/// `&'static`. The registry never drops a service's counters (counts do
-/// not reset while the process runs), so it allocates them [`Arena::CHUNK`]
-/// at a time and leaks the chunk, instead of one `Arc` (and heap block)
-/// per counter (issue 19: 400,000 counters for 100,000 services).
-#[derive(Debug, Default)]
-struct Arena {
-    chunk: &'static [AtomicU64],
-    used: usize,
-}
-
-impl Arena {
-    const CHUNK: usize = 1024;
-
-    fn counter(&mut self) -> &'static AtomicU64 {
-        if self.used == self.chunk.len() {
-            let chunk: Box<[AtomicU64]> = (0..Self::CHUNK).map(|_| AtomicU64::new(0)).collect();
-            self.chunk = Box::leak(chunk);
-            self.used = 0;
-        }
-        let counter = &self.chunk[self.used];
-        self.used += 1;
-        counter
-    }
-}
-
-/// The counters of one GSLB service.
-#[derive(Debug)]
-struct ServiceCounters {
-    /// Answers of this service given with every pool treated as healthy.
-    fail_open: &'static AtomicU64,
-    /// Answers by region (index into [`Services::regions`]), sorted by
-    /// region name. A service has a few pools: a sorted `Vec` costs a
-    /// fraction of a `BTreeMap`'s node.
-    regions: Vec<(u32, &'static AtomicU64)>,
-}
-
-/// The service counters of the process, by service name.
-#[derive(Debug, Default)]
-struct Services {
-    by_name: BTreeMap<Box<str>, ServiceCounters>,
-    /// Every region name counted, once (a handful): services' counters
-    /// name their region by index here.
-    regions: Vec<Box<str>>,
-    arena: Arena,
-}
-
-/// The index of `region` in `names`, added if new.
-fn region_id(names: &mut Vec<Box<str>>, region: &str) -> u32 {
-    let at = match names.iter().position(|r| **r == *region) {
-        Some(at) => at,
-        None => {
-            names.push(region.into());
-            names.len() - 1
-        }
-    };
-    u32::try_from(at).unwrap_or(u32::MAX)
-}
-
 /// A process-wide counter that `Default` makes (leaked: it lives as long
 /// as its registry, which lives as long as the process).
 #[derive(Debug, Clone, Copy)]
@@ -253,7 +196,7 @@ impl std::ops::Deref for Leaked {
 #[derive(Debug, Default)]
 pub struct Registry {
     zones: Mutex<BTreeMap<String, Arc<ZoneCounters>>>,
-    services: Mutex<Services>,
+    services: Mutex<services::Services>,
     /// Answers for which no pool was available anywhere (fail open).
     pub fail_open: Leaked,
     /// The response rate limiter, whose counters are rendered here.
@@ -299,42 +242,10 @@ impl Registry {
         name: &str,
         regions: impl IntoIterator<Item = &'r str>,
     ) -> (&'static AtomicU64, Box<[&'static AtomicU64]>) {
-        let mut services = self.services.lock().unwrap_or_else(|e| e.into_inner());
-        let Services {
-            by_name,
-            regions: names,
-            arena,
-        } = &mut *services;
-        let regions: smallvec::SmallVec<[(u32, &str); 4]> = regions
-            .into_iter()
-            .map(|region| (region_id(names, region), region))
-            .collect();
-        // One look-up; a reload finds every service there, with no key to
-        // allocate.
-        let c = match by_name.get_mut(name) {
-            Some(c) => c,
-            None => by_name.entry(name.into()).or_insert(ServiceCounters {
-                fail_open: arena.counter(),
-                regions: Vec::new(),
-            }),
-        };
-        let mut answers = Vec::with_capacity(regions.len());
-        for (id, region) in regions {
-            let counter = match c
-                .regions
-                .binary_search_by(|(r, _)| names[*r as usize].as_ref().cmp(region))
-            {
-                Ok(i) => c.regions[i].1,
-                Err(i) => {
-                    let counter = arena.counter();
-                    c.regions.insert(i, (id, counter));
-                    c.regions.shrink_to_fit();
-                    counter
-                }
-            };
-            answers.push(counter);
-        }
-        (c.fail_open, answers.into_boxed_slice())
+        self.services
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .counters(name, regions)
     }
 
     /// The DNS part of the Prometheus exposition.
@@ -369,31 +280,11 @@ impl Registry {
         );
         let _ = writeln!(out, "# TYPE meridian_answers_total counter");
         let services = self.services.lock().unwrap_or_else(|e| e.into_inner());
-        for (service, c) in &services.by_name {
-            for (region, n) in &c.regions {
-                let region = services.regions.get(*region as usize).map_or("", |r| r);
-                let _ = writeln!(
-                    out,
-                    "meridian_answers_total{{service=\"{}\",region=\"{}\"}} {}",
-                    escape(service),
-                    escape(region),
-                    n.load(Ordering::Relaxed)
-                );
-            }
-        }
-        let _ = writeln!(
+        services.render(
             out,
-            "# HELP meridian_fail_open_answers_total Answers given with every pool treated as healthy (all_down: serve_all), by service."
+            "# HELP meridian_fail_open_answers_total Answers given with every pool treated as healthy (all_down: serve_all), by service.\n\
+             # TYPE meridian_fail_open_answers_total counter\n",
         );
-        let _ = writeln!(out, "# TYPE meridian_fail_open_answers_total counter");
-        for (service, c) in &services.by_name {
-            let _ = writeln!(
-                out,
-                "meridian_fail_open_answers_total{{service=\"{}\"}} {}",
-                escape(service),
-                c.fail_open.load(Ordering::Relaxed)
-            );
-        }
         // Counted where no service was known (none today): kept visible.
         let unattributed = self.fail_open.load(Ordering::Relaxed);
         if unattributed > 0 {
