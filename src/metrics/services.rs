@@ -155,7 +155,8 @@ impl Services {
         regions: impl IntoIterator<Item = &'r str>,
     ) -> (&'static AtomicU64, Box<[&'static AtomicU64]>) {
         let row = self.row(name);
-        let mut answers = Vec::new();
+        let regions = regions.into_iter();
+        let mut answers = Vec::with_capacity(regions.size_hint().0);
         for region in regions {
             let id = self.region_id(region);
             // Walk the sorted chain to the region, or to where it goes.
