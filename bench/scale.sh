@@ -18,7 +18,7 @@
 #                                          (its endpoints alternate between 192.0.2.x and
 #                                          192.0.3.x), so none is shared: the worst case
 #   BENCH_PORT_SCALE=15356
-#   BENCH_BIN=target/release/meridian       the binary measured
+#   BENCH_BIN=target/release/meridian       the binary measured (given: not built first)
 #
 # Startup is the time from launching `meridian run` to its log line
 # "listening for DNS on UDP" (its own timestamp); reload is the time from
@@ -53,8 +53,10 @@ fi
 for cmd in $TOOLS; do
   command -v "$cmd" >/dev/null 2>&1 || { log "$cmd is missing: run 'make bench' once (it installs it)"; exit 1; }
 done
-log "building meridian"
-(cd "$ROOT" && cargo build --release --locked --quiet)
+if [ -z "${BENCH_BIN:-}" ]; then
+  log "building meridian"
+  (cd "$ROOT" && cargo build --release --locked --quiet)
+fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/meridian-scale.XXXXXX")
 MPID=""
