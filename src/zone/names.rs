@@ -7,7 +7,7 @@
 //! It never removes a key, and it owns no policy: what a name maps to is
 //! the caller's business.
 
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hasher};
 
 use hashbrown::HashTable;
 use hickory_proto::rr::Name;
@@ -67,11 +67,21 @@ fn name_at(arena: &[u8], at: u32) -> &[u8] {
     &arena[at + 1..at + 1 + len]
 }
 
+/// The hash of a wire name: its bytes alone (a wire name ends in its
+/// root label, so no length is mixed in), in a function small enough to
+/// be inlined where the answer path looks a name up.
+#[inline]
+fn hash_of(hasher: &foldhash::fast::FixedState, wire: &[u8]) -> u64 {
+    let mut h = hasher.build_hasher();
+    h.write(wire);
+    h.finish()
+}
+
 impl<V> WireMap<V> {
     /// The value of `wire`.
     #[inline]
     pub(crate) fn get(&self, wire: &[u8]) -> Option<&V> {
-        let hash = self.hasher.hash_one(wire);
+        let hash = hash_of(&self.hasher, wire);
         self.table
             .find(hash, |(at, _)| name_at(&self.arena, *at) == wire)
             .map(|(_, v)| v)
@@ -83,7 +93,7 @@ impl<V> WireMap<V> {
         wire: &[u8],
         make: impl FnOnce() -> V,
     ) -> Result<&mut V, Full> {
-        let hash = self.hasher.hash_one(wire);
+        let hash = hash_of(&self.hasher, wire);
         let Self {
             arena,
             table,
@@ -92,7 +102,7 @@ impl<V> WireMap<V> {
         let entry = table.entry(
             hash,
             |(at, _)| name_at(arena, *at) == wire,
-            |(at, _)| hasher.hash_one(name_at(arena, *at)),
+            |(at, _)| hash_of(hasher, name_at(arena, *at)),
         );
         match entry {
             hashbrown::hash_table::Entry::Occupied(o) => Ok(&mut o.into_mut().1),
@@ -132,7 +142,7 @@ impl<V> WireMap<V> {
             table,
             hasher,
         } = self;
-        table.shrink_to_fit(|(at, _)| hasher.hash_one(name_at(arena, *at)));
+        table.shrink_to_fit(|(at, _)| hash_of(hasher, name_at(arena, *at)));
         arena.shrink_to_fit();
     }
 }
