@@ -235,8 +235,7 @@ enum Resolved<'s> {
 
 /// Step 4: the prepared entry of the question's name, if any.
 fn resolve<'s>(snap: &'s Snapshot, question: &read::Question<'_>) -> Resolved<'s> {
-    let mut buf = [0u8; read::MAX_NAME];
-    let Some(entry) = snap.prepared.get(question.lower(&mut buf)) else {
+    let Some(entry) = snap.prepared.get(&question.wire) else {
         return Resolved::Lookup;
     };
     match (entry.service, entry.rrset(question.qtype)) {

@@ -71,15 +71,6 @@ impl Question<'_> {
     pub(crate) fn name(&self) -> Option<Name> {
         Name::read(&mut BinDecoder::new(&self.wire)).ok()
     }
-
-    /// The name in wire form, lower-cased (ASCII), into `buf`.
-    pub(crate) fn lower<'b>(&self, buf: &'b mut [u8; MAX_NAME]) -> &'b [u8] {
-        let len = self.wire.len().min(MAX_NAME);
-        for (d, s) in buf.iter_mut().zip(&self.wire[..len]) {
-            *d = s.to_ascii_lowercase();
-        }
-        &buf[..len]
-    }
 }
 
 /// The EDNS fields of a query's OPT record that an answer depends on.

@@ -11,6 +11,7 @@
 //! elsewhere (`policy`).
 
 pub(crate) mod encode;
+pub(crate) mod fold;
 mod hash;
 mod lint;
 mod load;

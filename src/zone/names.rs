@@ -7,10 +7,10 @@
 //! It never removes a key, and it owns no policy: what a name maps to is
 //! the caller's business.
 
-use std::hash::{BuildHasher, Hasher};
-
 use hashbrown::HashTable;
 use hickory_proto::rr::Name;
+
+use super::fold;
 
 /// Names kept at most, in bytes of wire form (each name also costs a
 /// length byte): past that an insert is refused. Offsets are 4 bytes.
@@ -25,9 +25,9 @@ pub(crate) struct Full;
 pub(crate) struct WireMap<V> {
     /// Each name as its length (one byte) and then its wire form.
     arena: Vec<u8>,
-    /// The offset in `arena` of each key, and its value.
+    /// The offset in `arena` of each key, and its value, by
+    /// [`fold::hash`] of the key.
     table: HashTable<(u32, V)>,
-    hasher: foldhash::fast::FixedState,
 }
 
 impl<V> Default for WireMap<V> {
@@ -35,7 +35,6 @@ impl<V> Default for WireMap<V> {
         Self {
             arena: Vec::new(),
             table: HashTable::new(),
-            hasher: foldhash::fast::FixedState::default(),
         }
     }
 }
@@ -67,23 +66,15 @@ fn name_at(arena: &[u8], at: u32) -> &[u8] {
     &arena[at + 1..at + 1 + len]
 }
 
-/// The hash of a wire name: its bytes alone (a wire name ends in its
-/// root label, so no length is mixed in), in a function small enough to
-/// be inlined where the answer path looks a name up.
-#[inline]
-fn hash_of(hasher: &foldhash::fast::FixedState, wire: &[u8]) -> u64 {
-    let mut h = hasher.build_hasher();
-    h.write(wire);
-    h.finish()
-}
-
 impl<V> WireMap<V> {
-    /// The value of `wire`.
+    /// The value of `wire`, whatever the case of its letters (a query's
+    /// name as asked: no lower-cased copy is made, issue 20).
     #[inline]
     pub(crate) fn get(&self, wire: &[u8]) -> Option<&V> {
-        let hash = hash_of(&self.hasher, wire);
         self.table
-            .find(hash, |(at, _)| name_at(&self.arena, *at) == wire)
+            .find(fold::hash(wire), |(at, _)| {
+                fold::eq_lower(name_at(&self.arena, *at), wire)
+            })
             .map(|(_, v)| v)
     }
 
@@ -93,16 +84,11 @@ impl<V> WireMap<V> {
         wire: &[u8],
         make: impl FnOnce() -> V,
     ) -> Result<&mut V, Full> {
-        let hash = hash_of(&self.hasher, wire);
-        let Self {
-            arena,
-            table,
-            hasher,
-        } = self;
+        let Self { arena, table } = self;
         let entry = table.entry(
-            hash,
+            fold::hash(wire),
             |(at, _)| name_at(arena, *at) == wire,
-            |(at, _)| hash_of(hasher, name_at(arena, *at)),
+            |(at, _)| fold::hash(name_at(arena, *at)),
         );
         match entry {
             hashbrown::hash_table::Entry::Occupied(o) => Ok(&mut o.into_mut().1),
@@ -137,12 +123,8 @@ impl<V> WireMap<V> {
 
     /// Give back what the building left spare.
     pub(crate) fn shrink_to_fit(&mut self) {
-        let Self {
-            arena,
-            table,
-            hasher,
-        } = self;
-        table.shrink_to_fit(|(at, _)| hash_of(hasher, name_at(arena, *at)));
+        let Self { arena, table } = self;
+        table.shrink_to_fit(|(at, _)| fold::hash(name_at(arena, *at)));
         arena.shrink_to_fit();
     }
 }
@@ -164,6 +146,9 @@ mod tests {
         assert_eq!(map.get(a), Some(&11));
         assert_eq!(map.get(b), Some(&2));
         assert_eq!(map.get(b"\x07example\x00"), None);
+        // A name is found whatever the case of its letters.
+        assert_eq!(map.get(b"\x01A\x07ExAmPlE\x00"), Some(&11));
+        assert_eq!(map.get(b"\x01c\x07example\x00"), None);
         let mut all: Vec<(Vec<u8>, u32)> = map.iter().map(|(n, v)| (n.to_vec(), *v)).collect();
         all.sort();
         assert_eq!(all, vec![(a.to_vec(), 11), (b.to_vec(), 2)]);

@@ -113,10 +113,10 @@ impl Prepared {
         prepared
     }
 
-    /// The entry for a lower-cased wire name.
+    /// The entry for a wire name, whatever the case of its letters.
     #[inline]
-    pub fn get(&self, lower: &[u8]) -> Option<&NameEntry> {
-        self.names.get(lower)
+    pub fn get(&self, wire: &[u8]) -> Option<&NameEntry> {
+        self.names.get(wire)
     }
 }
 
