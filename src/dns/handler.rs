@@ -103,12 +103,15 @@ pub fn handle<'s>(
     out: &mut Vec<u8>,
 ) -> Handled {
     out.clear();
-    let (header, read) = match read::read(packet) {
-        Read::Drop(why) => return Handled::Dropped(why),
-        Read::Query(header, read) => (header, read),
+    // Borrowed where it lies, not moved out (issue 20: a request is about
+    // a hundred bytes).
+    let read = read::read(packet);
+    let (header, read) = match &read {
+        Read::Drop(why) => return Handled::Dropped(*why),
+        Read::Query(header, read) => (*header, read),
     };
     let mut reply = Reply::new(snap, header, read.as_ref().ok(), via.transport, tally);
-    let request = match &read {
+    let request = match read {
         Ok(request) => request,
         Err(why) => return reply.early(out, Early::Unreadable(*why)),
     };
