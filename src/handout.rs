@@ -150,8 +150,17 @@ impl Slot {
 
     /// Count answers from `from_ms` on (a drain began then); `None` stops
     /// counting. Keeps the count when the start does not change.
+    ///
+    /// Writes only when the start changes: every reload points every slot
+    /// of the new table at its drain (most at none), and a write to a
+    /// slot of a zeroed table makes its page resident where a read does
+    /// not (issue 19: 19 MB at 100,000 services, in the reload's peak and
+    /// kept after it).
     pub fn watch(&self, from_ms: Option<u64>) {
         let from = !from_ms.unwrap_or(UNWATCHED);
+        if self.watch_from_inverted.load(Ordering::Relaxed) == from {
+            return;
+        }
         if self.watch_from_inverted.swap(from, Ordering::Relaxed) != from {
             self.since_count.store(0, Ordering::Relaxed);
         }
@@ -358,6 +367,47 @@ mod tests {
             assert_eq!(slot.figures().since_count, 0, "not watched");
         }
         assert!(zeroed_slots(0).is_empty());
+    }
+
+    /// Resident bytes of the mapping that holds `slots` (its `Rss:` line
+    /// in /proc/self/smaps).
+    #[cfg(target_os = "linux")]
+    fn resident_kb(slots: &[Slot]) -> u64 {
+        let at = slots.as_ptr() as usize;
+        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+        let mut inside = false;
+        for line in smaps.lines() {
+            if let Some((range, _)) = line.split_once(' ')
+                && let Some((lo, hi)) = range.split_once('-')
+                && let (Ok(lo), Ok(hi)) =
+                    (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16))
+            {
+                inside = (lo..hi).contains(&at);
+            } else if inside && let Some(kb) = line.strip_prefix("Rss:") {
+                return kb.trim().trim_end_matches(" kB").parse().unwrap();
+            }
+        }
+        panic!("no mapping holds the slots");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn watching_nothing_leaves_fresh_slots_unwritten() {
+        // 64 MiB: above any malloc mapping threshold, so mapped on its own.
+        let slots = zeroed_slots(2 << 20);
+        let before = resident_kb(&slots);
+        for slot in slots.iter() {
+            slot.watch(None);
+        }
+        let after = resident_kb(&slots);
+        assert!(
+            after < before + 8 * 1024,
+            "watch(None) on unwatched slots made {} kB resident",
+            after - before
+        );
+        slots[7].watch(Some(5));
+        slots[7].record_at(6, 1);
+        assert_eq!(slots[7].figures().since_count, 1, "a real start is kept");
     }
 
     #[test]

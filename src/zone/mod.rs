@@ -259,7 +259,7 @@ impl ZoneData {
     pub fn build(
         origin: Name,
         records: Vec<Record>,
-        services: &[Name],
+        services: &[&Name],
     ) -> Result<Self, Vec<BuildProblem>> {
         let origin_lower = LowerName::new(&origin);
         let mut origin_buf = [0u8; WIRE_MAX];

@@ -33,7 +33,7 @@ fn zone(services: &[&str]) -> ZoneData {
         .iter()
         .map(|s| Name::from_str(s).unwrap())
         .collect();
-    ZoneData::build(origin, records, &services).unwrap()
+    ZoneData::build(origin, records, &services.iter().collect::<Vec<_>>()).unwrap()
 }
 
 fn name(s: &str) -> Name {
@@ -164,7 +164,7 @@ fn service_names_exist_and_are_not_shadowed() {
 fn service_clashing_with_static_records_is_an_error() {
     let origin = name("example.");
     let records = parse_zone_text(ZONE, Path::new("example.zone"), &origin).unwrap();
-    let err = ZoneData::build(origin, records, &[name("static.example.")]).unwrap_err();
+    let err = ZoneData::build(origin, records, &[&name("static.example.")]).unwrap_err();
     assert!(err[0].message.contains("both static records"), "{err:?}");
     assert_eq!(err[0].service, Some(0));
 }
