@@ -434,6 +434,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_replaced_configurations_pools_are_found_by_key() {
+        let Before::Other(by_key) = Before::other(vec![30, 10, 20], vec![true, false, true]) else {
+            panic!("not by key");
+        };
+        assert_eq!(Before::find(&by_key, 10), Some(false));
+        assert_eq!(Before::find(&by_key, 20), Some(true));
+        assert_eq!(Before::find(&by_key, 30), Some(true));
+        assert_eq!(
+            Before::find(&by_key, 15),
+            None,
+            "a pool new in this configuration"
+        );
+    }
+
+    #[test]
     fn overrides_that_lapse_and_overrides_removed_read_apart() {
         let mut before = BTreeMap::new();
         before.insert("region a".to_owned(), ("down".to_owned(), "admin", Some(1)));
