@@ -7,6 +7,11 @@
 #   bash bench/scale.sh check      only `meridian check` on each configuration:
 #                                  wall time and peak RSS (/usr/bin/time -v);
 #                                  services default to "10000 30000 50000 100000"
+#   bash bench/scale.sh gdnsd      gdnsd 3 loading the same services as geoip DYNA
+#                                  resources, same database: time to its first
+#                                  answer and RSS (services default to "10000 100000";
+#                                  needs gdnsd, and a meridian binary to build the database;
+#                                  BENCH_GDNSD_WAIT=900: seconds to wait for its first answer)
 #
 # Settings (environment):
 #   BENCH_SCALE_SERVICES="10 1000 2000 4000 8000 100000"  services per configuration (database: 20,000
@@ -47,13 +52,17 @@ MODE=${1:-all}
 if [ "$MODE" = check ]; then
   SERVICES=${BENCH_SCALE_SERVICES-"10000 30000 50000 100000"}
   TOOLS="python3"
+elif [ "$MODE" = gdnsd ]; then
+  SERVICES=${BENCH_SCALE_SERVICES-"10000 100000"}
+  GDNSD_WAIT=${BENCH_GDNSD_WAIT:-900}
+  TOOLS="python3 gdnsd"
 else
   TOOLS="protoc python3 dnsperf"
 fi
 for cmd in $TOOLS; do
   command -v "$cmd" >/dev/null 2>&1 || { log "$cmd is missing: run 'make bench' once (it installs it)"; exit 1; }
 done
-if [ -z "${BENCH_BIN:-}" ]; then
+if [ -z "${BENCH_BIN:-}" ] && [ "$MODE" != gdnsd ]; then
   log "building meridian"
   (cd "$ROOT" && cargo build --release --locked --quiet)
 fi
@@ -115,6 +124,48 @@ if [ "$MODE" = check ]; then
   printf '| services | config | meridian check (wall) | user CPU | peak RSS |\n|---:|---:|---:|---:|---:|\n'
   for n in $SERVICES; do
     check_only "$n" | awk -F'\t' '{printf "| %d | %.1f MB | %s | %s s | %.1f MB |\n", $1, $2 / 1e6, $3, $4, $5 / 1024}'
+  done
+  exit 0
+fi
+
+# gdnsd_start SERVICES -> one line: services, config bytes, startup ms,
+# RSS after start kB, start peak kB. gdnsd 3 loading the same services as
+# geoip DYNA resources (benchtool.py gdnsd-scale-config), same database;
+# started in the foreground and timed to its first answer for a service.
+gdnsd_start() {
+  local n=$1 d w
+  d=$(db "$BASE_NETS")
+  w="$TMP/gdnsd-$n"
+  mkdir -p "$w"
+  python3 "$TOOL" gdnsd-scale-config "$n" "$w" "$PORT"
+  ln -s "$d/bench.mmdb" "$w/bench.mmdb"
+  local t0 t1 up=0
+  t0=$(date +%s%N)
+  gdnsd -c "$w" start >"$w/log" 2>&1 &
+  MPID=$!
+  while [ $((($(date +%s%N) - t0) / 1000000000)) -lt "$GDNSD_WAIT" ]; do
+    kill -0 "$MPID" 2>/dev/null || break
+    if python3 "$TOOL" wait "$PORT" "s$((n / 2)).gslb.example" 1; then up=1; break; fi
+  done
+  t1=$(date +%s%N)
+  if [ "$up" = 0 ]; then
+    log "gdnsd with $n services did not answer within ${GDNSD_WAIT} s:"
+    tail -n 3 "$w/log" >&2
+    stop "$MPID"
+    MPID=""
+    return 1
+  fi
+  printf '%s\t%s\t%s\t%s\t%s\n' "$n" "$(stat -c %s "$w/config")" $(((t1 - t0) / 1000000)) \
+    "$(awk '/^VmRSS:/ {print $2}' "/proc/$MPID/status")" \
+    "$(awk '/^VmHWM:/ {print $2}' "/proc/$MPID/status")"
+  stop "$MPID"
+  MPID=""
+}
+if [ "$MODE" = gdnsd ]; then
+  printf '%s\n' "$(gdnsd -V 2>&1 | grep -o 'gdnsd version [0-9.]*' | head -1), the same services as geoip DYNA resources"
+  printf '| services | config | startup (to the first answer) | RSS after start | start peak |\n|---:|---:|---:|---:|---:|\n'
+  for n in $SERVICES; do
+    gdnsd_start "$n" | awk -F'\t' '{printf "| %d | %.1f MB | %d ms | %.1f MB | %.1f MB |\n", $1, $2 / 1e6, $3, $4 / 1024, $5 / 1024}'
   done
   exit 0
 fi
