@@ -412,6 +412,20 @@ def cmd_logtime(log, pattern, start_ns, nth=1):
     return 1
 
 
+def scale_pools(i):
+    """Service i's pools in the scale configurations, as (region, addresses):
+    one source for meridian's (scale-config) and gdnsd's (gdnsd-scale-config)."""
+    b = i % 250
+    return [
+        (region, ["%s.%d" % (prefix, b), "%s.%d" % (prefix, b + 1)])
+        for region, prefix in (
+            ("us-east", "192.0.2"),
+            ("eu-west", "198.51.100"),
+            ("ap-northeast", "203.0.113"),
+        )
+    ]
+
+
 def cmd_scale_config(n, outdir, port):
     """N geo services in one zone (all on the `world` map of bench/meridian.yaml)."""
     import os
@@ -448,13 +462,13 @@ zones:
             % (n, port)
         )
         for i in range(n):
-            b = i % 250
+            pools = ", ".join(
+                "%s: {endpoints: [%s]}" % (region, ", ".join(addrs))
+                for region, addrs in scale_pools(i)
+            )
             f.write(
-                "      s%d: {ttl: 30, policy: geo, map: world, max_answers: 2, pools: "
-                "{us-east: {endpoints: [192.0.2.%d, 192.0.2.%d]}, "
-                "eu-west: {endpoints: [198.51.100.%d, 198.51.100.%d]}, "
-                "ap-northeast: {endpoints: [203.0.113.%d, 203.0.113.%d]}}}\n"
-                % (i, b, b + 1, b, b + 1, b, b + 1)
+                "      s%d: {ttl: 30, policy: geo, map: world, max_answers: 2, pools: {%s}}\n"
+                % (i, pools)
             )
 
 
@@ -475,13 +489,13 @@ def cmd_gdnsd_scale_config(n, outdir, port):
         f.write(head)
         f.write("    resources => {\n")
         for i in range(n):
-            b = i % 250
+            dcmap = ", ".join(
+                "%s => [ %s ]" % (region, ", ".join(addrs))
+                for region, addrs in scale_pools(i)
+            )
             f.write(
-                "      s%d => { map => world, service_types => up, dcmap => { "
-                "us-east => [ 192.0.2.%d, 192.0.2.%d ], "
-                "eu-west => [ 198.51.100.%d, 198.51.100.%d ], "
-                "ap-northeast => [ 203.0.113.%d, 203.0.113.%d ] } }\n"
-                % (i, b, b + 1, b, b + 1, b, b + 1)
+                "      s%d => { map => world, service_types => up, dcmap => { %s } }\n"
+                % (i, dcmap)
             )
         f.write("    }\n  }\n}\n")
     with open(os.path.join(here, "gdnsd", "zones", "gslb.example")) as f:

@@ -10,7 +10,7 @@
 #   bash bench/scale.sh gdnsd      gdnsd 3 loading the same services as geoip DYNA
 #                                  resources, same database: time to its first
 #                                  answer and RSS (services default to "10000 100000";
-#                                  needs gdnsd, and a meridian binary to build the database;
+#                                  needs gdnsd; meridian builds the database;
 #                                  BENCH_GDNSD_WAIT=900: seconds to wait for its first answer)
 #
 # Settings (environment):
@@ -62,7 +62,7 @@ fi
 for cmd in $TOOLS; do
   command -v "$cmd" >/dev/null 2>&1 || { log "$cmd is missing: run 'make bench' once (it installs it)"; exit 1; }
 done
-if [ -z "${BENCH_BIN:-}" ] && [ "$MODE" != gdnsd ]; then
+if [ -z "${BENCH_BIN:-}" ]; then
   log "building meridian"
   (cd "$ROOT" && cargo build --release --locked --quiet)
 fi
@@ -99,6 +99,17 @@ db() { # NETS -> path of a database with that many IPv4 networks (+10% IPv6)
     echo $(((t1 - t0) / 1000000)) >"$d/build_ms"
   fi
   echo "$d"
+}
+
+# answers PID NAME SECONDS: wait until the server PID (on $PORT) answers
+# NAME, for at most SECONDS from now; fails when it exits or the time is up.
+answers() {
+  local pid=$1 name=$2 until=$(($(date +%s) + $3))
+  while [ "$(date +%s)" -lt "$until" ]; do
+    kill -0 "$pid" 2>/dev/null || return 1
+    python3 "$TOOL" wait "$PORT" "$name" 1 && return 0
+  done
+  return 1
 }
 
 # check_only SERVICES -> one line: services, config bytes, wall time, user CPU seconds, peak RSS kB
@@ -139,22 +150,18 @@ gdnsd_start() {
   mkdir -p "$w"
   python3 "$TOOL" gdnsd-scale-config "$n" "$w" "$PORT"
   ln -s "$d/bench.mmdb" "$w/bench.mmdb"
-  local t0 t1 up=0
+  local t0 t1
   t0=$(date +%s%N)
   gdnsd -c "$w" start >"$w/log" 2>&1 &
   MPID=$!
-  while [ $((($(date +%s%N) - t0) / 1000000000)) -lt "$GDNSD_WAIT" ]; do
-    kill -0 "$MPID" 2>/dev/null || break
-    if python3 "$TOOL" wait "$PORT" "s$((n / 2)).gslb.example" 1; then up=1; break; fi
-  done
-  t1=$(date +%s%N)
-  if [ "$up" = 0 ]; then
+  if ! answers "$MPID" "s$((n / 2)).gslb.example" "$GDNSD_WAIT"; then
     log "gdnsd with $n services did not answer within ${GDNSD_WAIT} s:"
     tail -n 3 "$w/log" >&2
     stop "$MPID"
     MPID=""
     return 1
   fi
+  t1=$(date +%s%N)
   printf '%s\t%s\t%s\t%s\t%s\n' "$n" "$(stat -c %s "$w/config")" $(((t1 - t0) / 1000000)) \
     "$(awk '/^VmRSS:/ {print $2}' "/proc/$MPID/status")" \
     "$(awk '/^VmHWM:/ {print $2}' "/proc/$MPID/status")"
@@ -186,12 +193,7 @@ measure() {
   t0=$(date +%s%N)
   "$BIN" run -c "$w/scale.yaml" >"$w/log" 2>&1 &
   MPID=$!
-  local up=0
-  for _ in $(seq 600); do
-    kill -0 "$MPID" 2>/dev/null || break
-    if python3 "$TOOL" wait "$PORT" "$svc" 1; then up=1; break; fi
-  done
-  if [ "$up" = 0 ]; then
+  if ! answers "$MPID" "$svc" 600; then
     log "meridian with $n services did not start:"
     tail -n 3 "$w/log" >&2
     stop "$MPID"
