@@ -630,6 +630,7 @@ fn serve(path: &Path) -> anyhow::Result<()> {
             health: health.view(),
             rrl: rt.metrics.rrl.clone(),
             packets: rt.metrics.packets.clone(),
+            verdicts: Default::default(),
         };
         let limits = crate::dns::TcpLimits {
             idle: dns.tcp_idle_timeout,

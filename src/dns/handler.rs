@@ -30,7 +30,7 @@ use super::wire::{self, Addresses, Response, Sections};
 use crate::config::Target;
 use crate::health::{EndpointHealth, HealthView};
 use crate::metrics::{Dropped, Malformed, Row, Tally, ZoneCounters};
-use crate::policy::{self, Decision, Outcome as PolicyOutcome, Query};
+use crate::policy::{self, Decision, Outcome as PolicyOutcome, Query, Verdicts};
 use crate::state::Snapshot;
 use crate::zone::Outcome;
 use crate::zone::prepared::Encoded;
@@ -48,6 +48,9 @@ pub enum Transport {
 pub struct Via<'a> {
     pub transport: Transport,
     pub rrl: Option<&'a RateLimiter>,
+    /// Every pool's survey for the snapshot and health view given, when
+    /// one was worked out for that pair (`dns::verdicts`).
+    pub verdicts: Option<&'a Verdicts>,
 }
 
 /// What became of one packet, for the listener's counters and log.
@@ -87,6 +90,7 @@ pub fn respond(
     let via = Via {
         transport,
         rrl: None,
+        verdicts: None,
     };
     handle(snap, health, packet, src, via, &mut Tally::default(), out).sent()
 }
@@ -133,6 +137,7 @@ pub fn handle<'s>(
         question,
         client: reply.client(src),
         signing: request.edns.is_some_and(|e| e.dnssec_ok) && snap.signed,
+        verdicts: via.verdicts,
     };
     match resolve(snap, question) {
         Resolved::Prepared(encoded, zone)
@@ -152,6 +157,8 @@ struct Asked<'q, 'p> {
     client: IpAddr,
     /// Whether the answer is signed (DNSSEC).
     signing: bool,
+    /// The pools' surveys, when worked out for this snapshot and health.
+    verdicts: Option<&'q Verdicts>,
 }
 
 /// DNSSEC (issue 16), part of step 7: when `answered`'s zone has keys,
@@ -401,7 +408,7 @@ pub(crate) fn answer(
         };
         let owner = found.service_name.unwrap_or_else(|| qname.clone());
         let asked = (qtype, client, ecs_zero);
-        let decision = decide_service(snap, health, (zone_index, service), asked, trace);
+        let decision = decide_service(snap, health, None, (zone_index, service), asked, trace);
         let mut answered = Answered::decided((zone_index, service), decision);
         answered.sections = sections;
         add_service_records(snap, &mut answered, &owner);
@@ -419,6 +426,7 @@ pub(crate) fn answer(
 pub(super) fn decide_service(
     snap: &Snapshot,
     health: &HealthView,
+    verdicts: Option<&Verdicts>,
     (zone_index, service): (usize, usize),
     (qtype, client, ecs_zero): (RecordType, IpAddr, bool),
     trace: Option<&mut policy::Trace>,
@@ -432,7 +440,10 @@ pub(super) fn decide_service(
         now_ms: crate::handout::clock_ms(),
     };
     policy::decide(
-        &snap.policy_inputs(),
+        &policy::Inputs {
+            verdicts,
+            ..snap.policy_inputs()
+        },
         &EndpointHealth {
             map: &snap.targets,
             view: health,
@@ -564,6 +575,7 @@ impl<'a, 'p, 't> Reply<'a, 'p, 't> {
         let decision = decide_service(
             snap,
             health,
+            asked.verdicts,
             key,
             (question.qtype, asked.client, self.ecs_zero()),
             None,

@@ -11,6 +11,7 @@ mod read;
 pub mod rrl;
 mod server;
 mod udp;
+pub mod verdicts;
 mod wire;
 
 pub(crate) use handler::answer;

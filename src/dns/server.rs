@@ -224,6 +224,9 @@ pub struct Published {
     pub rrl: Arc<RateLimiter>,
     /// Dropped and malformed packets, socket errors (`/metrics`).
     pub packets: Arc<PacketCounters>,
+    /// Every pool's survey for the pair published now, once the keeper
+    /// (`verdicts::keep`, started by [`serve`]) has worked it out.
+    pub verdicts: super::verdicts::Slot,
 }
 
 /// TCP limits, read at start (RFC 7766 section 6.2).
@@ -245,6 +248,12 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> io::Result<()> {
     let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(super::verdicts::keep(
+        published.snapshot.clone(),
+        published.health.clone(),
+        published.verdicts.clone(),
+        shutdown.clone(),
+    ));
     let mut logged = Vec::new();
     let stop = Arc::new(AtomicBool::new(false));
     let mut udp_threads = Vec::new();
@@ -460,9 +469,11 @@ async fn tcp_connection(
         let handled = {
             let snap = published.snapshot.load();
             let health = published.health.load();
+            let judged = published.verdicts.load();
             let via = Via {
                 transport: Transport::Tcp,
                 rrl: None,
+                verdicts: judged.as_ref().and_then(|j| j.for_pair(&snap, &health)),
             };
             handle(
                 &snap,

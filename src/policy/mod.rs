@@ -11,6 +11,7 @@ pub mod rng;
 mod select;
 #[cfg(test)]
 mod tests;
+pub mod verdict;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -28,6 +29,7 @@ use crate::geo::map::{CompiledMap, MapRule};
 use crate::geo::place::{self, Entry, Places};
 
 pub use select::draw_weighted;
+pub use verdict::Verdicts;
 
 /// Health of endpoints as the decision sees it.
 pub trait Health {
@@ -535,6 +537,10 @@ pub struct Inputs<'a> {
     pub asn_db: Option<&'a GeoDb>,
     pub overrides: &'a Overrides,
     pub ramps: &'a Ramps,
+    /// Every pool's survey for this configuration, overrides and the
+    /// health view the decision is given, when one was worked out for that
+    /// pair (`Verdicts`); None: each pool is surveyed per query.
+    pub verdicts: Option<&'a Verdicts>,
 }
 
 /// Decide the answer for `query` (SPEC 3.1–3.4).
@@ -675,7 +681,7 @@ pub fn decide(
         };
     };
 
-    let survey = (surveyed == Some(pool_index)).then_some(&mut survey);
+    let survey = (surveyed == Some(pool_index)).then_some(&survey);
     let endpoints = ctx.endpoints(pool_index, wanted, fail_open, survey, rng);
     let outcome = if endpoints.is_empty() {
         Outcome::NoData {
@@ -696,7 +702,7 @@ pub fn decide(
 
 /// For `/v1/explain`: what the survey of pool `pool` found.
 #[inline]
-fn note_pool(trace: Option<&mut Trace>, pool: usize, survey: &Survey) {
+fn note_pool(trace: Option<&mut Trace>, pool: usize, survey: &Survey<'_>) {
     if let Some(t) = trace {
         t.pools.push((pool, survey.ok, survey.why.to_string()));
     }
@@ -725,29 +731,40 @@ impl Wanted {
     }
 }
 
-/// What one pass over a pool's endpoints found (`PoolCtx::survey`).
-struct Survey {
+/// What one pass over a pool's endpoints found (`PoolCtx::survey`), or
+/// what the verdicts say it would find (`Verdicts::fill`).
+struct Survey<'v> {
     /// SPEC 3.4: whether the pool is available, and why (or why not).
     ok: bool,
     why: Why,
     /// The usable endpoints of the wanted type that are healthy (all of
-    /// them in a region forced up), with their weights.
-    candidates: Weighted,
+    /// them in a region forced up), with their weights, as the pass found
+    /// them...
+    found: Weighted,
+    /// ...or as the verdicts hold them (then `found` is not used).
+    judged: Option<&'v [(usize, u16)]>,
     /// The usable endpoints of the wanted type left out for health.
     others: usize,
     /// The pool's effective weight (an operator's, else the configured).
     weight: u16,
 }
 
-impl Survey {
+impl Survey<'_> {
     fn unavailable(why: Why) -> Self {
         Self {
             ok: false,
             why,
-            candidates: Weighted::new(),
+            found: Weighted::new(),
+            judged: None,
             others: 0,
             weight: 0,
         }
+    }
+
+    /// The candidates, wherever they are.
+    #[inline]
+    fn candidates(&self) -> &[(usize, u16)] {
+        self.judged.unwrap_or(&self.found)
     }
 }
 
@@ -875,7 +892,7 @@ struct PoolCtx<'a, H> {
     names: bool,
 }
 
-impl<H: Health> PoolCtx<'_, H> {
+impl<'a, H: Health> PoolCtx<'a, H> {
     /// Whether this service hashes the client's network: its
     /// configuration shapes traffic, or an operator set a spill on it.
     fn shapes(&self) -> bool {
@@ -908,8 +925,8 @@ impl<H: Health> PoolCtx<'_, H> {
     /// Pool `pool` with the weight a draw uses, when it is available
     /// (its survey into `survey`).
     #[inline]
-    fn look(&self, pool: usize, wanted: Wanted, survey: &mut Survey) -> Option<(usize, u16)> {
-        self.survey(pool, Some(wanted), survey);
+    fn look(&self, pool: usize, wanted: Wanted, survey: &mut Survey<'a>) -> Option<(usize, u16)> {
+        self.judge(pool, Some(wanted), survey);
         survey
             .ok
             .then(|| (pool, self.ramped_weight(pool, survey.weight)))
@@ -1036,16 +1053,30 @@ impl<H: Health> PoolCtx<'_, H> {
     /// `min_healthy` healthy endpoints, and why (or why not).
     fn available(&self, pool: usize) -> (bool, Why) {
         let mut survey = Survey::unavailable(Why::NoEndpoints);
-        self.survey(pool, None, &mut survey);
+        self.judge(pool, None, &mut survey);
         (survey.ok, survey.why)
+    }
+
+    /// Pool `pool`'s survey (see [`Self::survey`]): read from the
+    /// verdicts when the inputs carry them, else worked out.
+    #[inline]
+    fn judge(&self, pool: usize, wanted: Option<Wanted>, survey: &mut Survey<'a>) {
+        let read = self
+            .inputs
+            .verdicts
+            .is_some_and(|v| v.fill((self.zone, self.service_index, pool), wanted, survey));
+        if !read {
+            self.survey(pool, wanted, survey);
+        }
     }
 
     /// One pass over the endpoints of pool `pool`: whether it is available
     /// (SPEC 3.4) and why, and the endpoints of the `wanted` type a draw
     /// may pick, into `survey` (whose buffer is reused).
-    fn survey(&self, pool: usize, wanted: Option<Wanted>, survey: &mut Survey) {
+    fn survey(&self, pool: usize, wanted: Option<Wanted>, survey: &mut Survey<'_>) {
         survey.ok = false;
-        survey.candidates.clear();
+        survey.found.clear();
+        survey.judged = None;
         survey.others = 0;
         let forced = self.forced(pool);
         if forced == Forced::Down {
@@ -1074,7 +1105,7 @@ impl<H: Health> PoolCtx<'_, H> {
             if wanted.is_some_and(|w| w.holds(&endpoint.target)) {
                 if up {
                     let weight = o.weight.unwrap_or(endpoint.weight);
-                    survey.candidates.push((e, weight));
+                    survey.found.push((e, weight));
                 } else {
                     survey.others += 1;
                 }
@@ -1108,7 +1139,7 @@ impl<H: Health> PoolCtx<'_, H> {
         pool: usize,
         wanted: Wanted,
         fail_open: bool,
-        surveyed: Option<&mut Survey>,
+        surveyed: Option<&Survey<'a>>,
         rng: &mut impl Rng,
     ) -> Endpoints {
         let p = &self.service.pools[pool];
@@ -1131,24 +1162,25 @@ impl<H: Health> PoolCtx<'_, H> {
         // Failing open trusts every usable endpoint; otherwise the healthy
         // ones, or, when the pool is available on the strength of its
         // other family, this family's endpoints rather than nothing.
-        let (mut own, mut fresh);
-        let candidates: &mut Weighted = if fail_open {
+        let (own, fresh);
+        let candidates: &[(usize, u16)] = if fail_open {
             own = self.of_type(pool, wanted);
-            &mut own
+            &own
         } else {
-            let survey = match surveyed {
+            let survey: &Survey<'a> = match surveyed {
                 Some(survey) => survey,
                 None => {
-                    fresh = Survey::unavailable(Why::NoEndpoints);
-                    self.survey(pool, Some(wanted), &mut fresh);
-                    &mut fresh
+                    let mut walked = Survey::unavailable(Why::NoEndpoints);
+                    self.judge(pool, Some(wanted), &mut walked);
+                    fresh = walked;
+                    &fresh
                 }
             };
-            if survey.candidates.is_empty() && survey.others > 0 {
+            if survey.candidates().is_empty() && survey.others > 0 {
                 own = self.of_type(pool, wanted);
-                &mut own
+                &own
             } else {
-                &mut survey.candidates
+                survey.candidates()
             }
         };
         if let (Selection::Sticky, Some(net), Some(ids)) = (
@@ -1160,11 +1192,11 @@ impl<H: Health> PoolCtx<'_, H> {
                 .and_then(|ids| ids.endpoints.get(pool)),
         ) {
             // The highest scores for this network, best first.
-            candidates.retain(|(_, w)| *w > 0);
-            candidates.sort_by(|a, b| {
+            let mut ranked: Weighted = candidates.iter().copied().filter(|(_, w)| *w > 0).collect();
+            ranked.sort_by(|a, b| {
                 hash::score(net, ids[b.0], b.1).total_cmp(&hash::score(net, ids[a.0], a.1))
             });
-            return candidates
+            return ranked
                 .iter()
                 .take(self.service.max_answers)
                 .map(|(i, _)| *i)

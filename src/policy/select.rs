@@ -8,7 +8,6 @@
 //! more than the rest of the draw (issue 20).
 
 use rand::Rng;
-use smallvec::SmallVec;
 
 /// Draw one item in proportion to its weight; None when every weight is 0
 /// (or there is nothing to draw).
@@ -33,45 +32,84 @@ pub fn draw_weighted<T: Copy>(items: &[(T, u16)], rng: &mut impl Rng) -> Option<
 }
 
 /// Draw up to `n` distinct items by weight without replacement, in the
-/// order drawn. `items` is consumed as scratch space.
+/// order drawn. `items` is read only (the pool's candidates, often
+/// borrowed from the published verdicts): what was drawn is marked in a
+/// bit set instead of being removed.
 pub(crate) fn draw_without_replacement(
-    items: &mut SmallVec<[(usize, u16); 8]>,
+    items: &[(usize, u16)],
     n: usize,
     rng: &mut impl Rng,
 ) -> super::Endpoints {
-    let (mut total, mut zero) = (0u32, false);
-    for &(_, w) in items.iter() {
+    let (mut total, mut left) = (0u32, 0usize);
+    for &(_, w) in items {
         total += u32::from(w);
-        zero |= w == 0;
+        left += usize::from(w > 0);
     }
-    if zero {
-        items.retain(|(_, w)| *w > 0);
-    }
+    let mut taken = Taken::new(items.len());
     let mut out = super::Endpoints::new();
-    while out.len() < n && total > 0 {
+    while out.len() < n && left > 0 {
         // The last item left needs no draw.
-        if let [(last, _)] = items[..] {
-            out.push(last);
-            break;
-        }
-        let mut x = below(total, rng);
-        let Some(at) = items.iter().position(|&(_, w)| {
+        let mut x = if left == 1 { 0 } else { below(total, rng) };
+        let mut at = None;
+        for (i, &(item, w)) in items.iter().enumerate() {
             let w = u32::from(w);
+            if w == 0 || taken.has(i) {
+                continue;
+            }
             if x < w {
-                return true;
+                at = Some((i, item, w));
+                break;
             }
             x -= w;
-            false
-        }) else {
+        }
+        let Some((i, item, w)) = at else {
             break;
         };
-        let (picked, w) = items.swap_remove(at);
-        // swap_remove changes the order of the rest: draws stay fair, as
-        // each is in proportion to weight whatever the order.
-        total -= u32::from(w);
-        out.push(picked);
+        taken.set(i);
+        total -= w;
+        left -= 1;
+        out.push(item);
     }
     out
+}
+
+/// Which items were drawn: one word for the first 64, the heap past them.
+struct Taken {
+    first: u64,
+    rest: Vec<u64>,
+}
+
+impl Taken {
+    fn new(items: usize) -> Self {
+        Self {
+            first: 0,
+            rest: if items > 64 {
+                vec![0; (items - 1) / 64]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    #[inline]
+    fn has(&self, i: usize) -> bool {
+        let word = if i < 64 {
+            self.first
+        } else {
+            self.rest[i / 64 - 1]
+        };
+        word >> (i % 64) & 1 == 1
+    }
+
+    #[inline]
+    fn set(&mut self, i: usize) {
+        let word = if i < 64 {
+            &mut self.first
+        } else {
+            &mut self.rest[i / 64 - 1]
+        };
+        *word |= 1 << (i % 64);
+    }
 }
 
 /// A number in `0..total` (`total` above 0), by multiply-shift.

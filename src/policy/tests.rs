@@ -77,6 +77,7 @@ impl Fixture {
             asn_db: None,
             overrides: &self.overrides,
             ramps: &self.ramps,
+            verdicts: None,
         }
     }
 
@@ -470,9 +471,8 @@ fn property_weight_zero_never_drawn() {
                 None => assert!(!any_positive),
             }
         }
-        let mut scratch: smallvec::SmallVec<[(usize, u16); 8]> = items.iter().copied().collect();
         let k = rand::Rng::random_range(&mut r, 1..5);
-        let drawn = select::draw_without_replacement(&mut scratch, k, &mut r);
+        let drawn = select::draw_without_replacement(&items, k, &mut r);
         let set: HashSet<_> = drawn.iter().collect();
         assert_eq!(set.len(), drawn.len());
         let positive = items.iter().filter(|(_, w)| *w > 0).count();
@@ -588,4 +588,107 @@ fn pools_the_list_does_not_name_follow_nearest_first_unless_fallback_none() {
     );
     let d = strict.decide(0, RecordType::A, "10.200.0.1", &east_down, &mut r);
     assert_eq!(d.outcome, Outcome::ServFail, "{d:?}");
+}
+
+/// The published verdicts (`Verdicts`) decide exactly as a survey per
+/// query does, whatever the health, overrides, client and type: the same
+/// pool, endpoints, scope and fail-open flag from the same random draws.
+#[test]
+fn verdicts_decide_as_a_survey_per_query_does() {
+    let mut f = Fixture::new(&format!("{GEO}{FAILOVER}"));
+    let (us, eu) = (f.region("us-east"), f.region("eu-west"));
+    let healths = [
+        down(&[]),
+        down(&[(0, 0)]),
+        down(&[(0, 0), (0, 1)]),
+        down(&[(0, 2), (1, 0)]),
+        down(&[(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (2, 0)]),
+    ];
+    let overrides = |case: usize| {
+        let mut o = Overrides::default();
+        match case {
+            0 => {}
+            1 => {
+                o.regions = vec![Forced::Auto; 3];
+                o.regions[us] = Forced::Down;
+            }
+            2 => {
+                o.regions = vec![Forced::Auto; 3];
+                o.regions[eu] = Forced::Up;
+            }
+            3 => {
+                o.endpoints = vec![
+                    (
+                        (0, 0, 0, 0),
+                        EndpointOverride {
+                            state: EndpointForced::Drain,
+                            weight: None,
+                        },
+                    ),
+                    (
+                        (0, 0, 0, 1),
+                        EndpointOverride {
+                            state: EndpointForced::Up,
+                            weight: Some(7),
+                        },
+                    ),
+                    (
+                        (0, 1, 0, 1),
+                        EndpointOverride {
+                            state: EndpointForced::Down,
+                            weight: None,
+                        },
+                    ),
+                ];
+            }
+            _ => o.weights = vec![((0, 0, 0), 0)],
+        }
+        o
+    };
+    let clients = [
+        "192.0.2.1",
+        "81.2.69.1",
+        "203.0.113.9",
+        "10.1.2.3",
+        "2001:db8:1::1",
+        "100.64.0.1",
+    ];
+    let mut compared = 0;
+    for case in 0..5 {
+        f.overrides = overrides(case);
+        for health in &healths {
+            let verdicts = Verdicts::compute(&f.inputs(), health);
+            let judged = Inputs {
+                verdicts: Some(&verdicts),
+                ..f.inputs()
+            };
+            for s in 0..3 {
+                for qtype in [
+                    RecordType::A,
+                    RecordType::AAAA,
+                    RecordType::TXT,
+                    RecordType::ANY,
+                ] {
+                    for client in clients {
+                        let query = Query {
+                            zone: 0,
+                            service: s,
+                            qtype,
+                            client: client.parse().unwrap(),
+                            ecs_zero: false,
+                            now_ms: 0,
+                        };
+                        let surveyed = decide(&f.inputs(), health, &query, &mut rng(), None);
+                        let read = decide(&judged, health, &query, &mut rng(), None);
+                        assert_eq!(
+                            read, surveyed,
+                            "case {case}, service {s}, {qtype} from {client}"
+                        );
+                        compared += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(compared, 5 * 5 * 3 * 4 * 6);
 }

@@ -182,6 +182,7 @@ impl Snapshot {
             asn_db: self.asn_db.as_deref(),
             overrides: &self.overrides,
             ramps: &self.ramps,
+            verdicts: None,
         }
     }
 
