@@ -17,7 +17,8 @@ use crate::health::{EndpointHealth, HealthView};
 use crate::policy::Verdicts;
 use crate::state::Snapshot;
 
-/// How often the keeper looks for a newly published pair.
+/// How often the keeper looks for a newly published pair (and longer after
+/// a survey that took long, see [`keep`]).
 const TICK: Duration = Duration::from_millis(100);
 
 /// Verdicts with the snapshot and health view they were worked out from
@@ -98,6 +99,13 @@ pub async fn keep(
                 slot.store(Some(Arc::new(judged)));
             }
             Err(_) => return,
+        }
+        // At most a tenth of a core: a large configuration whose health
+        // changes all the time is surveyed less often, and its queries
+        // survey their pools themselves in between.
+        tokio::select! {
+            () = tokio::time::sleep(started.elapsed() * 9) => {}
+            () = shutdown.cancelled() => return,
         }
     }
 }
