@@ -1183,14 +1183,15 @@ impl<'a, H: Health> PoolCtx<'a, H> {
                 survey.candidates()
             }
         };
-        if let (Selection::Sticky, Some(net), Some(ids)) = (
-            self.service.selection,
-            self.net,
-            self.inputs
+        // (The sticky ids are looked up only for a sticky service.)
+        if self.service.selection == Selection::Sticky
+            && let Some(net) = self.net
+            && let Some(ids) = self
+                .inputs
                 .compiled
                 .sticky(self.zone, self.service_index)
-                .and_then(|ids| ids.endpoints.get(pool)),
-        ) {
+                .and_then(|ids| ids.endpoints.get(pool))
+        {
             // The highest scores for this network, best first.
             let mut ranked: Weighted = candidates.iter().copied().filter(|(_, w)| *w > 0).collect();
             ranked.sort_by(|a, b| {
