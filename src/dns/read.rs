@@ -150,13 +150,38 @@ pub(crate) fn read(packet: &[u8]) -> Read<'_> {
         recursion_desired: header[2] & 0x01 != 0,
         checking_disabled: header[3] & 0x10 != 0,
     };
-    // A match rather than `or_else` chains: the request is built where it
-    // is returned, not moved through three `Option`s (issue 20).
-    let request = match fast(packet) {
-        Some(request) => Ok(request),
-        None => slow_or_malformed(packet),
-    };
-    Read::Query(head, request)
+    // The fast reader returns only what it found; the request is built
+    // here, in the value returned, not moved out of an `Option` and into a
+    // `Result` and a `Read` (about 120 bytes twice; issue 20).
+    match fast(packet) {
+        Some(shape) => Read::Query(
+            head,
+            Ok(Request {
+                opcode_query: true,
+                questions: 1,
+                question: Some(&packet[12..shape.name_end + 4]),
+                first: Some(Question {
+                    wire: Cow::Borrowed(&packet[12..shape.name_end]),
+                    qtype: RecordType::from(shape.qtype),
+                    qclass: DNSClass::IN,
+                }),
+                edns: shape.edns,
+                ecs: shape.ecs,
+                tsig: None,
+                opt_problem: None,
+            }),
+        ),
+        None => Read::Query(head, slow_or_malformed(packet)),
+    }
+}
+
+/// What [`fast`] found in a query of the common shape.
+struct Shape {
+    /// Where the question's name ends (its type follows).
+    name_end: usize,
+    qtype: u16,
+    edns: Option<QueryEdns>,
+    ecs: Ecs,
 }
 
 /// The packets the fast reader declines: hickory's reading, or why none.
@@ -168,7 +193,7 @@ fn slow_or_malformed(packet: &[u8]) -> Result<Request<'_>, Malformed> {
 
 /// The common shape, read without allocating; `None` for anything else.
 #[inline]
-fn fast(packet: &[u8]) -> Option<Request<'_>> {
+fn fast(packet: &[u8]) -> Option<Shape> {
     let header = packet.get(..12)?;
     // QR clear and opcode QUERY.
     if header[2] & 0xf8 != 0 {
@@ -201,7 +226,6 @@ fn fast(packet: &[u8]) -> Option<Request<'_>> {
     if u16::from_be_bytes([fixed[2], fixed[3]]) != u16::from(DNSClass::IN) {
         return None;
     }
-    let question = &packet[12..name_end + 4];
     let rest = &packet[name_end + 4..];
 
     let (edns, ecs) = if additional == 1 {
@@ -212,19 +236,11 @@ fn fast(packet: &[u8]) -> Option<Request<'_>> {
     } else {
         return None;
     };
-    Some(Request {
-        opcode_query: true,
-        questions: 1,
-        question: Some(question),
-        first: Some(Question {
-            wire: Cow::Borrowed(&packet[12..name_end]),
-            qtype: RecordType::from(qtype),
-            qclass: DNSClass::IN,
-        }),
+    Some(Shape {
+        name_end,
+        qtype,
         edns,
         ecs,
-        tsig: None,
-        opt_problem: None,
     })
 }
 
