@@ -4,7 +4,10 @@
 //! `decide` is a pure function of the snapshot, the health view, the
 //! client and a random source: no I/O, no locks, no clock. The DNS path and
 //! `/v1/explain` both call it; `explain` passes a `Trace` to record each
-//! step.
+//! step. Each pool's survey (available, why, which endpoints a draw may
+//! pick) is read from the `Verdicts` worked out for the same snapshot and
+//! health view when the inputs carry them (`verdict`), else made per
+//! query, by the same function.
 
 pub mod hash;
 pub mod rng;
