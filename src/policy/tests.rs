@@ -98,15 +98,7 @@ impl Fixture {
         health: &impl Health,
         rng: &mut StdRng,
     ) -> Decision {
-        let query = Query {
-            zone: 0,
-            service: s,
-            qtype,
-            client: client.parse().unwrap(),
-            ecs_zero: false,
-            now_ms: 0,
-        };
-        decide(&self.inputs(), health, &query, rng, None)
+        decide(&self.inputs(), health, &query(s, qtype, client), rng, None)
     }
 
     /// Region name of the answering pool.
@@ -118,6 +110,21 @@ impl Fixture {
         };
         let region = self.config.zones[0].services[s].pools[pool].region;
         Some(self.config.regions[region].name.clone())
+    }
+}
+
+/// A query for service `s` (index in zone 0) from `client` (a test's
+/// literal address).
+fn query(s: usize, qtype: RecordType, client: &str) -> Query {
+    Query {
+        zone: 0,
+        service: s,
+        qtype,
+        client: client
+            .parse()
+            .expect("invariant: the tests' client addresses parse"),
+        ecs_zero: false,
+        now_ms: 0,
     }
 }
 
@@ -670,14 +677,7 @@ fn verdicts_decide_as_a_survey_per_query_does() {
                     RecordType::ANY,
                 ] {
                     for client in clients {
-                        let query = Query {
-                            zone: 0,
-                            service: s,
-                            qtype,
-                            client: client.parse().unwrap(),
-                            ecs_zero: false,
-                            now_ms: 0,
-                        };
+                        let query = query(s, qtype, client);
                         let surveyed = decide(&f.inputs(), health, &query, &mut rng(), None);
                         let read = decide(&judged, health, &query, &mut rng(), None);
                         assert_eq!(

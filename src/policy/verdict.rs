@@ -60,23 +60,23 @@ impl Verdicts {
                     names: false,
                 };
                 for p in 0..service.pools.len() {
-                    let mut verdict = PoolVerdict {
-                        ok: false,
-                        why: Why::NoEndpoints,
-                        weight: 0,
-                        spans: [(0, 0); 2],
-                        others: [0; 2],
-                    };
+                    let (mut spans, mut others) = ([(0, 0); 2], [0; 2]);
                     for (family, wanted) in [Wanted::V4, Wanted::V6].into_iter().enumerate() {
                         ctx.survey(p, Some(wanted), &mut survey);
                         let start = table.candidates.len();
                         table.candidates.extend_from_slice(survey.candidates());
-                        verdict.spans[family] = (index(start), index(table.candidates.len()));
-                        verdict.others[family] = index(survey.others);
-                        (verdict.ok, verdict.why, verdict.weight) =
-                            (survey.ok, survey.why, survey.weight);
+                        spans[family] = (index(start), index(table.candidates.len()));
+                        others[family] = index(survey.others);
                     }
-                    table.pools.push(verdict);
+                    // Availability, why and the weight do not depend on the
+                    // family: the last survey's.
+                    table.pools.push(PoolVerdict {
+                        ok: survey.ok,
+                        why: survey.why,
+                        weight: survey.weight,
+                        spans,
+                        others,
+                    });
                 }
             }
             table.first_pool.push(firsts);
@@ -124,13 +124,9 @@ impl Verdicts {
         true
     }
 
-    /// How many pools the table holds.
-    pub fn len(&self) -> usize {
+    /// How many pools the table holds (the keeper's log).
+    pub(crate) fn len(&self) -> usize {
         self.pools.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.pools.is_empty()
     }
 }
 
