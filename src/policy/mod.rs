@@ -430,12 +430,24 @@ pub fn place<'a>(
     service: usize,
     client: IpAddr,
 ) -> (&'a [Vec<usize>], u8) {
+    let (_, tiers, scope) = placed(inputs, zone, service, client);
+    (tiers, scope)
+}
+
+/// [`place`], with the entry of the service's plan the client landed
+/// on (what the verdicts settle by).
+fn placed<'a>(
+    inputs: &Inputs<'a>,
+    zone: usize,
+    service: usize,
+    client: IpAddr,
+) -> (usize, &'a [Vec<usize>], u8) {
     let compiled = inputs.compiled;
     let Some(plan) = compiled
         .service(zone, service)
         .and_then(|f| compiled.plans.get(f.plan as usize))
     else {
-        return (&[], 0);
+        return (0, &[], 0);
     };
     let tree = match plan.placer {
         Placer::Anywhere => None,
@@ -443,11 +455,9 @@ pub fn place<'a>(
         Placer::Nearest => compiled.places.nearest.as_ref(),
     };
     let placed = tree.map_or(place::Placed { entry: 0, scope: 0 }, |t| t.place(client));
-    let tiers = plan
-        .tiers
-        .get(placed.entry as usize)
-        .map_or(&[][..], Vec::as_slice);
-    (tiers, placed.scope)
+    let entry = placed.entry as usize;
+    let tiers = plan.tiers.get(entry).map_or(&[][..], Vec::as_slice);
+    (entry, tiers, placed.scope)
 }
 
 fn target_id(t: &Target) -> String {
@@ -568,12 +578,17 @@ pub fn decide(
     };
 
     // 3.1 to 3.3: the tiers of pools for this client, and the scope.
-    let (tiers, scope) = place(inputs, query.zone, query.service, query.client);
+    let (entry, tiers, scope) = placed(inputs, query.zone, query.service, query.client);
     if let Some(t) = trace.as_deref_mut() {
         describe(inputs, service, query.client, t);
         t.tiers = tiers.to_vec();
     }
     let scope = if query.ecs_zero { 0 } else { scope };
+    if trace.is_none()
+        && let Some(decision) = settled(inputs, query, (entry, wanted, scope), rng)
+    {
+        return decision;
+    }
 
     // 3.4: the first tier with an available pool.
     let ctx = PoolCtx {
@@ -703,6 +718,35 @@ pub fn decide(
     }
 }
 
+/// 3.4 when the verdicts settled which tier answers the client's entry
+/// (`Verdicts::settled`: a service that does not shape traffic, with an
+/// available pool): a pool of that tier by weight, then its endpoints,
+/// as the tier loop below would draw them. None: decide in full.
+#[inline]
+fn settled(
+    inputs: &Inputs<'_>,
+    query: &Query,
+    (entry, wanted, scope): (usize, Wanted, u8),
+    rng: &mut impl Rng,
+) -> Option<Decision> {
+    let verdicts = inputs.verdicts?;
+    let tier = verdicts.settled((query.zone, query.service), entry)?;
+    let pool = draw_weighted(tier, rng)?;
+    let candidates = verdicts.candidates((query.zone, query.service, pool), wanted)?;
+    let max = inputs.config.zones[query.zone].services[query.service].max_answers;
+    let endpoints = select::draw_without_replacement(candidates, max, rng);
+    let outcome = if endpoints.is_empty() {
+        Outcome::NoData { pool: Some(pool) }
+    } else {
+        Outcome::Answer { pool, endpoints }
+    };
+    Some(Decision {
+        outcome,
+        scope,
+        fail_open: false,
+    })
+}
+
 /// For `/v1/explain`: what the survey of pool `pool` found.
 #[inline]
 fn note_pool(trace: Option<&mut Trace>, pool: usize, survey: &Survey<'_>) {
@@ -731,6 +775,16 @@ impl Wanted {
             (self, target),
             (Self::V4, Target::V4(_)) | (Self::V6, Target::V6(_))
         )
+    }
+
+    /// The address family's index (IPv4 0, IPv6 1); None for names.
+    #[inline]
+    fn family(self) -> Option<usize> {
+        match self {
+            Self::V4 => Some(0),
+            Self::V6 => Some(1),
+            Self::NameOnly => None,
+        }
     }
 }
 

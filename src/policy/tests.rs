@@ -600,9 +600,30 @@ fn pools_the_list_does_not_name_follow_nearest_first_unless_fallback_none() {
 /// The published verdicts (`Verdicts`) decide exactly as a survey per
 /// query does, whatever the health, overrides, client and type: the same
 /// pool, endpoints, scope and fail-open flag from the same random draws.
+/// Services whose decisions the verdicts do not settle: one shapes
+/// traffic (sticky), one answers with a name.
+const UNSETTLED: &str = r#"
+      s:
+        policy: weighted
+        selection: sticky
+        max_answers: 2
+        pools:
+          us-east: { endpoints: [192.0.2.1, 192.0.2.5, 192.0.2.6] }
+          eu-west: { endpoints: [192.0.2.2] }
+      c:
+        policy: failover
+        pools:
+          eu-west: { endpoints: [lb.example.net.] }
+          us-east: { endpoints: [192.0.2.1] }
+"#;
+
 #[test]
 fn verdicts_decide_as_a_survey_per_query_does() {
-    let mut f = Fixture::new(&format!("{GEO}{FAILOVER}"));
+    // Geo, failover (a SERVFAIL and a fail-open service), weighted (a tier
+    // of several pools: a drawn pool) and nearest are settled; the last
+    // two are not.
+    let mut f = Fixture::new(&format!("{GEO}{FAILOVER}{WEIGHTED}{NEAREST}{UNSETTLED}"));
+    let services = 7;
     let (us, eu) = (f.region("us-east"), f.region("eu-west"));
     let healths = [
         down(&[]),
@@ -663,13 +684,24 @@ fn verdicts_decide_as_a_survey_per_query_does() {
     let mut compared = 0;
     for case in 0..5 {
         f.overrides = overrides(case);
-        for health in &healths {
+        for (h, health) in healths.iter().enumerate() {
             let verdicts = Verdicts::compute(&f.inputs(), health);
+            // With every pool up and no override, the first five settle
+            // (so the comparison below covers the settled path); the
+            // others never do.
+            for s in 0..services {
+                let settled = (0..64).any(|e| verdicts.settled((0, s), e).is_some());
+                if s >= 5 {
+                    assert!(!settled, "service {s} settled");
+                } else if (case, h) == (0, 0) {
+                    assert!(settled, "service {s} not settled");
+                }
+            }
             let judged = Inputs {
                 verdicts: Some(&verdicts),
                 ..f.inputs()
             };
-            for s in 0..3 {
+            for s in 0..services {
                 for qtype in [
                     RecordType::A,
                     RecordType::AAAA,
@@ -690,5 +722,5 @@ fn verdicts_decide_as_a_survey_per_query_does() {
             }
         }
     }
-    assert_eq!(compared, 5 * 5 * 3 * 4 * 6);
+    assert_eq!(compared, 5 * 5 * services * 4 * 6);
 }
