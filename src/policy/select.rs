@@ -40,6 +40,15 @@ pub(crate) fn draw_without_replacement(
     n: usize,
     rng: &mut impl Rng,
 ) -> super::Endpoints {
+    if items.len() <= 64 {
+        draw_few(items, n, rng)
+    } else {
+        draw_many(items, n, rng)
+    }
+}
+
+/// [`draw_without_replacement`] of any number of items.
+fn draw_many(items: &[(usize, u16)], n: usize, rng: &mut impl Rng) -> super::Endpoints {
     let (mut total, mut left) = (0u32, 0usize);
     for &(_, w) in items {
         total += u32::from(w);
@@ -69,6 +78,47 @@ pub(crate) fn draw_without_replacement(
         total -= w;
         left -= 1;
         out.push(item);
+    }
+    out
+}
+
+/// [`draw_without_replacement`] of at most 64 items (every pool but the
+/// largest): the items still in the draw are the bits of one word, so a
+/// round visits only those (the same items, in the same order, for the
+/// same random numbers, as the general loop).
+#[inline]
+fn draw_few(items: &[(usize, u16)], n: usize, rng: &mut impl Rng) -> super::Endpoints {
+    let (mut total, mut live) = (0u32, 0u64);
+    for (i, &(_, w)) in items.iter().enumerate() {
+        total += u32::from(w);
+        live |= u64::from(w > 0) << i;
+    }
+    let mut out = super::Endpoints::new();
+    while out.len() < n && live != 0 {
+        // The last item left needs no draw.
+        let mut x = if live & (live - 1) == 0 {
+            0
+        } else {
+            below(total, rng)
+        };
+        let mut bits = live;
+        let drawn = loop {
+            let i = bits.trailing_zeros() as usize;
+            // `x` is below the live weights' total, so some bit is drawn
+            // before they run out; past them, `get` ends the draw.
+            let Some(&(item, w)) = items.get(i) else {
+                return out;
+            };
+            let w = u32::from(w);
+            if x < w {
+                total -= w;
+                live &= !(1 << i);
+                break item;
+            }
+            x -= w;
+            bits &= bits - 1;
+        };
+        out.push(drawn);
     }
     out
 }
@@ -118,4 +168,29 @@ fn below(total: u32, rng: &mut impl Rng) -> u32 {
     #[allow(clippy::cast_possible_truncation)]
     let x = ((u128::from(rng.next_u64()) * u128::from(total)) >> 64) as u32;
     x
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    use super::{draw_few, draw_many};
+
+    #[test]
+    fn the_word_draw_picks_what_the_general_loop_picks() {
+        // Up to 64 items, some of weight 0, every answer size: the same
+        // random numbers give the same endpoints in the same order.
+        let mut lists = StdRng::seed_from_u64(3);
+        for case in 0..2_000u64 {
+            let len = lists.random_range(1..=64usize);
+            let items: Vec<(usize, u16)> = (0..len)
+                .map(|i| (i * 10, lists.random_range(0..4u16) * 50))
+                .collect();
+            let n = lists.random_range(1..=len.min(6));
+            let few = draw_few(&items, n, &mut StdRng::seed_from_u64(case));
+            let many = draw_many(&items, n, &mut StdRng::seed_from_u64(case));
+            assert_eq!(few, many, "{items:?}, {n}");
+        }
+    }
 }
