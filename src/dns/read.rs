@@ -29,6 +29,8 @@ use crate::metrics::{Dropped, Malformed};
 pub(super) const TYPE_OPT: u16 = 41;
 /// RR type of TSIG.
 const TYPE_TSIG: u16 = 250;
+/// Class IN, as the wire writes it (hickory's conversion is a call).
+const CLASS_IN: u16 = 1;
 /// EDNS option code of NSID (RFC 5001).
 pub(super) const OPTION_NSID: u16 = 3;
 /// EDNS option code of Client Subnet (RFC 7871).
@@ -223,7 +225,7 @@ fn fast(packet: &[u8]) -> Option<Shape> {
     }
     let fixed = packet.get(name_end..name_end + 4)?;
     let qtype = u16::from_be_bytes([fixed[0], fixed[1]]);
-    if u16::from_be_bytes([fixed[2], fixed[3]]) != u16::from(DNSClass::IN) {
+    if u16::from_be_bytes([fixed[2], fixed[3]]) != CLASS_IN {
         return None;
     }
     let rest = &packet[name_end + 4..];
