@@ -585,7 +585,7 @@ pub fn decide(
     }
     let scope = if query.ecs_zero { 0 } else { scope };
     if trace.is_none()
-        && let Some(decision) = settled(inputs, query, (entry, wanted, scope), rng)
+        && let Some(decision) = settled(inputs, query, service, (entry, wanted, scope), rng)
     {
         return decision;
     }
@@ -726,15 +726,16 @@ pub fn decide(
 fn settled(
     inputs: &Inputs<'_>,
     query: &Query,
+    service: &Service,
     (entry, wanted, scope): (usize, Wanted, u8),
     rng: &mut impl Rng,
 ) -> Option<Decision> {
-    let verdicts = inputs.verdicts?;
-    let tier = verdicts.settled((query.zone, query.service), entry)?;
-    let pool = draw_weighted(tier, rng)?;
-    let candidates = verdicts.candidates((query.zone, query.service, pool), wanted)?;
-    let max = inputs.config.zones[query.zone].services[query.service].max_answers;
-    let endpoints = select::draw_without_replacement(candidates, max, rng);
+    let settled = inputs
+        .verdicts?
+        .settled((query.zone, query.service), entry)?;
+    let pool = draw_weighted(settled.tier, rng)?;
+    let candidates = settled.candidates(pool, wanted)?;
+    let endpoints = select::draw_without_replacement(candidates, service.max_answers, rng);
     let outcome = if endpoints.is_empty() {
         Outcome::NoData { pool: Some(pool) }
     } else {

@@ -170,37 +170,29 @@ impl Verdicts {
         self.services.get(zone)?.get(service)
     }
 
-    /// The available pools, with their weights, of the tier that answers
-    /// clients placed at entry `entry` of service `service`'s plan; None
-    /// when the table did not settle it (the service is not settled, or no
-    /// tier is available).
+    /// The tier that answers clients placed at entry `entry` of service
+    /// `service`'s plan; None when the table did not settle it (the
+    /// service is not settled, or no tier is available).
     #[inline]
     pub(super) fn settled(
         &self,
         (zone, service): (usize, usize),
         entry: usize,
-    ) -> Option<&[(usize, u16)]> {
+    ) -> Option<Settled<'_>> {
         let at = self.service(zone, service)?;
         if entry >= at.entries as usize {
             return None;
         }
         let &(start, end) = self.settled.get(at.first_entry as usize + entry)?;
-        self.tiers
+        let tier = self
+            .tiers
             .get(start as usize..end as usize)
-            .filter(|t| !t.is_empty())
-    }
-
-    /// What a draw picks from for pool `pool` of service `service` of zone
-    /// `zone` and `wanted` (V4 or V6): see `PoolVerdict::spans`.
-    #[inline]
-    pub(super) fn candidates(
-        &self,
-        (zone, service, pool): (usize, usize, usize),
-        wanted: Wanted,
-    ) -> Option<&[(usize, u16)]> {
-        let v = self.pool((zone, service, pool))?;
-        let (start, end) = v.spans[wanted.family()?];
-        self.candidates.get(start as usize..end as usize)
+            .filter(|t| !t.is_empty())?;
+        Some(Settled {
+            table: self,
+            first_pool: at.first_pool as usize,
+            tier,
+        })
     }
 
     #[inline]
@@ -245,6 +237,26 @@ impl Verdicts {
     /// How many pools the table holds (the keeper's log).
     pub(crate) fn len(&self) -> usize {
         self.pools.len()
+    }
+}
+
+/// A settled entry of one service's plan.
+pub(super) struct Settled<'v> {
+    table: &'v Verdicts,
+    /// The service's first pool in `Verdicts::pools`.
+    first_pool: usize,
+    /// The available pools of the tier that answers, with their weights.
+    pub(super) tier: &'v [(usize, u16)],
+}
+
+impl<'v> Settled<'v> {
+    /// What a draw picks from for pool `pool` of the service and `wanted`
+    /// (V4 or V6): see `PoolVerdict::spans`.
+    #[inline]
+    pub(super) fn candidates(&self, pool: usize, wanted: Wanted) -> Option<&'v [(usize, u16)]> {
+        let v = self.table.pools.get(self.first_pool + pool)?;
+        let (start, end) = v.spans[wanted.family()?];
+        self.table.candidates.get(start as usize..end as usize)
     }
 }
 
