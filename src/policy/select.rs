@@ -85,42 +85,73 @@ fn draw_many(items: &[(usize, u16)], n: usize, rng: &mut impl Rng) -> super::End
 /// [`draw_without_replacement`] of at most 64 items (every pool but the
 /// largest): the items still in the draw are the bits of one word, so a
 /// round visits only those (the same items, in the same order, for the
-/// same random numbers, as the general loop).
+/// same random numbers, as the general loop). An answer that fits inline
+/// is written into an array and handed over whole, without a push's
+/// checks per endpoint.
 #[inline]
 fn draw_few(items: &[(usize, u16)], n: usize, rng: &mut impl Rng) -> super::Endpoints {
-    let (mut total, mut live) = (0u32, 0u64);
-    for (i, &(_, w)) in items.iter().enumerate() {
-        total += u32::from(w);
-        live |= u64::from(w > 0) << i;
+    let mut draw = Few::new(items);
+    let mut inline = [0usize; 4];
+    if n > inline.len() {
+        return std::iter::from_fn(|| draw.next(rng)).take(n).collect();
     }
-    let mut out = super::Endpoints::new();
-    while out.len() < n && live != 0 {
+    let mut len = 0;
+    while len < n
+        && let Some(drawn) = draw.next(rng)
+    {
+        inline[len] = drawn;
+        len += 1;
+    }
+    super::Endpoints::from_buf_and_len(inline, len)
+}
+
+/// The state of one [`draw_few`]: the live items' total weight, and which
+/// they are.
+struct Few<'a> {
+    items: &'a [(usize, u16)],
+    total: u32,
+    live: u64,
+}
+
+impl<'a> Few<'a> {
+    #[inline]
+    fn new(items: &'a [(usize, u16)]) -> Self {
+        let (mut total, mut live) = (0u32, 0u64);
+        for (i, &(_, w)) in items.iter().enumerate() {
+            total += u32::from(w);
+            live |= u64::from(w > 0) << i;
+        }
+        Self { items, total, live }
+    }
+
+    /// The next item drawn; None when none is left.
+    #[inline]
+    fn next(&mut self, rng: &mut impl Rng) -> Option<usize> {
+        if self.live == 0 {
+            return None;
+        }
         // The last item left needs no draw.
-        let mut x = if live & (live - 1) == 0 {
+        let mut x = if self.live & (self.live - 1) == 0 {
             0
         } else {
-            below(total, rng)
+            below(self.total, rng)
         };
-        let mut bits = live;
-        let drawn = loop {
+        let mut bits = self.live;
+        loop {
             let i = bits.trailing_zeros() as usize;
             // `x` is below the live weights' total, so some bit is drawn
             // before they run out; past them, `get` ends the draw.
-            let Some(&(item, w)) = items.get(i) else {
-                return out;
-            };
+            let &(item, w) = self.items.get(i)?;
             let w = u32::from(w);
             if x < w {
-                total -= w;
-                live &= !(1 << i);
-                break item;
+                self.total -= w;
+                self.live &= !(1 << i);
+                return Some(item);
             }
             x -= w;
             bits &= bits - 1;
-        };
-        out.push(drawn);
+        }
     }
-    out
 }
 
 /// Which items were drawn: one word for the first 64, the heap past them.
