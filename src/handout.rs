@@ -264,21 +264,39 @@ impl Table {
     /// zone `z`): index it by endpoint. Empty past the configuration.
     #[inline]
     pub fn pool(&self, z: usize, s: usize, p: usize) -> &[Slot] {
-        self.pool_range(z, s, p)
-            .and_then(|range| self.slots.get(range))
-            .unwrap_or_default()
+        self.pool_id(z, s, p)
+            .map_or(&[][..], |id| self.pool_slots(id))
     }
 
-    /// Where pool `p` of service `s` in zone `z` has its slots.
+    /// The number of pool `p` of service `s` in zone `z` among all the
+    /// configuration's pools, counted zone by zone, service by service,
+    /// in configuration order (what `Snapshot::answer_counters` is indexed
+    /// by too); None past the configuration.
     #[inline]
-    fn pool_range(&self, z: usize, s: usize, p: usize) -> Option<std::ops::Range<usize>> {
+    pub fn pool_id(&self, z: usize, s: usize, p: usize) -> Option<usize> {
+        let pools = self.service_pools(z, s)?;
+        let id = pools.start + p;
+        (id < pools.end).then_some(id)
+    }
+
+    /// The numbers ([`Self::pool_id`]) of service `s` of zone `z`'s pools.
+    #[inline]
+    pub fn service_pools(&self, z: usize, s: usize) -> Option<std::ops::Range<usize>> {
         let zone = self.services.get(z)?;
-        let (first, end) = (*zone.get(s)? as usize, *zone.get(s + 1)? as usize);
-        let pool = first + p;
-        if pool >= end {
-            return None;
+        Some(*zone.get(s)? as usize..*zone.get(s + 1)? as usize)
+    }
+
+    /// The slots of the pool numbered `id` ([`Self::pool_id`]), index
+    /// them by endpoint; empty past the configuration.
+    #[inline]
+    pub fn pool_slots(&self, id: usize) -> &[Slot] {
+        match (self.pools.get(id), self.pools.get(id + 1)) {
+            (Some(&start), Some(&end)) => self
+                .slots
+                .get(start as usize..end as usize)
+                .unwrap_or_default(),
+            _ => &[],
         }
-        Some(*self.pools.get(pool)? as usize..*self.pools.get(pool + 1)? as usize)
     }
 
     /// Every slot with its indices.

@@ -313,16 +313,14 @@ fn note_decision<'s>(
     let PolicyOutcome::Answer { pool, endpoints } = &decision.outcome else {
         return;
     };
-    if let Some(c) = snap
-        .answer_counters
-        .get(z)
-        .and_then(|z| z.get(s))
-        .and_then(|s| s.get(*pool))
-    {
+    let Some(id) = snap.handouts.pool_id(z, s, *pool) else {
+        return;
+    };
+    if let Some(c) = snap.answer_counters.get(id) {
         tally.add(c);
     }
     let ttl = snap.config.zones[z].services[s].ttl;
-    let slots = snap.handouts.pool(z, s, *pool);
+    let slots = snap.handouts.pool_slots(id);
     let now = crate::handout::clock_ms();
     for &e in endpoints {
         if let Some(slot) = slots.get(e) {

@@ -171,7 +171,9 @@ fn counters(snap: &Snapshot, service: &str, pool: &str) -> Option<(u64, u64)> {
         .pools
         .iter()
         .position(|p| snap.config.regions[p.region].name == pool)?;
-    let pools = snap.answer_counters.get(z)?.get(s)?;
+    let pools = snap
+        .answer_counters
+        .get(snap.handouts.service_pools(z, s)?)?;
     let canary = pools.get(p)?.load(Ordering::Relaxed);
     let total = pools.iter().map(|c| c.load(Ordering::Relaxed)).sum();
     Some((canary, total))

@@ -69,9 +69,10 @@ pub struct Snapshot {
     pub fail_open_counter: &'static AtomicU64,
     /// The same, by [zone][service] (issue 18: `service` label).
     pub fail_open_counters: Arc<Vec<Vec<&'static AtomicU64>>>,
-    /// Answers by [zone][service][pool]. The registry's counters, which
+    /// Answers by pool, every pool of the configuration in one sequence
+    /// (index it by `handouts.pool_id`). The registry's counters, which
     /// live as long as the process (`metrics::Registry::service`).
-    pub answer_counters: Arc<Vec<Vec<Box<[&'static AtomicU64]>>>>,
+    pub answer_counters: Arc<Vec<&'static AtomicU64>>,
     /// What each endpoint was last handed out, for drain reports; made
     /// with `config` and shared by every snapshot that has the same one.
     pub handouts: Arc<handout::Table>,
@@ -102,10 +103,11 @@ impl Snapshot {
         );
         // One look-up per service for both of its counter sets.
         let mut fail_open = Vec::with_capacity(self.config.zones.len());
-        let mut answers = Vec::with_capacity(self.config.zones.len());
+        // Zone by zone, service by service, pool by pool: the order of the
+        // hand-out table's pool numbers.
+        let mut answers = Vec::new();
         for z in &self.config.zones {
             let mut zone_fail_open = Vec::with_capacity(z.services.len());
-            let mut zone_answers = Vec::with_capacity(z.services.len());
             for s in &z.services {
                 let regions = s
                     .pools
@@ -113,10 +115,9 @@ impl Snapshot {
                     .map(|p| self.config.regions[p.region].name.as_str());
                 let (fail, answered) = registry.service(&s.name.to_ascii(), regions);
                 zone_fail_open.push(fail);
-                zone_answers.push(answered);
+                answers.extend_from_slice(&answered);
             }
             fail_open.push(zone_fail_open);
-            answers.push(zone_answers);
         }
         self.fail_open_counters = Arc::new(fail_open);
         self.answer_counters = Arc::new(answers);
