@@ -27,7 +27,7 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use super::read::{self, ClientSubnet, Ecs, Header, QueryEdns, Read, Request};
 use super::rrl::{RateLimiter, Verdict};
 use super::wire::{self, Addresses, Response, Sections};
-use crate::config::Target;
+use crate::config::{Service, Target};
 use crate::health::{EndpointHealth, HealthView};
 use crate::metrics::{Dropped, Malformed, Row, Tally, ZoneCounters};
 use crate::policy::{self, Decision, Outcome as PolicyOutcome, Query, Verdicts};
@@ -291,13 +291,14 @@ fn counters_of(snap: &Snapshot, zone: Option<usize>) -> &ZoneCounters {
         .map_or(&snap.no_zone_counters, |c| &**c)
 }
 
-/// Count a GSLB decision of service `s` of zone `z`: fail-open answers,
-/// answers per pool, and who was handed which endpoint until when (drain
-/// reports).
+/// Count a GSLB decision of service `s` of zone `z` (whose TTL is
+/// `ttl`): fail-open answers, answers per pool, and who was handed which
+/// endpoint until when (drain reports).
 fn note_decision<'s>(
     snap: &'s Snapshot,
     tally: &mut Tally<'s>,
     (z, s): (usize, usize),
+    ttl: u32,
     decision: &Decision,
 ) {
     if decision.fail_open {
@@ -319,7 +320,6 @@ fn note_decision<'s>(
     if let Some(c) = snap.answer_counters.get(id) {
         tally.add(c);
     }
-    let ttl = snap.config.zones[z].services[s].ttl;
     let slots = snap.handouts.pool_slots(id);
     let now = crate::handout::clock_ms();
     for &e in endpoints {
@@ -578,8 +578,9 @@ impl<'a, 'p, 't> Reply<'a, 'p, 't> {
             (question.qtype, asked.client, self.ecs_zero()),
             None,
         );
-        note_decision(snap, self.tally, key, &decision);
-        if asked.signing || !self.addresses(out, key, &decision) {
+        let svc = &snap.config.zones[key.0].services[key.1];
+        note_decision(snap, self.tally, key, svc.ttl, &decision);
+        if asked.signing || !self.addresses(out, key.0, svc, &decision) {
             let mut answered = Answered::decided(key, decision);
             if let Some(owner) = question.name() {
                 add_service_records(snap, &mut answered, &owner);
@@ -609,8 +610,9 @@ impl<'a, 'p, 't> Reply<'a, 'p, 't> {
             self.ecs_zero(),
             None,
         );
-        if let (Some(service), Some(decision)) = (answered.service, &answered.decision) {
-            note_decision(snap, self.tally, service, decision);
+        if let (Some((z, s)), Some(decision)) = (answered.service, &answered.decision) {
+            let ttl = snap.config.zones[z].services[s].ttl;
+            note_decision(snap, self.tally, (z, s), ttl, decision);
         }
         if asked.signing {
             sign(snap, &mut answered, &name, question.qtype);
@@ -681,13 +683,15 @@ impl<'a, 'p, 't> Reply<'a, 'p, 't> {
         true
     }
 
-    /// A GSLB answer of addresses for the question's own name, written by
-    /// hand; false for anything else (a CNAME endpoint, NODATA, SERVFAIL,
-    /// too big), which the caller renders in full.
+    /// A GSLB answer of addresses (service `svc` of zone `z`) for the
+    /// question's own name, written by hand; false for anything else (a
+    /// CNAME endpoint, NODATA, SERVFAIL, too big), which the caller
+    /// renders in full.
     fn addresses(
         &mut self,
         out: &mut Vec<u8>,
-        (z, s): (usize, usize),
+        z: usize,
+        svc: &Service,
         decision: &Decision,
     ) -> bool {
         let snap = self.snap;
@@ -696,7 +700,6 @@ impl<'a, 'p, 't> Reply<'a, 'p, 't> {
         else {
             return false;
         };
-        let svc = &snap.config.zones[z].services[s];
         let pool = &svc.pools[*pool];
         let mut records = Addresses::start(out, question, svc.ttl);
         for &e in endpoints {

@@ -373,14 +373,15 @@ impl Tree {
     /// node `at`; where it stops (a leaf, or the node after `depth` bits).
     #[inline]
     fn descend(&self, mut at: u32, mut word: u64, depth: u32) -> u32 {
-        for _ in 0..depth {
-            if at & LEAF != 0 {
-                break;
-            }
-            let bit = usize::from(word >> 63 == 1);
-            word <<= 1;
+        let mut left = depth;
+        while at & LEAF == 0 && left > 0 {
             // Out of range never happens in a built tree; it ends at no leaf.
-            at = self.nodes.get(at as usize).map_or(u32::MAX, |n| n[bit]);
+            let Some(node) = self.nodes.get(at as usize) else {
+                return u32::MAX;
+            };
+            at = node[usize::from(word >> 63 == 1)];
+            word <<= 1;
+            left -= 1;
         }
         at
     }
