@@ -371,7 +371,23 @@ fn valid_ipv4_and_ipv6_ecs_options_parse() {
             source_prefix: 48
         })
     );
-    assert!(matches!(parse_ecs(&ecs_body(1, 0, &[])), Ecs::Present(_)));
+    // Every length an IPv4 address is cut to: the bytes given, in place,
+    // the rest zero.
+    for (prefix, bytes, addr) in [
+        (0, &[][..], "0.0.0.0"),
+        (8, &[10][..], "10.0.0.0"),
+        (20, &[203, 0, 0x70][..], "203.0.112.0"),
+        (32, &[192, 0, 2, 7][..], "192.0.2.7"),
+    ] {
+        assert_eq!(
+            parse_ecs(&ecs_body(1, prefix, bytes)),
+            Ecs::Present(ClientSubnet {
+                addr: addr.parse().unwrap(),
+                source_prefix: prefix
+            }),
+            "/{prefix}"
+        );
+    }
 }
 
 #[test]
