@@ -147,7 +147,7 @@ impl Verdicts {
             return (0, 0);
         }
         let first_entry = index(self.settled.len());
-        let pools = &self.pools[first_pool as usize..];
+        let pools = self.pools.get(first_pool as usize..).unwrap_or_default();
         for tiers in &plan.tiers {
             let start = self.tiers.len();
             for tier in tiers {
