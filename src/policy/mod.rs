@@ -421,22 +421,11 @@ fn listed(
     tiers
 }
 
-/// SPEC 3.1 to 3.3 for a client: the tiers of pools of service `service`
-/// of zone `zone`, and the ECS scope, from one walk of the compiled tree.
-/// The DNS path and `/v1/explain` both come here.
+/// SPEC 3.1 to 3.3 for a client: the entry of service `service` of zone
+/// `zone`'s plan the client lands on (what the verdicts settle by), its
+/// tiers of pools, and the ECS scope, from one walk of the compiled tree.
+/// The DNS path and `/v1/explain` both come here (through `decide`).
 pub fn place<'a>(
-    inputs: &Inputs<'a>,
-    zone: usize,
-    service: usize,
-    client: IpAddr,
-) -> (&'a [Vec<usize>], u8) {
-    let (_, tiers, scope) = placed(inputs, zone, service, client);
-    (tiers, scope)
-}
-
-/// [`place`], with the entry of the service's plan the client landed
-/// on (what the verdicts settle by).
-fn placed<'a>(
     inputs: &Inputs<'a>,
     zone: usize,
     service: usize,
@@ -578,7 +567,7 @@ pub fn decide(
     };
 
     // 3.1 to 3.3: the tiers of pools for this client, and the scope.
-    let (entry, tiers, scope) = placed(inputs, query.zone, query.service, query.client);
+    let (entry, tiers, scope) = place(inputs, query.zone, query.service, query.client);
     if let Some(t) = trace.as_deref_mut() {
         describe(inputs, service, query.client, t);
         t.tiers = tiers.to_vec();

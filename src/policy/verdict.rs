@@ -37,10 +37,9 @@ struct PoolVerdict {
     /// Where the candidates of each family lie in `Verdicts::candidates`
     /// (start, end), IPv4 then IPv6: the healthy endpoints, or when none
     /// is healthy but some are left out for health, every usable one
-    /// (what `PoolCtx::endpoints` answers with then).
+    /// (what `PoolCtx::endpoints` answers with then, so a survey read from
+    /// the table needs no count of those left out).
     spans: [(u32, u32); 2],
-    /// The usable endpoints of each family left out for health.
-    others: [u32; 2],
 }
 
 /// Every pool's survey, for one (configuration and overrides, health view)
@@ -92,7 +91,7 @@ impl Verdicts {
                     names: false,
                 };
                 for p in 0..service.pools.len() {
-                    let (mut spans, mut others) = ([(0, 0); 2], [0; 2]);
+                    let mut spans = [(0, 0); 2];
                     for (family, wanted) in [Wanted::V4, Wanted::V6].into_iter().enumerate() {
                         ctx.survey(p, Some(wanted), &mut survey);
                         let start = table.candidates.len();
@@ -102,7 +101,6 @@ impl Verdicts {
                             table.candidates.extend_from_slice(survey.candidates());
                         }
                         spans[family] = (index(start), index(table.candidates.len()));
-                        others[family] = index(survey.others);
                     }
                     // Availability, why and the weight do not depend on the
                     // family: the last survey's.
@@ -111,7 +109,6 @@ impl Verdicts {
                         why: survey.why,
                         weight: survey.weight,
                         spans,
-                        others,
                     });
                 }
                 let (first_entry, entries) = table.settle(&ctx, first_pool);
@@ -217,21 +214,23 @@ impl Verdicts {
         survey.ok = v.ok;
         survey.why = v.why;
         survey.weight = v.weight;
-        // Borrowed, not copied.
-        survey.judged = Some(&[]);
-        survey.others = 0;
+        // Borrowed, not copied; they include the fallback for a family
+        // none of whose endpoints is healthy (`PoolVerdict::spans`).
         // No endpoint answers a name-only type with an address.
-        let Some(family) = wanted.and_then(Wanted::family) else {
-            return true;
-        };
-        let (start, end) = v.spans[family];
         survey.judged = Some(
-            self.candidates
-                .get(start as usize..end as usize)
+            wanted
+                .and_then(|w| self.candidates_of(v, w))
                 .unwrap_or_default(),
         );
-        survey.others = v.others[family] as usize;
+        survey.others = 0;
         true
+    }
+
+    /// Pool verdict `v`'s candidates for `wanted` (None for names).
+    #[inline]
+    fn candidates_of(&self, v: &PoolVerdict, wanted: Wanted) -> Option<&[(usize, u16)]> {
+        let (start, end) = v.spans[wanted.family()?];
+        self.candidates.get(start as usize..end as usize)
     }
 
     /// How many pools the table holds (the keeper's log).
@@ -255,8 +254,7 @@ impl<'v> Settled<'v> {
     #[inline]
     pub(super) fn candidates(&self, pool: usize, wanted: Wanted) -> Option<&'v [(usize, u16)]> {
         let v = self.table.pools.get(self.first_pool + pool)?;
-        let (start, end) = v.spans[wanted.family()?];
-        self.table.candidates.get(start as usize..end as usize)
+        self.table.candidates_of(v, wanted)
     }
 }
 
