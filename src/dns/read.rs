@@ -164,7 +164,7 @@ pub(crate) fn read(packet: &[u8]) -> Read<'_> {
                 question: Some(&packet[12..shape.name_end + 4]),
                 first: Some(Question {
                     wire: Cow::Borrowed(&packet[12..shape.name_end]),
-                    qtype: RecordType::from(shape.qtype),
+                    qtype: record_type(shape.qtype),
                     qclass: DNSClass::IN,
                 }),
                 edns: shape.edns,
@@ -174,6 +174,17 @@ pub(crate) fn read(packet: &[u8]) -> Read<'_> {
             }),
         ),
         None => Read::Query(head, slow_or_malformed(packet)),
+    }
+}
+
+/// `RecordType::from`, with the types most queries ask for first (its
+/// match over every type costs a few times this).
+#[inline]
+fn record_type(code: u16) -> RecordType {
+    match code {
+        1 => RecordType::A,
+        28 => RecordType::AAAA,
+        _ => RecordType::from(code),
     }
 }
 

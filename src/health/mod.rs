@@ -54,27 +54,24 @@ pub struct HealthChecks {
 }
 
 impl HealthChecks {
-    /// Build the probe clients and start the writer on the current runtime.
+    /// Start the writer on the current runtime (the probe clients are
+    /// built by the first checks that need them).
     /// With `shared`, answers read a view of their own that someone else
     /// (the shared-health task) publishes; otherwise the writer's.
-    pub fn start(
-        concurrency: usize,
-        shared: bool,
-        shutdown: CancellationToken,
-    ) -> Result<Self, reqwest::Error> {
+    pub fn start(concurrency: usize, shared: bool, shutdown: CancellationToken) -> Self {
         install_crypto_provider();
-        let prober = Prober::new()?;
+        let prober = Prober::new();
         let writer = Writer::start(prober, concurrency, shutdown);
         let answers = if shared {
             Arc::new(arc_swap::ArcSwap::from_pointee(HealthView::default()))
         } else {
             writer.view()
         };
-        Ok(Self {
+        Self {
             registry: Mutex::new(Registry::default()),
             writer,
             answers,
-        })
+        }
     }
 
     /// This instance's own probe verdicts (the writer's view). Alone, the

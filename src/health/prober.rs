@@ -3,7 +3,7 @@
 //! TLS, headers and body together). I/O only: results go back to the
 //! health writer, which alone decides what they mean.
 //!
-//! Clients are built once and reused (one per TLS setting, plus one per
+//! Clients are built on first use and reused (one per TLS setting, plus one per
 //! target whose SNI differs from the address it connects to or whose
 //! monitor brings its own CA or client certificate). They keep HTTP
 //! connections alive between checks (issue 17 part 8: a new TCP and TLS
@@ -89,14 +89,36 @@ impl fmt::Display for Passed {
 
 pub type CheckResult = Result<Passed, CheckError>;
 
-/// Shared HTTP clients. Build after the rustls provider is installed.
-#[derive(Debug, Clone)]
+/// Shared HTTP clients, each built by the first check that needs it (after
+/// the rustls provider is installed).
+#[derive(Debug, Default)]
 pub struct Prober {
-    plain: Client,
-    verify: Client,
-    insecure: Client,
+    plain: Lazy,
+    verify: Lazy,
+    insecure: Lazy,
     /// Shared by every prometheus check; keeps its connections.
-    prometheus: Client,
+    prometheus: Lazy,
+}
+
+/// A client built on first use. Building one loads the system's CA
+/// certificates (about 18 million instructions and a few hundred
+/// kilobytes for each of the four), which a server without HTTP, HTTPS or
+/// Prometheus checks never needs; the first check of a kind pays it once.
+#[derive(Debug, Default)]
+struct Lazy(std::sync::OnceLock<Result<Client, String>>);
+
+impl Lazy {
+    fn get(
+        &self,
+        build: impl FnOnce() -> Result<Client, reqwest::Error>,
+    ) -> Result<&Client, CheckError> {
+        match self.0.get_or_init(|| build().map_err(|e| e.to_string())) {
+            Ok(client) => Ok(client),
+            Err(why) => Err(CheckError::Other(format!(
+                "cannot build the HTTP client: {why}"
+            ))),
+        }
+    }
 }
 
 /// A client a target keeps for itself: HTTPS whose SNI is a name while the
@@ -130,13 +152,8 @@ fn builder(tls_verify: bool) -> reqwest::ClientBuilder {
 }
 
 impl Prober {
-    pub fn new() -> Result<Self, reqwest::Error> {
-        Ok(Self {
-            plain: builder(true).build()?,
-            verify: builder(true).build()?,
-            insecure: builder(false).build()?,
-            prometheus: super::prometheus::client()?,
-        })
+    pub fn new() -> Self {
+        Self::default()
     }
 
     /// Run one check of `spec`, bounded by its monitor's timeout.
@@ -150,7 +167,8 @@ impl Prober {
     async fn check_inner(&self, spec: &TargetSpec, own: &mut TargetClient) -> CheckResult {
         let m = &spec.monitor;
         if let (Some(p), Some(query)) = (&m.prometheus, &spec.query) {
-            return super::prometheus::check(&self.prometheus, p, query, m.timeout).await;
+            let client = self.prometheus.get(super::prometheus::client)?;
+            return super::prometheus::check(client, p, query, m.timeout).await;
         }
         let addr = resolve(&spec.addr).await?;
         let first = self.check_at(spec, own, addr).await;
@@ -179,7 +197,8 @@ impl Prober {
             },
             MonitorKind::Http => {
                 let url = own.url(addr, &m.path)?;
-                let mut request = self.plain.request(method(m), url);
+                let plain = self.plain.get(|| builder(true).build())?;
+                let mut request = plain.request(method(m), url);
                 let host = m.host.as_deref().or(spec.addr.host_name());
                 if let Some(host) = host {
                     request = request.header(reqwest::header::HOST, host);
@@ -201,9 +220,9 @@ impl Prober {
                         .request(method(m), format!("https://{addr}{}", m.path)),
                     (None, false) => {
                         let client = if m.tls_verify {
-                            &self.verify
+                            self.verify.get(|| builder(true).build())?
                         } else {
-                            &self.insecure
+                            self.insecure.get(|| builder(false).build())?
                         };
                         client.request(method(m), format!("https://{addr}{}", m.path))
                     }

@@ -7,6 +7,7 @@
 //! task and one bounded queue per webhook, posting each event as JSON with
 //! retries and backoff. The bus they publish to is `crate::events`.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
@@ -338,16 +339,10 @@ fn diff_overrides(before: &OverrideKeys, now: &OverrideKeys) {
 pub async fn notify(rt: Arc<Runtime>, shutdown: CancellationToken) {
     let (tx, mut rx) = mpsc::channel::<Arc<Event>>(QUEUE);
     bus().set_notifier(tx);
-    let Ok(client) = reqwest::Client::builder()
-        .retry(reqwest::retry::never())
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .user_agent(concat!("meridian/", env!("CARGO_PKG_VERSION")))
-        .build()
-    else {
-        warn!("notify: cannot build the HTTP client; webhooks get no events");
-        return;
-    };
+    // Built when the first webhook needs it: a client loads the system's
+    // CA certificates (tens of millions of instructions at start), which a
+    // server without webhooks never needs.
+    let mut client: Option<reqwest::Client> = None;
     let mut hooks: HashMap<Notify, mpsc::Sender<Arc<Event>>> = HashMap::new();
     loop {
         let event = tokio::select! {
@@ -362,16 +357,42 @@ pub async fn notify(rt: Arc<Runtime>, shutdown: CancellationToken) {
             if !n.events.is_empty() && !n.events.iter().any(|k| k == event.kind) {
                 continue;
             }
-            let hook = hooks.entry(n.clone()).or_insert_with(|| {
-                let (tx, rx) = mpsc::channel(QUEUE);
-                tokio::spawn(deliver(n.clone(), client.clone(), rx, shutdown.clone()));
-                tx
-            });
+            let hook = match hooks.entry(n.clone()) {
+                Entry::Occupied(hook) => hook.into_mut(),
+                Entry::Vacant(vacant) => {
+                    let Some(client) = webhook_client(&mut client) else {
+                        return;
+                    };
+                    let (tx, rx) = mpsc::channel(QUEUE);
+                    tokio::spawn(deliver(n.clone(), client, rx, shutdown.clone()));
+                    vacant.insert(tx)
+                }
+            };
             if hook.try_send(event.clone()).is_err() {
                 bus().dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
+}
+
+/// The client webhooks share, built on first use into `slot`; `None`
+/// (logged) when it cannot be built.
+fn webhook_client(slot: &mut Option<reqwest::Client>) -> Option<reqwest::Client> {
+    if slot.is_none() {
+        match reqwest::Client::builder()
+            .retry(reqwest::retry::never())
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .user_agent(concat!("meridian/", env!("CARGO_PKG_VERSION")))
+            .build()
+        {
+            Ok(client) => *slot = Some(client),
+            Err(error) => {
+                warn!(%error, "notify: cannot build the HTTP client; webhooks get no events");
+            }
+        }
+    }
+    slot.clone()
 }
 
 /// Post each event to one webhook, in order, retrying with exponential
