@@ -30,7 +30,7 @@ use super::wire::{self, Addresses, Response, Sections};
 use crate::config::{Service, Target};
 use crate::health::{EndpointHealth, HealthView};
 use crate::metrics::{Dropped, Malformed, Row, Tally, ZoneCounters};
-use crate::policy::{self, Decision, Outcome as PolicyOutcome, Query, Verdicts};
+use crate::policy::{self, Decision, Outcome as PolicyOutcome, Query};
 use crate::state::Snapshot;
 use crate::zone::Outcome;
 use crate::zone::prepared::Encoded;
@@ -48,9 +48,11 @@ pub enum Transport {
 pub struct Via<'a> {
     pub transport: Transport,
     pub rrl: Option<&'a RateLimiter>,
-    /// Every pool's survey for the snapshot and health view given, when
-    /// one was worked out for that pair (`dns::verdicts`).
-    pub verdicts: Option<&'a Verdicts>,
+    /// What the policy reads of the snapshot (`Snapshot::policy_inputs`),
+    /// with every pool's survey for the snapshot and health view given
+    /// when one was worked out for that pair (`dns::verdicts`): gathered
+    /// once per batch of packets rather than once per query.
+    pub policy: &'a policy::Inputs<'a>,
 }
 
 /// What became of one packet, for the listener's counters and log.
@@ -90,7 +92,7 @@ pub fn respond(
     let via = Via {
         transport,
         rrl: None,
-        verdicts: None,
+        policy: &snap.policy_inputs(),
     };
     handle(snap, health, packet, src, via, &mut Tally::default(), out).sent()
 }
@@ -137,7 +139,7 @@ pub fn handle<'s>(
         question,
         client: reply.client(src),
         signing: request.edns.is_some_and(|e| e.dnssec_ok) && snap.signed,
-        verdicts: via.verdicts,
+        policy: via.policy,
     };
     match resolve(snap, question) {
         Resolved::Prepared(encoded, zone)
@@ -158,7 +160,7 @@ struct Asked<'q, 'p> {
     /// Whether the answer is signed (DNSSEC).
     signing: bool,
     /// The pools' surveys, when worked out for this snapshot and health.
-    verdicts: Option<&'q Verdicts>,
+    policy: &'q policy::Inputs<'q>,
 }
 
 /// DNSSEC (issue 16), part of step 7: when `answered`'s zone has keys,
@@ -406,7 +408,8 @@ pub(crate) fn answer(
         };
         let owner = found.service_name.unwrap_or_else(|| qname.clone());
         let asked = (qtype, client, ecs_zero);
-        let decision = decide_service(snap, health, None, (zone_index, service), asked, trace);
+        let inputs = snap.policy_inputs();
+        let decision = decide_service(snap, health, &inputs, (zone_index, service), asked, trace);
         let mut answered = Answered::decided((zone_index, service), decision);
         answered.sections = sections;
         add_service_records(snap, &mut answered, &owner);
@@ -424,7 +427,7 @@ pub(crate) fn answer(
 pub(super) fn decide_service(
     snap: &Snapshot,
     health: &HealthView,
-    verdicts: Option<&Verdicts>,
+    inputs: &policy::Inputs<'_>,
     (zone_index, service): (usize, usize),
     (qtype, client, ecs_zero): (RecordType, IpAddr, bool),
     trace: Option<&mut policy::Trace>,
@@ -438,10 +441,7 @@ pub(super) fn decide_service(
         now_ms: crate::handout::clock_ms(),
     };
     policy::decide(
-        &policy::Inputs {
-            verdicts,
-            ..snap.policy_inputs()
-        },
+        inputs,
         &EndpointHealth {
             map: &snap.targets,
             view: health,
@@ -573,7 +573,7 @@ impl<'a, 'p, 't> Reply<'a, 'p, 't> {
         let decision = decide_service(
             snap,
             health,
-            asked.verdicts,
+            asked.policy,
             key,
             (question.qtype, asked.client, self.ecs_zero()),
             None,

@@ -416,13 +416,18 @@ pub(crate) fn parse_ecs(data: &[u8]) -> Ecs {
             return Ecs::Malformed;
         }
     }
-    // The address bytes, shifted into place (no call to copy a few
-    // bytes): the top `needed` bytes of the address, the rest zero; in
-    // 32 bits for IPv4 (a 128-bit shift is several instructions).
+    // The address bytes in place (no call to copy a few bytes): the top
+    // `needed` bytes of the address, the rest zero.
     let addr = if family == 1 {
-        let bits = address.iter().fold(0u32, |acc, &b| acc << 8 | u32::from(b));
-        let shift = u32::try_from(8 * (4 - needed)).unwrap_or(32);
-        IpAddr::V4(Ipv4Addr::from(bits.checked_shl(shift).unwrap_or(0)))
+        // One case per length: no loop over the bytes.
+        let octets = match *address {
+            [a, b, c, d] => [a, b, c, d],
+            [a, b, c] => [a, b, c, 0],
+            [a, b] => [a, b, 0, 0],
+            [a] => [a, 0, 0, 0],
+            _ => [0; 4],
+        };
+        IpAddr::V4(Ipv4Addr::from(octets))
     } else {
         let bits = address
             .iter()

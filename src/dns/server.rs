@@ -470,10 +470,14 @@ async fn tcp_connection(
             let snap = published.snapshot.load();
             let health = published.health.load();
             let judged = published.verdicts.load();
+            let policy = crate::policy::Inputs {
+                verdicts: judged.as_ref().and_then(|j| j.for_pair(&snap, &health)),
+                ..snap.policy_inputs()
+            };
             let via = Via {
                 transport: Transport::Tcp,
                 rrl: None,
-                verdicts: judged.as_ref().and_then(|j| j.for_pair(&snap, &health)),
+                policy: &policy,
             };
             handle(
                 &snap,

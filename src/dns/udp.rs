@@ -54,10 +54,14 @@ fn answer_batch(published: &Published, io: &mut batch::Batch, n: usize) {
     let snap = published.snapshot.load();
     let health = published.health.load();
     let judged = published.verdicts.load();
+    let policy = crate::policy::Inputs {
+        verdicts: judged.as_ref().and_then(|j| j.for_pair(&snap, &health)),
+        ..snap.policy_inputs()
+    };
     let via = Via {
         transport: Transport::Udp,
         rrl: Some(&published.rrl),
-        verdicts: judged.as_ref().and_then(|j| j.for_pair(&snap, &health)),
+        policy: &policy,
     };
     let mut tally = Tally::default();
     for i in 0..n {
