@@ -24,7 +24,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::{A, AAAA, CNAME};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
-use super::read::{self, ClientSubnet, Ecs, Header, QueryEdns, Read, Request};
+use super::read::{self, ClientSubnet, Ecs, Header, Read, Request};
 use super::rrl::{RateLimiter, Verdict};
 use super::wire::{self, Addresses, Response, Sections};
 use crate::config::{Service, Target};
@@ -491,18 +491,19 @@ fn canonical(ip: IpAddr) -> IpAddr {
 
 /// Step 7: what every response to one query shares, and the ways to
 /// render it.
+///
+/// It borrows the query as read rather than copying what it needs of it:
+/// a response reads a few of its fields once.
 struct Reply<'a, 'p, 't> {
     header: Header,
-    question: Option<&'p [u8]>,
-    query_edns: Option<QueryEdns>,
-    max_udp: u16,
+    /// The query as read; `None` when nothing after the header could be.
+    request: Option<&'p Request<'p>>,
     transport: Transport,
-    /// The query's valid ECS option, echoed with a scope.
-    ecs: Option<ClientSubnet>,
+    /// Whether the query's valid ECS option is echoed with a scope: ECS
+    /// is on, and the response is not BADVERS.
+    ecs_on: bool,
     /// Where the response is counted: the zone's block once it is known.
     counters: &'a ZoneCounters,
-    /// Our NSID (RFC 5001), sent when the query asks for it.
-    nsid: Option<&'a str>,
     /// The query's type and transport, as the counters index them.
     row: Row,
     snap: &'a Snapshot,
@@ -514,23 +515,16 @@ impl<'a, 'p, 't> Reply<'a, 'p, 't> {
     fn new(
         snap: &'a Snapshot,
         header: Header,
-        request: Option<&Request<'p>>,
+        request: Option<&'p Request<'p>>,
         transport: Transport,
         tally: &'t mut Tally<'a>,
     ) -> Self {
-        let ecs_enabled = snap.config.geoip.as_ref().is_none_or(|g| g.ecs);
         Self {
             header,
-            question: request.and_then(|r| r.question),
-            query_edns: request.and_then(|r| r.edns),
-            max_udp: snap.config.dns.max_udp_payload,
+            request,
             transport,
-            ecs: match request.map(|r| r.ecs) {
-                Some(Ecs::Present(e)) if ecs_enabled => Some(e),
-                _ => None,
-            },
+            ecs_on: snap.config.geoip.as_ref().is_none_or(|g| g.ecs),
             counters: &snap.no_zone_counters,
-            nsid: snap.config.dns.nsid.as_deref(),
             row: Row::of(
                 request.and_then(|r| r.first.as_ref()).map(|q| q.qtype),
                 transport == Transport::Tcp,
@@ -540,17 +534,30 @@ impl<'a, 'p, 't> Reply<'a, 'p, 't> {
         }
     }
 
+    /// The query's valid ECS option, when it is echoed.
+    fn ecs(&self) -> Option<ClientSubnet> {
+        match self.request.map(|r| r.ecs) {
+            Some(Ecs::Present(e)) if self.ecs_on => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The query's question section, echoed byte for byte.
+    fn question(&self) -> Option<&'p [u8]> {
+        self.request.and_then(|r| r.question)
+    }
+
     /// SPEC 3.1: the ECS address when it has a source prefix above 0,
     /// else the packet's source.
     fn client(&self, src: SocketAddr) -> IpAddr {
-        match self.ecs {
+        match self.ecs() {
             Some(e) if e.source_prefix > 0 => e.addr,
             _ => canonical(src.ip()),
         }
     }
 
     fn ecs_zero(&self) -> bool {
-        self.ecs.is_some_and(|e| e.source_prefix == 0)
+        self.ecs().is_some_and(|e| e.source_prefix == 0)
     }
 
     fn count(&mut self, rcode: ResponseCode) {
@@ -650,7 +657,7 @@ impl<'a, 'p, 't> Reply<'a, 'p, 't> {
             ),
             Early::Refused => (ResponseCode::Refused, Handled::Answered),
             Early::BadVers => {
-                self.ecs = None;
+                self.ecs_on = false;
                 (ResponseCode::BADVERS, Handled::Answered)
             }
             Early::BadKey(_) => (ResponseCode::NotAuth, Handled::Answered),
@@ -696,7 +703,7 @@ impl<'a, 'p, 't> Reply<'a, 'p, 't> {
     ) -> bool {
         let snap = self.snap;
         let (PolicyOutcome::Answer { pool, endpoints }, Some(question)) =
-            (&decision.outcome, self.question)
+            (&decision.outcome, self.question())
         else {
             return false;
         };
@@ -744,18 +751,20 @@ impl<'a, 'p, 't> Reply<'a, 'p, 't> {
         // ignored and never echoed (RFC 6891 6.1.4, 6.1.2). The ECS option
         // goes back with family, source prefix and address as asked, and
         // our scope (RFC 7871 7.2.1).
-        let edns = self.query_edns.map(|q| wire::Opt {
-            max_payload: self.max_udp.max(512),
+        let dns = &self.snap.config.dns;
+        let query_edns = self.request.and_then(|r| r.edns);
+        let edns = query_edns.map(|q| wire::Opt {
+            max_payload: dns.max_udp_payload.max(512),
             dnssec_ok: q.dnssec_ok,
-            nsid: self.nsid.filter(|_| q.nsid).map(str::as_bytes),
-            ecs: self.ecs.map(|e| (e, scope)),
+            nsid: dns.nsid.as_deref().filter(|_| q.nsid).map(str::as_bytes),
+            ecs: self.ecs().map(|e| (e, scope)),
         });
         let limit = match self.transport {
             Transport::Tcp => usize::from(u16::MAX),
-            Transport::Udp => match self.query_edns {
+            Transport::Udp => match query_edns {
                 Some(q) => usize::from(q.max_payload).clamp(
                     PLAIN_UDP_LIMIT,
-                    usize::from(self.max_udp).max(PLAIN_UDP_LIMIT),
+                    usize::from(dns.max_udp_payload).max(PLAIN_UDP_LIMIT),
                 ),
                 None => PLAIN_UDP_LIMIT,
             },
@@ -764,7 +773,7 @@ impl<'a, 'p, 't> Reply<'a, 'p, 't> {
             header: self.header,
             rcode,
             authoritative,
-            question: self.question,
+            question: self.question(),
             sections,
             edns,
         };
