@@ -106,13 +106,55 @@ struct Source {
 /// `Source::record` of a network without data.
 const NO_RECORD: u32 = u32::MAX;
 
-/// The tree while it is built (12 bytes a node: a database of millions of
-/// networks is built in tens of megabytes, then flattened).
+/// A node of the tree while it is built, as read and written; the arena
+/// holds it [`Packed`].
 #[derive(Clone, Copy)]
 enum Node {
     Leaf(Source),
     Inner(u32, u32),
     Done(Placed),
+}
+
+/// A [`Node`] in 8 bytes (the enum takes 12): a database of millions of
+/// networks is built in tens of megabytes, then flattened, and the
+/// builder's arena is most of the peak memory of a load (issue 20). The
+/// first word's top two bits say which: neither, an inner node (the
+/// words are its children, below 2^30); [`PACKED_LEAF`], a database
+/// network (its prefix length and record); [`PACKED_DONE`], an evaluated
+/// leaf (its scope and entry).
+#[derive(Clone, Copy)]
+struct Packed([u32; 2]);
+
+const PACKED_LEAF: u32 = 1 << 31;
+const PACKED_DONE: u32 = 1 << 30;
+
+impl Packed {
+    fn pack(node: Node) -> Self {
+        Self(match node {
+            Node::Inner(l, r) => [l.min(PACKED_DONE - 1), r],
+            Node::Leaf(src) => [PACKED_LEAF | u32::from(src.base), src.record],
+            Node::Done(placed) => [PACKED_DONE | u32::from(placed.scope), placed.entry],
+        })
+    }
+
+    fn unpack(self) -> Node {
+        let [first, second] = self.0;
+        #[allow(clippy::cast_possible_truncation)]
+        let low = first as u8;
+        if first & PACKED_LEAF != 0 {
+            Node::Leaf(Source {
+                base: low,
+                record: second,
+            })
+        } else if first & PACKED_DONE != 0 {
+            Node::Done(Placed {
+                entry: second,
+                scope: low,
+            })
+        } else {
+            Node::Inner(first, second)
+        }
+    }
 }
 
 /// Where a database record places a client.
@@ -126,7 +168,7 @@ struct Located {
 }
 
 struct Builder<'a> {
-    nodes: Vec<Node>,
+    nodes: Vec<Packed>,
     db: Option<&'a GeoDb>,
     /// The ASN database, when the map has `asns` keys.
     asn_db: Option<&'a GeoDb>,
@@ -291,6 +333,8 @@ impl Tree {
         } else {
             tree.flatten(&b.nodes, alias, &mut leaf_ids)
         };
+        // The arena goes before the tables are filled: it is the larger.
+        drop(b.nodes);
         tree.nodes.shrink_to_fit();
         tree.leaves.shrink_to_fit();
         tree.top_bits = tree
@@ -389,17 +433,17 @@ impl Tree {
     /// Copy the built subtree at `at` into the flat arrays; its reference.
     fn flatten(
         &mut self,
-        built: &[Node],
+        built: &[Packed],
         at: usize,
         leaf_ids: &mut HashMap<(u32, u8), u32>,
     ) -> u32 {
-        match &built[at] {
+        match built[at].unpack() {
             Node::Done(placed) => {
                 let next = u32::try_from(self.leaves.len()).unwrap_or(0);
                 let id = *leaf_ids
                     .entry((placed.entry, placed.scope))
                     .or_insert_with(|| {
-                        self.leaves.push(*placed);
+                        self.leaves.push(placed);
                         next
                     });
                 LEAF | id
@@ -407,8 +451,8 @@ impl Tree {
             Node::Inner(l, r) => {
                 let me = self.nodes.len();
                 self.nodes.push([0, 0]);
-                let left = self.flatten(built, *l as usize, leaf_ids);
-                let right = self.flatten(built, *r as usize, leaf_ids);
+                let left = self.flatten(built, l as usize, leaf_ids);
+                let right = self.flatten(built, r as usize, leaf_ids);
                 self.nodes[me] = [left, right];
                 u32::try_from(me).unwrap_or(0)
             }
@@ -438,8 +482,16 @@ fn alias_net(addr: &str, len: u8) -> Ipv6Net {
 
 impl Builder<'_> {
     fn push(&mut self, node: Node) -> usize {
-        self.nodes.push(node);
+        self.nodes.push(Packed::pack(node));
         self.nodes.len() - 1
+    }
+
+    fn node(&self, at: usize) -> Node {
+        self.nodes[at].unpack()
+    }
+
+    fn set(&mut self, at: usize, node: Node) {
+        self.nodes[at] = Packed::pack(node);
     }
 
     /// Insert a database network under `root`.
@@ -452,7 +504,7 @@ impl Builder<'_> {
             .and_then(|r| u32::try_from(r).ok())
             .unwrap_or(NO_RECORD);
         let at = self.split(root, bits, len);
-        self.nodes[at] = Node::Leaf(Source { base: len, record });
+        self.set(at, Node::Leaf(Source { base: len, record }));
     }
 
     /// Walk from `root` to the node at depth `len` along `bits`, splitting
@@ -461,12 +513,12 @@ impl Builder<'_> {
         let mut at = root;
         for depth in 0..len.min(128) {
             let bit = usize::from((bits >> (127 - depth)) & 1 == 1);
-            let children = match self.nodes[at] {
+            let children = match self.node(at) {
                 Node::Inner(l, r) => [l as usize, r as usize],
                 Node::Leaf(src) => {
                     let l = self.push(Node::Leaf(src));
                     let r = self.push(Node::Leaf(src));
-                    self.nodes[at] = Node::Inner(index(l), index(r));
+                    self.set(at, Node::Inner(index(l), index(r)));
                     [l, r]
                 }
                 Node::Done(_) => return at,
@@ -489,16 +541,16 @@ impl Builder<'_> {
     /// Work out every leaf under `at` (at `depth`, address `bits`), then
     /// merge siblings that say the same.
     fn evaluate(&mut self, at: usize, bits: u128, depth: u8, family: Family) {
-        match self.nodes[at] {
+        match self.node(at) {
             Node::Inner(l, r) => {
                 let (l, r) = (l as usize, r as usize);
                 self.evaluate(l, bits, depth + 1, family);
                 let right = bits | (1u128 << (127 - u32::from(depth)));
                 self.evaluate(r, right, depth + 1, family);
-                if let (Node::Done(a), Node::Done(b)) = (&self.nodes[l], &self.nodes[r])
+                if let (Node::Done(a), Node::Done(b)) = (self.node(l), self.node(r))
                     && a == b
                 {
-                    self.nodes[at] = Node::Done(*a);
+                    self.set(at, Node::Done(a));
                 }
             }
             Node::Leaf(src) => {
@@ -509,7 +561,7 @@ impl Builder<'_> {
                     Family::V6 => IpAddr::V6(Ipv6Addr::from(bits)),
                 };
                 let placed = self.leaf(ip, src, family);
-                self.nodes[at] = Node::Done(placed);
+                self.set(at, Node::Done(placed));
             }
             Node::Done(_) => {}
         }
