@@ -294,13 +294,13 @@ fn counters_of(snap: &Snapshot, zone: Option<usize>) -> &ZoneCounters {
 }
 
 /// Count a GSLB decision of service `s` of zone `z` (whose TTL is
-/// `ttl`): fail-open answers, answers per pool, and who was handed which
-/// endpoint until when (drain reports).
+/// `ttl`) made at `now` (Unix ms): fail-open answers, answers per pool, and
+/// who was handed which endpoint until when (drain reports).
 fn note_decision<'s>(
     snap: &'s Snapshot,
     tally: &mut Tally<'s>,
     (z, s): (usize, usize),
-    ttl: u32,
+    (ttl, now): (u32, u64),
     decision: &Decision,
 ) {
     if decision.fail_open {
@@ -323,7 +323,6 @@ fn note_decision<'s>(
         tally.add(c);
     }
     let slots = snap.handouts.pool_slots(id);
-    let now = crate::handout::clock_ms();
     for &e in endpoints {
         if let Some(slot) = slots.get(e) {
             slot.record_at(now, ttl);
@@ -409,7 +408,9 @@ pub(crate) fn answer(
         let owner = found.service_name.unwrap_or_else(|| qname.clone());
         let asked = (qtype, client, ecs_zero);
         let inputs = snap.policy_inputs();
-        let decision = decide_service(snap, health, &inputs, (zone_index, service), asked, trace);
+        let now = crate::handout::clock_ms();
+        let key = (zone_index, service);
+        let decision = decide_service(snap, health, &inputs, key, asked, now, trace);
         let mut answered = Answered::decided((zone_index, service), decision);
         answered.sections = sections;
         add_service_records(snap, &mut answered, &owner);
@@ -430,6 +431,7 @@ pub(super) fn decide_service(
     inputs: &policy::Inputs<'_>,
     (zone_index, service): (usize, usize),
     (qtype, client, ecs_zero): (RecordType, IpAddr, bool),
+    now_ms: u64,
     trace: Option<&mut policy::Trace>,
 ) -> Decision {
     let query = Query {
@@ -438,7 +440,7 @@ pub(super) fn decide_service(
         qtype,
         client,
         ecs_zero,
-        now_ms: crate::handout::clock_ms(),
+        now_ms,
     };
     policy::decide(
         inputs,
@@ -577,16 +579,18 @@ impl<'a, 'p, 't> Reply<'a, 'p, 't> {
     ) -> Handled {
         let snap = self.snap;
         let question = asked.question;
+        let now = crate::handout::clock_ms();
         let decision = decide_service(
             snap,
             health,
             asked.policy,
             key,
             (question.qtype, asked.client, self.ecs_zero()),
+            now,
             None,
         );
         let svc = &snap.config.zones[key.0].services[key.1];
-        note_decision(snap, self.tally, key, svc.ttl, &decision);
+        note_decision(snap, self.tally, key, (svc.ttl, now), &decision);
         if asked.signing || !self.addresses(out, key.0, svc, &decision) {
             let mut answered = Answered::decided(key, decision);
             if let Some(owner) = question.name() {
@@ -619,7 +623,8 @@ impl<'a, 'p, 't> Reply<'a, 'p, 't> {
         );
         if let (Some((z, s)), Some(decision)) = (answered.service, &answered.decision) {
             let ttl = snap.config.zones[z].services[s].ttl;
-            note_decision(snap, self.tally, (z, s), ttl, decision);
+            let now = crate::handout::clock_ms();
+            note_decision(snap, self.tally, (z, s), (ttl, now), decision);
         }
         if asked.signing {
             sign(snap, &mut answered, &name, question.qtype);
