@@ -28,12 +28,17 @@
 //! (`::ffff:0:0/96`, and `2001::/32`, `2002::/16` in MaxMind's files) are
 //! not copied: an address there walks the IPv4 data (without the map's
 //! IPv4 `nets`, which an IPv6 address never matches) and its scope is the
-//! alias prefix plus the IPv4 one, as the database reports it.
+//! alias prefix plus the IPv4 one, as the database reports it. Where the
+//! map has IPv4 `nets`, the database networks that overlap them are built
+//! once more without them (the alias tree), and the IPv4 tree's leaves
+//! under those networks send an aliased address there
+//! ([`Placed::alias`]); everywhere else the IPv4 tree says the same for
+//! both, so the rest of the IPv4 data is not copied.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use ipnet::{IpNet, Ipv6Net};
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use super::distance;
 use super::lookup::{GeoDb, GeoError};
@@ -54,10 +59,14 @@ pub struct Entry {
 }
 
 /// What a leaf says: an index into [`Tree::entries`] and the ECS scope.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Placed {
     pub entry: u32,
     pub scope: u8,
+    /// In the IPv4 tree: an aliased IPv6 address here walks the alias tree
+    /// instead (the database network that holds the leaf overlaps one of
+    /// the map's IPv4 `nets`, which an IPv6 address never matches).
+    pub alias: bool,
 }
 
 /// A node's child: a node index, or with [`LEAF`] set an index into
@@ -73,9 +82,11 @@ pub struct Tree {
     /// address, by their value: one step for the first levels.
     v4_top: Box<[u32]>,
     v6_top: Box<[u32]>,
-    /// IPv6 prefixes (bits, length) whose addresses walk `alias_top`.
+    /// IPv6 prefixes (bits, length) whose addresses walk the IPv4 data.
     aliases: Vec<(u128, u8)>,
-    /// Empty when the aliases walk the IPv4 tree (`v4_top`).
+    /// The IPv4 data where it differs for aliased addresses: the database
+    /// networks that overlap the map's IPv4 `nets`, without them. Empty
+    /// when the map has no IPv4 `nets`: the aliases walk `v4_top` alone.
     alias_top: Box<[u32]>,
     /// How many bits a `*_top` table takes in one step: about log2 of the
     /// node count (8 to 16), so a table never outweighs the nodes and a
@@ -127,13 +138,18 @@ struct Packed([u32; 2]);
 
 const PACKED_LEAF: u32 = 1 << 31;
 const PACKED_DONE: u32 = 1 << 30;
+/// With [`PACKED_DONE`]: [`Placed::alias`].
+const PACKED_ALIAS: u32 = 1 << 29;
 
 impl Packed {
     fn pack(node: Node) -> Self {
         Self(match node {
             Node::Inner(l, r) => [l.min(PACKED_DONE - 1), r],
             Node::Leaf(src) => [PACKED_LEAF | u32::from(src.base), src.record],
-            Node::Done(placed) => [PACKED_DONE | u32::from(placed.scope), placed.entry],
+            Node::Done(placed) => [
+                PACKED_DONE | if placed.alias { PACKED_ALIAS } else { 0 } | u32::from(placed.scope),
+                placed.entry,
+            ],
         })
     }
 
@@ -150,6 +166,7 @@ impl Packed {
             Node::Done(Placed {
                 entry: second,
                 scope: low,
+                alias: first & PACKED_ALIAS != 0,
             })
         } else {
             Node::Inner(first, second)
@@ -222,13 +239,13 @@ impl Tree {
             db.for_each_network(IpNet::V4(Default::default()), false, |net, record| {
                 b.insert_db(v4, net, record);
             })?;
-            // The IPv4 data once more, for aliased IPv6 addresses, when
+            // The IPv4 data once more, for aliased IPv6 addresses, where
             // IPv4 `nets` make the IPv4 tree differ (they never apply to an
-            // IPv6 address); otherwise the IPv4 tree serves both.
-            if shares_v4 {
-                // `alias` stays an unused leaf.
-            } else {
-                db.for_each_network(IpNet::V4(Default::default()), false, |net, record| {
+            // IPv6 address): the database networks that overlap them (the
+            // IPv4 tree's leaves there say so, `Placed::alias`). Elsewhere,
+            // and without IPv4 `nets`, the IPv4 tree serves both.
+            for net in b.v4_nets() {
+                db.for_each_network(IpNet::V4(net), false, |net, record| {
                     b.insert_db(alias, net, record);
                 })?;
             }
@@ -302,7 +319,7 @@ impl Tree {
                     IpNet::V4(n) => {
                         let bits = u128::from(u32::from(n.network())) << 96;
                         b.split(v4, bits, n.prefix_len());
-                        if !shares_v4 {
+                        if b.overlaps_v4_nets(n) {
                             b.split(alias, bits, n.prefix_len());
                         }
                     }
@@ -328,11 +345,7 @@ impl Tree {
         let mut leaf_ids = HashMap::new();
         let v4_root = tree.flatten(&b.nodes, v4, &mut leaf_ids);
         let v6_root = tree.flatten(&b.nodes, v6, &mut leaf_ids);
-        let alias_root = if shares_v4 {
-            v4_root
-        } else {
-            tree.flatten(&b.nodes, alias, &mut leaf_ids)
-        };
+        let alias_root = (!shares_v4).then(|| tree.flatten(&b.nodes, alias, &mut leaf_ids));
         // The arena goes before the tables are filled: it is the larger.
         drop(b.nodes);
         tree.nodes.shrink_to_fit();
@@ -345,8 +358,8 @@ impl Tree {
             .clamp(*TOP_BITS.start(), *TOP_BITS.end());
         tree.v4_top = tree.top(v4_root);
         tree.v6_top = tree.top(v6_root);
-        if !shares_v4 {
-            tree.alias_top = tree.top(alias_root);
+        if let Some(root) = alias_root {
+            tree.alias_top = tree.top(root);
         }
         Ok(tree)
     }
@@ -370,12 +383,10 @@ impl Tree {
                     if (bits ^ prefix).checked_shr(128 - u32::from(len)) == Some(0) {
                         let v4 = bits.checked_shl(u32::from(len)).unwrap_or(0)
                             & (u128::from(u32::MAX) << 96);
-                        let top = if self.alias_top.is_empty() {
-                            &self.v4_top
-                        } else {
-                            &self.alias_top
-                        };
-                        let found = self.walk(top, v4);
+                        let mut found = self.walk(&self.v4_top, v4);
+                        if found.alias {
+                            found = self.walk(&self.alias_top, v4);
+                        }
                         return Placed {
                             scope: found.scope.saturating_add(len).min(128),
                             ..found
@@ -410,7 +421,7 @@ impl Tree {
         self.leaves
             .get((at & !LEAF) as usize)
             .copied()
-            .unwrap_or(Placed { entry: 0, scope: 0 })
+            .unwrap_or_default()
     }
 
     /// Follow up to `depth` bits of `word` (from its top bit) down from
@@ -431,21 +442,14 @@ impl Tree {
     }
 
     /// Copy the built subtree at `at` into the flat arrays; its reference.
-    fn flatten(
-        &mut self,
-        built: &[Packed],
-        at: usize,
-        leaf_ids: &mut HashMap<(u32, u8), u32>,
-    ) -> u32 {
+    fn flatten(&mut self, built: &[Packed], at: usize, leaf_ids: &mut HashMap<Placed, u32>) -> u32 {
         match built[at].unpack() {
             Node::Done(placed) => {
                 let next = u32::try_from(self.leaves.len()).unwrap_or(0);
-                let id = *leaf_ids
-                    .entry((placed.entry, placed.scope))
-                    .or_insert_with(|| {
-                        self.leaves.push(placed);
-                        next
-                    });
+                let id = *leaf_ids.entry(placed).or_insert_with(|| {
+                    self.leaves.push(placed);
+                    next
+                });
                 LEAF | id
             }
             Node::Inner(l, r) => {
@@ -528,6 +532,31 @@ impl Builder<'_> {
         at
     }
 
+    /// The map's IPv4 `nets`.
+    fn v4_nets(&self) -> Vec<Ipv4Net> {
+        match self.eval {
+            Eval::Map(map) => map
+                .nets()
+                .filter_map(|n| match n {
+                    IpNet::V4(n) => Some(*n),
+                    IpNet::V6(_) => None,
+                })
+                .collect(),
+            Eval::Nearest => Vec::new(),
+        }
+    }
+
+    /// Whether `net` holds, or lies in, one of the map's IPv4 `nets`.
+    fn overlaps_v4_nets(&self, net: Ipv4Net) -> bool {
+        match self.eval {
+            Eval::Map(map) => map.nets().any(|n| match n {
+                IpNet::V4(n) => n.contains(&net) || net.contains(n),
+                IpNet::V6(_) => false,
+            }),
+            Eval::Nearest => false,
+        }
+    }
+
     fn map_nets_overlap(&self, prefix: Ipv6Net) -> bool {
         match self.eval {
             Eval::Map(map) => map.nets().any(|n| match n {
@@ -601,7 +630,20 @@ impl Builder<'_> {
                 entry
             }
         };
-        Placed { entry, scope }
+        // An aliased address walks the alias tree where the IPv4 tree
+        // differs from it: under a database network that overlaps an IPv4
+        // `nets` entry (elsewhere the entry and scope are the same).
+        let alias = match (family, ip) {
+            (Family::V4, IpAddr::V4(a)) => {
+                Ipv4Net::new(a, src.base).is_ok_and(|n| self.overlaps_v4_nets(n.trunc()))
+            }
+            _ => false,
+        };
+        Placed {
+            entry,
+            scope,
+            alias,
+        }
     }
 
     /// The entry for a leaf with database record `record` (whose first

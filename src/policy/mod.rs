@@ -443,7 +443,7 @@ pub fn place<'a>(
         Placer::Map(m) => compiled.places.maps.get(m).and_then(Option::as_ref),
         Placer::Nearest => compiled.places.nearest.as_ref(),
     };
-    let placed = tree.map_or(place::Placed { entry: 0, scope: 0 }, |t| t.place(client));
+    let placed = tree.map_or_else(place::Placed::default, |t| t.place(client));
     let entry = placed.entry as usize;
     let tiers = plan.tiers.get(entry).map_or(&[][..], Vec::as_slice);
     (entry, tiers, placed.scope)
