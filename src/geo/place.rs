@@ -78,24 +78,32 @@ const LEAF: u32 = 1 << 31;
 pub struct Tree {
     nodes: Vec<[u32; 2]>,
     leaves: Vec<Placed>,
-    /// Where the walk stands after the first `top_bits` bits of an
-    /// address, by their value: one step for the first levels.
-    v4_top: Box<[u32]>,
-    v6_top: Box<[u32]>,
+    /// Where the walk stands after the first bits of an address: one step
+    /// for the first levels of each family's tree.
+    v4_top: Top,
+    v6_top: Top,
     /// IPv6 prefixes (bits, length) whose addresses walk the IPv4 data.
     aliases: Vec<(u128, u8)>,
     /// The IPv4 data where it differs for aliased addresses: the database
     /// networks that overlap the map's IPv4 `nets`, without them. Empty
     /// when the map has no IPv4 `nets`: the aliases walk `v4_top` alone.
-    alias_top: Box<[u32]>,
-    /// How many bits a `*_top` table takes in one step: about log2 of the
-    /// node count (8 to 16), so a table never outweighs the nodes and a
-    /// database of 20,000 networks is mostly one step away.
-    top_bits: u32,
+    alias_top: Top,
     pub entries: Vec<Entry>,
 }
 
-/// The bounds of `Tree::top_bits`.
+/// A first-level table: where the walk stands after the first `bits` bits
+/// of an address, by their value.
+#[derive(Debug, Default)]
+struct Top {
+    table: Box<[u32]>,
+    /// About log2 of the node count of the table's tree (8 to 16), so a
+    /// table never outweighs its nodes (a family with few networks has a
+    /// small one) and a database of 20,000 networks is mostly one step
+    /// away.
+    bits: u32,
+}
+
+/// The bounds of `Top::bits`.
 const TOP_BITS: std::ops::RangeInclusive<u32> = 8..=16;
 
 /// How a leaf's entry and scope are worked out.
@@ -335,27 +343,26 @@ impl Tree {
         let mut tree = Self {
             nodes: Vec::new(),
             leaves: Vec::new(),
-            v4_top: Box::default(),
-            v6_top: Box::default(),
+            v4_top: Top::default(),
+            v6_top: Top::default(),
             aliases,
-            alias_top: Box::default(),
-            top_bits: *TOP_BITS.start(),
+            alias_top: Top::default(),
             entries: b.list,
         };
         let mut leaf_ids = HashMap::new();
-        let v4_root = tree.flatten(&b.nodes, v4, &mut leaf_ids);
-        let v6_root = tree.flatten(&b.nodes, v6, &mut leaf_ids);
-        let alias_root = (!shares_v4).then(|| tree.flatten(&b.nodes, alias, &mut leaf_ids));
+        // Each family's root and how many nodes its tree took.
+        let mut flatten = |tree: &mut Self, at| {
+            let before = tree.nodes.len();
+            let root = tree.flatten(&b.nodes, at, &mut leaf_ids);
+            (root, tree.nodes.len() - before)
+        };
+        let v4_root = flatten(&mut tree, v4);
+        let v6_root = flatten(&mut tree, v6);
+        let alias_root = (!shares_v4).then(|| flatten(&mut tree, alias));
         // The arena goes before the tables are filled: it is the larger.
         drop(b.nodes);
         tree.nodes.shrink_to_fit();
         tree.leaves.shrink_to_fit();
-        tree.top_bits = tree
-            .nodes
-            .len()
-            .max(1)
-            .ilog2()
-            .clamp(*TOP_BITS.start(), *TOP_BITS.end());
         tree.v4_top = tree.top(v4_root);
         tree.v6_top = tree.top(v6_root);
         if let Some(root) = alias_root {
@@ -364,12 +371,16 @@ impl Tree {
         Ok(tree)
     }
 
-    /// The `*_top` table of the tree at `root`.
-    fn top(&self, root: u32) -> Box<[u32]> {
-        let bits = self.top_bits;
-        (0..1u64 << bits)
+    /// The first-level table of the tree at `root`, of `nodes` nodes.
+    fn top(&self, (root, nodes): (u32, usize)) -> Top {
+        let bits = nodes
+            .max(1)
+            .ilog2()
+            .clamp(*TOP_BITS.start(), *TOP_BITS.end());
+        let table = (0..1u64 << bits)
             .map(|value| self.descend(root, value << (64 - bits), bits))
-            .collect()
+            .collect();
+        Top { table, bits }
     }
 
     /// The entry and scope for `ip`: one walk down the tree.
@@ -384,7 +395,9 @@ impl Tree {
                         let v4 = bits.checked_shl(u32::from(len)).unwrap_or(0)
                             & (u128::from(u32::MAX) << 96);
                         let mut found = self.walk(&self.v4_top, v4);
-                        if found.alias {
+                        // (Never set without an alias tree: its table is
+                        // empty only when the map has no IPv4 `nets`.)
+                        if found.alias && !self.alias_top.table.is_empty() {
                             found = self.walk(&self.alias_top, v4);
                         }
                         return Placed {
@@ -403,14 +416,15 @@ impl Tree {
         (self.nodes.len(), self.leaves.len())
     }
 
-    fn walk(&self, top: &[u32], bits: u128) -> Placed {
+    fn walk(&self, top: &Top, bits: u128) -> Placed {
         // Two 64-bit halves: a 128-bit shift per level cost more than the
         // rest of the step.
         #[allow(clippy::cast_possible_truncation)]
         let (high, low) = ((bits >> 64) as u64, bits as u64);
         #[allow(clippy::cast_possible_truncation)]
-        let bits = self.top_bits;
+        let bits = top.bits;
         let first = top
+            .table
             .get((high >> (64 - bits)) as usize)
             .copied()
             .unwrap_or(u32::MAX);
