@@ -4,7 +4,13 @@
 # generated GeoIP database) under `valgrind --tool=callgrind` twice, sends
 # N1 and then N2 queries of one mix with dnsperf, and prints
 #   (instructions(N2) - instructions(N1)) / (N2 - N1)
-# so start-up and shutdown cancel out. dnsperf keeps 50 queries in flight
+# so shutdown cancels out. Counting starts only once the server says it
+# listens (`--instr-atstart=no`, then `callgrind_control -i on`): start-up
+# varies by a few per mille from run to run, which the difference alone
+# turned into tens of instructions a query. Work the server still does in
+# the background after that is counted (a run stays as repeatable as that
+# work is). Name a meridian binary first: it builds the database.
+# dnsperf keeps 50 queries in flight
 # (one at a time waits on valgrind's thread scheduling, about 35 ms each).
 #
 #   bash bench/callgrind.sh [BIN...]     default target/release/meridian
