@@ -159,7 +159,8 @@ struct Asked<'q, 'p> {
     client: IpAddr,
     /// Whether the answer is signed (DNSSEC).
     signing: bool,
-    /// The pools' surveys, when worked out for this snapshot and health.
+    /// What the policy reads of the snapshot, with the pools' surveys when
+    /// they were worked out for this snapshot and health (`Via::policy`).
     policy: &'q policy::Inputs<'q>,
 }
 

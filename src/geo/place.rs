@@ -138,7 +138,8 @@ enum Node {
 /// networks is built in tens of megabytes, then flattened, and the
 /// builder's arena is most of the peak memory of a load (issue 20). The
 /// first word's top two bits say which: neither, an inner node (the
-/// words are its children, below 2^30); [`PACKED_LEAF`], a database
+/// words are its children, below 2^30: an arena of 2^30 nodes would take
+/// 8 GiB, far past any database); [`PACKED_LEAF`], a database
 /// network (its prefix length and record); [`PACKED_DONE`], an evaluated
 /// leaf (its scope and entry).
 #[derive(Clone, Copy)]
@@ -242,6 +243,13 @@ impl Tree {
             Eval::Nearest => true,
             Eval::Map(map) => !map.nets().any(|n| matches!(n, IpNet::V4(_))),
         };
+        // Where the alias tree holds data of its own (see below); without
+        // a database, its one leaf covers the whole IPv4 space.
+        let mut alias_cover: Vec<Ipv4Net> = if shares_v4 {
+            Vec::new()
+        } else {
+            vec![Ipv4Net::new(Ipv4Addr::UNSPECIFIED, 0).unwrap_or_default()]
+        };
         if let Some(db) = db {
             let v6_db = db.metadata().ip_version == 6;
             db.for_each_network(IpNet::V4(Default::default()), false, |net, record| {
@@ -252,10 +260,20 @@ impl Tree {
             // IPv6 address): the database networks that overlap them (the
             // IPv4 tree's leaves there say so, `Placed::alias`). Elsewhere,
             // and without IPv4 `nets`, the IPv4 tree serves both.
+            alias_cover.clear();
             for net in b.v4_nets() {
-                db.for_each_network(IpNet::V4(net), false, |net, record| {
-                    b.insert_db(alias, net, record);
+                // What the alias tree covers for this entry: the entry, or
+                // the database network that holds it.
+                let mut cover = net;
+                db.for_each_network(IpNet::V4(net), false, |found, record| {
+                    if let IpNet::V4(n) = found
+                        && n.contains(&cover)
+                    {
+                        cover = n;
+                    }
+                    b.insert_db(alias, found, record);
                 })?;
+                alias_cover.push(cover);
             }
             if v6_db {
                 // The IPv4 subtree sits at ::/96; its addresses walk the
@@ -327,7 +345,8 @@ impl Tree {
                     IpNet::V4(n) => {
                         let bits = u128::from(u32::from(n.network())) << 96;
                         b.split(v4, bits, n.prefix_len());
-                        if b.overlaps_v4_nets(n) {
+                        // The alias tree is split where it holds data.
+                        if alias_cover.iter().any(|c| c.contains(&n) || n.contains(c)) {
                             b.split(alias, bits, n.prefix_len());
                         }
                     }
