@@ -202,6 +202,12 @@ struct Builder<'a> {
     regions: &'a [Region],
     /// Entries worked out, by (record, `nets` entry, ASN).
     by_source: HashMap<(u32, u32, u32), u32>,
+    /// Where the alias tree holds data of its own: for each IPv4 `nets`
+    /// entry, the database network that holds it, or the entry itself
+    /// (without a database, the whole IPv4 space; nothing without IPv4
+    /// `nets`). The IPv4 leaves there send aliased addresses to the alias
+    /// tree, and the ASN database's networks split it there.
+    alias_cover: Vec<Ipv4Net>,
     entries: HashMap<Entry, u32>,
     list: Vec<Entry>,
 }
@@ -228,6 +234,7 @@ impl Tree {
             eval,
             regions,
             by_source: HashMap::new(),
+            alias_cover: Vec::new(),
             entries: HashMap::new(),
             list: Vec::new(),
         };
@@ -243,13 +250,10 @@ impl Tree {
             Eval::Nearest => true,
             Eval::Map(map) => !map.nets().any(|n| matches!(n, IpNet::V4(_))),
         };
-        // Where the alias tree holds data of its own (see below); without
-        // a database, its one leaf covers the whole IPv4 space.
-        let mut alias_cover: Vec<Ipv4Net> = if shares_v4 {
-            Vec::new()
-        } else {
-            vec![Ipv4Net::new(Ipv4Addr::UNSPECIFIED, 0).unwrap_or_default()]
-        };
+        if !shares_v4 {
+            // Without a database, the alias tree's one leaf covers it all.
+            b.alias_cover = vec![Ipv4Net::new(Ipv4Addr::UNSPECIFIED, 0).unwrap_or_default()];
+        }
         if let Some(db) = db {
             let v6_db = db.metadata().ip_version == 6;
             db.for_each_network(IpNet::V4(Default::default()), false, |net, record| {
@@ -260,7 +264,7 @@ impl Tree {
             // IPv6 address): the database networks that overlap them (the
             // IPv4 tree's leaves there say so, `Placed::alias`). Elsewhere,
             // and without IPv4 `nets`, the IPv4 tree serves both.
-            alias_cover.clear();
+            b.alias_cover.clear();
             for net in b.v4_nets() {
                 // What the alias tree covers for this entry: the entry, or
                 // the database network that holds it.
@@ -273,7 +277,7 @@ impl Tree {
                     }
                     b.insert_db(alias, found, record);
                 })?;
-                alias_cover.push(cover);
+                b.alias_cover.push(cover);
             }
             if v6_db {
                 // The IPv4 subtree sits at ::/96; its addresses walk the
@@ -346,7 +350,7 @@ impl Tree {
                         let bits = u128::from(u32::from(n.network())) << 96;
                         b.split(v4, bits, n.prefix_len());
                         // The alias tree is split where it holds data.
-                        if alias_cover.iter().any(|c| c.contains(&n) || n.contains(c)) {
+                        if b.in_alias_cover(n) {
                             b.split(alias, bits, n.prefix_len());
                         }
                     }
@@ -579,15 +583,11 @@ impl Builder<'_> {
         }
     }
 
-    /// Whether `net` holds, or lies in, one of the map's IPv4 `nets`.
-    fn overlaps_v4_nets(&self, net: Ipv4Net) -> bool {
-        match self.eval {
-            Eval::Map(map) => map.nets().any(|n| match n {
-                IpNet::V4(n) => n.contains(&net) || net.contains(n),
-                IpNet::V6(_) => false,
-            }),
-            Eval::Nearest => false,
-        }
+    /// Whether `net` holds, or lies in, part of [`Self::alias_cover`].
+    fn in_alias_cover(&self, net: Ipv4Net) -> bool {
+        self.alias_cover
+            .iter()
+            .any(|c| c.contains(&net) || net.contains(c))
     }
 
     fn map_nets_overlap(&self, prefix: Ipv6Net) -> bool {
@@ -668,7 +668,7 @@ impl Builder<'_> {
         // `nets` entry (elsewhere the entry and scope are the same).
         let alias = match (family, ip) {
             (Family::V4, IpAddr::V4(a)) => {
-                Ipv4Net::new(a, src.base).is_ok_and(|n| self.overlaps_v4_nets(n.trunc()))
+                Ipv4Net::new(a, src.base).is_ok_and(|n| self.in_alias_cover(n.trunc()))
             }
             _ => false,
         };
